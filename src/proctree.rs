@@ -1,0 +1,336 @@
+//! Snapshots of the process table from /proc, and the pure tree logic on top of them.
+//!
+//! A [`Snapshot`] is a list of [`Proc`] records parsed from `/proc/PID/stat`. Everything
+//! rinit decides about processes — who belongs to a service (descendants by ppid plus
+//! members of its session), who is in rinit's scope, and the deepest-first signal order —
+//! is computed here from a snapshot, without system calls, so it is unit-tested on
+//! fixtures. Only [`Snapshot::scan`] and [`cmdline`] touch /proc.
+
+use std::collections::{HashMap, HashSet};
+use std::fs;
+
+/// Kernel threads carry this flag (field 9 of /proc/PID/stat); rinit never touches them.
+const PF_KTHREAD: u64 = 0x0020_0000;
+
+/// One process as /proc/PID/stat describes it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Proc {
+    pub pid: i32,
+    pub comm: String,
+    /// R, S, D, Z, T, t, X, I …
+    pub state: char,
+    pub ppid: i32,
+    pub pgrp: i32,
+    pub session: i32,
+    pub flags: u64,
+    /// Start time in clock ticks since boot (field 22): with the pid, a process identity
+    /// that survives pid reuse.
+    pub starttime: u64,
+}
+
+impl Proc {
+    /// A zombie (or dead) process: it can do nothing more and only needs reaping.
+    pub fn is_dead(&self) -> bool {
+        matches!(self.state, 'Z' | 'X' | 'x')
+    }
+
+    pub fn is_kernel_thread(&self) -> bool {
+        self.flags & PF_KTHREAD != 0
+    }
+}
+
+/// Parse the contents of /proc/PID/stat. `None` if it is malformed.
+pub fn parse_stat(text: &str) -> Option<Proc> {
+    let open = text.find('(')?;
+    let close = text.rfind(')')?;
+    let pid = text.get(..open)?.trim().parse().ok()?;
+    let comm = text.get(open + 1..close)?.to_string();
+    let rest: Vec<&str> = text.get(close + 1..)?.split_whitespace().collect();
+    // `rest[0]` is field 3 (state); field N is rest[N - 3].
+    let field = |n: usize| rest.get(n - 3).copied();
+    Some(Proc {
+        pid,
+        comm,
+        state: field(3)?.chars().next()?,
+        ppid: field(4)?.parse().ok()?,
+        pgrp: field(5)?.parse().ok()?,
+        session: field(6)?.parse().ok()?,
+        flags: field(9)?.parse().ok()?,
+        starttime: field(22)?.parse().ok()?,
+    })
+}
+
+/// Read one process's stat record; `None` if it is gone.
+pub fn read_proc(pid: i32) -> Option<Proc> {
+    parse_stat(&fs::read_to_string(format!("/proc/{pid}/stat")).ok()?)
+}
+
+/// A process's command line, arguments joined by spaces (empty for zombies).
+pub fn cmdline(pid: i32) -> String {
+    match fs::read(format!("/proc/{pid}/cmdline")) {
+        Ok(bytes) => parse_cmdline(&bytes),
+        Err(_) => String::new(),
+    }
+}
+
+/// Turn /proc/PID/cmdline's NUL-separated arguments into one line.
+pub fn parse_cmdline(bytes: &[u8]) -> String {
+    bytes
+        .split(|&b| b == 0)
+        .filter(|a| !a.is_empty())
+        .map(String::from_utf8_lossy)
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+/// Which processes rinit may touch when it sweeps up leftovers.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Scope {
+    /// rinit is PID 1 of its own PID namespace: every process in it except rinit.
+    Namespace,
+    /// rinit is a subreaper on a shared machine: its descendants and the sessions it
+    /// created, nothing else.
+    Descendants,
+}
+
+/// The process table at one moment (kernel threads left out).
+#[derive(Clone, Debug, Default)]
+pub struct Snapshot {
+    pub procs: Vec<Proc>,
+}
+
+impl Snapshot {
+    /// Read every process from /proc. Processes that vanish mid-scan are skipped.
+    pub fn scan() -> Snapshot {
+        let mut procs = Vec::new();
+        if let Ok(dir) = fs::read_dir("/proc") {
+            for entry in dir.flatten() {
+                let name = entry.file_name();
+                let Some(pid) = name.to_str().and_then(|n| n.parse::<i32>().ok()) else {
+                    continue;
+                };
+                if let Some(p) = read_proc(pid).filter(|p| !p.is_kernel_thread()) {
+                    procs.push(p);
+                }
+            }
+        }
+        Snapshot { procs }
+    }
+
+    pub fn from_procs(procs: Vec<Proc>) -> Snapshot {
+        Snapshot { procs }
+    }
+
+    pub fn get(&self, pid: i32) -> Option<&Proc> {
+        self.procs.iter().find(|p| p.pid == pid)
+    }
+
+    fn children_map(&self) -> HashMap<i32, Vec<i32>> {
+        let mut map: HashMap<i32, Vec<i32>> = HashMap::new();
+        for p in &self.procs {
+            map.entry(p.ppid).or_default().push(p.pid);
+        }
+        map
+    }
+
+    /// `root` and all its descendants by ppid.
+    pub fn descendants_of(&self, roots: &[i32]) -> HashSet<i32> {
+        let children = self.children_map();
+        let mut seen: HashSet<i32> = HashSet::new();
+        let mut stack: Vec<i32> = roots.to_vec();
+        while let Some(pid) = stack.pop() {
+            if seen.insert(pid) {
+                if let Some(kids) = children.get(&pid) {
+                    stack.extend(kids);
+                }
+            }
+        }
+        seen.retain(|pid| self.get(*pid).is_some());
+        seen
+    }
+
+    /// A service's processes: the descendants of its main process plus every process in
+    /// its session (double-forked children reparented to rinit keep the session), and
+    /// their descendants. Never `exclude` (rinit itself).
+    pub fn service_members(&self, main_pid: Option<i32>, session: i32, exclude: i32) -> Vec<i32> {
+        let mut roots: Vec<i32> = self
+            .procs
+            .iter()
+            .filter(|p| p.session == session)
+            .map(|p| p.pid)
+            .collect();
+        roots.extend(main_pid);
+        let mut members: Vec<i32> = self.descendants_of(&roots).into_iter().collect();
+        members.retain(|&pid| pid != exclude);
+        self.deepest_first(members)
+    }
+
+    /// Every process rinit may touch (see [`Scope`]), rinit itself excluded.
+    /// `sessions` are the sessions rinit created for its services.
+    pub fn in_scope(&self, scope: Scope, rinit: i32, sessions: &[i32]) -> Vec<i32> {
+        let members: Vec<i32> = match scope {
+            Scope::Namespace => self.procs.iter().map(|p| p.pid).collect(),
+            Scope::Descendants => {
+                let mut roots = vec![rinit];
+                roots.extend(
+                    self.procs
+                        .iter()
+                        .filter(|p| sessions.contains(&p.session))
+                        .map(|p| p.pid),
+                );
+                self.descendants_of(&roots).into_iter().collect()
+            }
+        };
+        let members = members.into_iter().filter(|&pid| pid != rinit).collect();
+        self.deepest_first(members)
+    }
+
+    /// Depth of a process in the ppid tree (init = 1). Cycles and gaps end the walk.
+    fn depth(&self, pid: i32, memo: &mut HashMap<i32, usize>) -> usize {
+        let mut chain = Vec::new();
+        let mut cur = pid;
+        let mut base = 0;
+        loop {
+            if let Some(&d) = memo.get(&cur) {
+                base = d;
+                break;
+            }
+            match self.get(cur) {
+                Some(p) if !chain.contains(&cur) => {
+                    chain.push(cur);
+                    cur = p.ppid;
+                }
+                _ => break,
+            }
+        }
+        for (i, p) in chain.iter().rev().enumerate() {
+            memo.insert(*p, base + i + 1);
+        }
+        memo.get(&pid).copied().unwrap_or(base)
+    }
+
+    /// Order pids so that every child comes before its parent: deepest first, ties by
+    /// pid, highest first (younger processes first).
+    pub fn deepest_first(&self, mut pids: Vec<i32>) -> Vec<i32> {
+        let mut memo = HashMap::new();
+        let mut keyed: Vec<(usize, i32)> =
+            pids.drain(..).map(|p| (self.depth(p, &mut memo), p)).collect();
+        keyed.sort_by(|a, b| b.cmp(a));
+        keyed.into_iter().map(|(_, p)| p).collect()
+    }
+
+    /// The pids among `pids` whose process is still alive (not a zombie).
+    pub fn alive<'a>(&'a self, pids: &'a [i32]) -> impl Iterator<Item = &'a Proc> + 'a {
+        pids.iter()
+            .filter_map(|pid| self.get(*pid))
+            .filter(|p| !p.is_dead())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn p(pid: i32, ppid: i32, session: i32, state: char) -> Proc {
+        Proc {
+            pid,
+            comm: format!("p{pid}"),
+            state,
+            ppid,
+            pgrp: session,
+            session,
+            flags: 0,
+            starttime: 1000 + pid as u64,
+        }
+    }
+
+    #[test]
+    fn parses_stat_with_awkward_comm() {
+        let text = "4242 (my (odd) proc) S 1 4242 4242 0 -1 4194560 101 0 0 0 1 2 0 0 20 0 1 0 \
+                    987654 1234 56 18446744073709551615 1 1 0 0 0 0 0 0 0 0 0 0 17 1 0 0 0 0 0";
+        let proc = parse_stat(text).unwrap();
+        assert_eq!(proc.pid, 4242);
+        assert_eq!(proc.comm, "my (odd) proc");
+        assert_eq!(proc.state, 'S');
+        assert_eq!((proc.ppid, proc.pgrp, proc.session), (1, 4242, 4242));
+        assert_eq!(proc.starttime, 987654);
+        assert!(!proc.is_kernel_thread());
+        assert!(parse_stat("12 (x) S 1").is_none());
+        assert!(parse_stat("").is_none());
+    }
+
+    #[test]
+    fn parses_cmdline() {
+        assert_eq!(parse_cmdline(b"sleep\x00100\x00"), "sleep 100");
+        assert_eq!(parse_cmdline(b""), "");
+    }
+
+    /// rinit(1) -> main(10) -> a(11) -> b(12) ; main's session also holds 20 (reparented
+    /// to rinit); 30 is in another session under rinit; 40 is a bystander outside.
+    fn fixture() -> Snapshot {
+        Snapshot::from_procs(vec![
+            p(1, 0, 1, 'S'),
+            p(10, 1, 10, 'S'),
+            p(11, 10, 10, 'S'),
+            p(12, 11, 10, 'S'),
+            p(20, 1, 10, 'S'),
+            p(21, 20, 21, 'S'),
+            p(30, 1, 30, 'S'),
+            p(31, 30, 30, 'Z'),
+            p(40, 0, 40, 'S'),
+        ])
+    }
+
+    #[test]
+    fn service_members_include_session_and_descendants_deepest_first() {
+        let snap = fixture();
+        let members = snap.service_members(Some(10), 10, 1);
+        assert_eq!(members, vec![12, 21, 11, 20, 10]);
+        // After main is gone its session still finds the reparented processes.
+        let members = snap.service_members(None, 10, 1);
+        assert!(members.contains(&20) && members.contains(&21) && members.contains(&12));
+        assert!(!members.contains(&30));
+    }
+
+    #[test]
+    fn children_always_precede_parents() {
+        let snap = fixture();
+        let order = snap.in_scope(Scope::Namespace, 1, &[]);
+        for proc in &snap.procs {
+            let (Some(ci), Some(pi)) = (
+                order.iter().position(|&x| x == proc.pid),
+                order.iter().position(|&x| x == proc.ppid),
+            ) else {
+                continue;
+            };
+            assert!(ci < pi, "{} must come before its parent {}", proc.pid, proc.ppid);
+        }
+        assert!(!order.contains(&1), "never rinit itself");
+    }
+
+    #[test]
+    fn subreaper_scope_leaves_bystanders_alone() {
+        let snap = fixture();
+        let scope = snap.in_scope(Scope::Descendants, 1, &[10]);
+        assert!(!scope.contains(&40));
+        assert!(scope.contains(&31) && scope.contains(&21));
+        // rinit at pid 30 as a subreaper: only 31.
+        assert_eq!(snap.in_scope(Scope::Descendants, 30, &[]), vec![31]);
+        // Namespace scope includes the bystander.
+        assert!(snap.in_scope(Scope::Namespace, 1, &[]).contains(&40));
+    }
+
+    #[test]
+    fn alive_skips_zombies() {
+        let snap = fixture();
+        let alive: Vec<i32> = snap.alive(&[30, 31, 99]).map(|p| p.pid).collect();
+        assert_eq!(alive, vec![30]);
+    }
+
+    #[test]
+    fn depth_survives_ppid_cycles() {
+        let snap = Snapshot::from_procs(vec![p(5, 6, 5, 'S'), p(6, 5, 5, 'S')]);
+        let order = snap.deepest_first(vec![5, 6]);
+        assert_eq!(order.len(), 2);
+    }
+}

@@ -1,0 +1,336 @@
+//! Signals: what each one means to rinit, their names, and the signalfd they arrive on.
+//!
+//! rinit blocks every signal it handles and reads them from one signalfd in the event
+//! loop, so no code runs in signal-handler context. Which signal does what is one table,
+//! [`disposition`], kept pure so it can be unit-tested; children get a clean mask and
+//! default dispositions back in `spawn`.
+
+use std::io;
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, FromRawFd, OwnedFd};
+
+/// What rinit does when a signal arrives.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Disposition {
+    /// Start the ordered shutdown (SIGTERM, SIGINT, SIGPWR, SIGRTMIN+3).
+    Shutdown,
+    /// Reap children (SIGCHLD).
+    Reap,
+    /// Pass the signal on to the main service, if there is one.
+    Forward,
+    /// Ignore it (SIGPIPE; SIGTTIN/SIGTTOU, which would otherwise stop rinit at a terminal).
+    Ignore,
+    /// Leave the default action: faults raised by rinit itself (SIGSEGV, SIGBUS, …).
+    Default,
+}
+
+/// Highest signal number on Linux.
+pub const SIGMAX: i32 = 64;
+
+/// SIGRTMIN as user space sees it (glibc and musl reserve the first two or three
+/// real-time signals for themselves).
+pub fn sigrtmin() -> i32 {
+    libc::SIGRTMIN()
+}
+
+/// SIGRTMAX as user space sees it.
+pub fn sigrtmax() -> i32 {
+    libc::SIGRTMAX()
+}
+
+/// SIGRTMIN+3: systemd's "halt" signal, used as STOPSIGNAL by systemd-based images.
+pub fn sigrtmin3() -> i32 {
+    sigrtmin() + 3
+}
+
+/// The role of signal `sig` for rinit. Pure: the whole signal policy is this table.
+pub fn disposition(sig: i32) -> Disposition {
+    match sig {
+        libc::SIGTERM | libc::SIGINT | libc::SIGPWR => Disposition::Shutdown,
+        s if s == sigrtmin3() => Disposition::Shutdown,
+        libc::SIGCHLD => Disposition::Reap,
+        libc::SIGPIPE | libc::SIGTTIN | libc::SIGTTOU => Disposition::Ignore,
+        libc::SIGHUP
+        | libc::SIGQUIT
+        | libc::SIGUSR1
+        | libc::SIGUSR2
+        | libc::SIGALRM
+        | libc::SIGWINCH
+        | libc::SIGTSTP
+        | libc::SIGCONT
+        | libc::SIGURG
+        | libc::SIGIO
+        | libc::SIGVTALRM
+        | libc::SIGPROF
+        | libc::SIGXCPU
+        | libc::SIGXFSZ
+        | libc::SIGSTKFLT => Disposition::Forward,
+        s if (sigrtmin()..=sigrtmax()).contains(&s) => Disposition::Forward,
+        _ => Disposition::Default,
+    }
+}
+
+/// The signals rinit reads from its signalfd: every one whose disposition is not `Default`
+/// or `Ignore`.
+pub fn handled() -> impl Iterator<Item = i32> {
+    (1..=SIGMAX).filter(|&s| {
+        !matches!(disposition(s), Disposition::Default | Disposition::Ignore)
+            && s != libc::SIGKILL
+            && s != libc::SIGSTOP
+    })
+}
+
+const NAMES: &[(&str, i32)] = &[
+    ("HUP", libc::SIGHUP),
+    ("INT", libc::SIGINT),
+    ("QUIT", libc::SIGQUIT),
+    ("ILL", libc::SIGILL),
+    ("TRAP", libc::SIGTRAP),
+    ("ABRT", libc::SIGABRT),
+    ("IOT", libc::SIGABRT),
+    ("BUS", libc::SIGBUS),
+    ("FPE", libc::SIGFPE),
+    ("KILL", libc::SIGKILL),
+    ("USR1", libc::SIGUSR1),
+    ("SEGV", libc::SIGSEGV),
+    ("USR2", libc::SIGUSR2),
+    ("PIPE", libc::SIGPIPE),
+    ("ALRM", libc::SIGALRM),
+    ("TERM", libc::SIGTERM),
+    ("STKFLT", libc::SIGSTKFLT),
+    ("CHLD", libc::SIGCHLD),
+    ("CLD", libc::SIGCHLD),
+    ("CONT", libc::SIGCONT),
+    ("STOP", libc::SIGSTOP),
+    ("TSTP", libc::SIGTSTP),
+    ("TTIN", libc::SIGTTIN),
+    ("TTOU", libc::SIGTTOU),
+    ("URG", libc::SIGURG),
+    ("XCPU", libc::SIGXCPU),
+    ("XFSZ", libc::SIGXFSZ),
+    ("VTALRM", libc::SIGVTALRM),
+    ("PROF", libc::SIGPROF),
+    ("WINCH", libc::SIGWINCH),
+    ("IO", libc::SIGIO),
+    ("POLL", libc::SIGIO),
+    ("PWR", libc::SIGPWR),
+    ("SYS", libc::SIGSYS),
+];
+
+/// Parse a signal given as `SIGTERM`, `TERM`, `term`, `15`, `SIGRTMIN+3` or `RTMAX-1`.
+pub fn parse(text: &str) -> Result<i32, String> {
+    let t = text.trim();
+    if let Ok(n) = t.parse::<i32>() {
+        return if (1..=SIGMAX).contains(&n) {
+            Ok(n)
+        } else {
+            Err(format!("signal number {n} is out of range 1..{SIGMAX}"))
+        };
+    }
+    let upper = t.to_ascii_uppercase();
+    let bare = upper.strip_prefix("SIG").unwrap_or(&upper);
+    if let Some(&(_, n)) = NAMES.iter().find(|(name, _)| *name == bare) {
+        return Ok(n);
+    }
+    parse_realtime(bare).ok_or_else(|| {
+        format!("unknown signal {text:?} (expected a name like SIGTERM or TERM, or a number)")
+    })
+}
+
+fn parse_realtime(bare: &str) -> Option<i32> {
+    let (base, rest) = if let Some(rest) = bare.strip_prefix("RTMIN") {
+        (sigrtmin(), rest)
+    } else {
+        (sigrtmax(), bare.strip_prefix("RTMAX")?)
+    };
+    let n = if rest.is_empty() {
+        base
+    } else if let Some(k) = rest.strip_prefix('+') {
+        base + k.parse::<i32>().ok()?
+    } else {
+        base - rest.strip_prefix('-')?.parse::<i32>().ok()?
+    };
+    (sigrtmin()..=sigrtmax()).contains(&n).then_some(n)
+}
+
+/// A signal's name for logs and reports: `SIGTERM`, `SIGRTMIN+3`, or `signal 99`.
+pub fn name(sig: i32) -> String {
+    if let Some((n, _)) = NAMES.iter().find(|&&(_, s)| s == sig) {
+        return format!("SIG{n}");
+    }
+    if (sigrtmin()..=sigrtmax()).contains(&sig) {
+        return match sig - sigrtmin() {
+            0 => "SIGRTMIN".to_string(),
+            k => format!("SIGRTMIN+{k}"),
+        };
+    }
+    format!("signal {sig}")
+}
+
+/// A raw `sigset_t`.
+#[derive(Clone, Copy)]
+pub struct SigSet(libc::sigset_t);
+
+impl SigSet {
+    pub fn empty() -> Self {
+        // SAFETY: sigemptyset initialises the set it is given.
+        unsafe {
+            let mut set = std::mem::zeroed::<libc::sigset_t>();
+            libc::sigemptyset(&mut set);
+            SigSet(set)
+        }
+    }
+
+    pub fn of(signals: impl IntoIterator<Item = i32>) -> Self {
+        let mut set = Self::empty();
+        for s in signals {
+            // SAFETY: the set is initialised; an invalid number only returns EINVAL.
+            unsafe { libc::sigaddset(&mut set.0, s) };
+        }
+        set
+    }
+
+    pub fn raw(&self) -> &libc::sigset_t {
+        &self.0
+    }
+}
+
+/// Set the signal mask of the calling (only) thread.
+pub fn set_mask(how: libc::c_int, set: &SigSet) -> io::Result<()> {
+    // SAFETY: both pointers are valid for the call.
+    let rc = unsafe { libc::sigprocmask(how, set.raw(), std::ptr::null_mut()) };
+    if rc == 0 { Ok(()) } else { Err(io::Error::last_os_error()) }
+}
+
+/// Set a signal's disposition to SIG_DFL or SIG_IGN.
+pub fn set_action(sig: i32, handler: libc::sighandler_t) {
+    // SAFETY: SIG_DFL and SIG_IGN are not functions and need no other setup; errors for
+    // SIGKILL/SIGSTOP or unused numbers are harmless and ignored.
+    unsafe {
+        let mut action = std::mem::zeroed::<libc::sigaction>();
+        action.sa_sigaction = handler;
+        libc::sigemptyset(&mut action.sa_mask);
+        libc::sigaction(sig, &action, std::ptr::null_mut());
+    }
+}
+
+/// Block every signal rinit handles, give them default dispositions (a signal that is
+/// ignored is discarded even when blocked, and rinit may have inherited SIG_IGN), ignore
+/// the ignored ones, and return a non-blocking signalfd that delivers them.
+pub fn take_over() -> io::Result<SignalFd> {
+    for sig in 1..=SIGMAX {
+        match disposition(sig) {
+            Disposition::Ignore => set_action(sig, libc::SIG_IGN),
+            Disposition::Default => {}
+            _ => set_action(sig, libc::SIG_DFL),
+        }
+    }
+    let set = SigSet::of(handled());
+    set_mask(libc::SIG_BLOCK, &set)?;
+    // SAFETY: the set is valid; -1 asks for a new fd.
+    let fd = unsafe { libc::signalfd(-1, set.raw(), libc::SFD_NONBLOCK | libc::SFD_CLOEXEC) };
+    if fd < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    // SAFETY: fd is a new descriptor we own.
+    Ok(SignalFd(unsafe { OwnedFd::from_raw_fd(fd) }))
+}
+
+/// The signalfd rinit reads its signals from.
+pub struct SignalFd(OwnedFd);
+
+/// One signal read from the signalfd.
+#[derive(Clone, Copy, Debug)]
+pub struct Received {
+    pub signo: i32,
+    /// Sender's pid (0 when sent from an ancestor PID namespace or by the kernel).
+    pub pid: u32,
+}
+
+impl SignalFd {
+    /// Read one pending signal; `None` when none is pending.
+    pub fn read(&self) -> Option<Received> {
+        // SAFETY: an all-zero signalfd_siginfo is a valid value.
+        let mut info = unsafe { std::mem::zeroed::<libc::signalfd_siginfo>() };
+        let size = std::mem::size_of::<libc::signalfd_siginfo>();
+        // SAFETY: info is a writable buffer of exactly `size` bytes.
+        let n = unsafe {
+            libc::read(self.0.as_raw_fd(), (&raw mut info).cast::<libc::c_void>(), size)
+        };
+        (n == size as isize).then(|| Received {
+            signo: info.ssi_signo as i32,
+            pid: info.ssi_pid,
+        })
+    }
+}
+
+impl AsFd for SignalFd {
+    fn as_fd(&self) -> BorrowedFd<'_> {
+        self.0.as_fd()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn triggers_are_the_documented_four() {
+        let triggers: Vec<i32> = (1..=SIGMAX)
+            .filter(|&s| disposition(s) == Disposition::Shutdown)
+            .collect();
+        let mut want = vec![libc::SIGINT, libc::SIGTERM, libc::SIGPWR, sigrtmin3()];
+        want.sort();
+        assert_eq!(triggers, want);
+    }
+
+    #[test]
+    fn forwarded_signals() {
+        for s in [
+            libc::SIGHUP,
+            libc::SIGUSR1,
+            libc::SIGUSR2,
+            libc::SIGWINCH,
+            libc::SIGQUIT,
+            libc::SIGALRM,
+            libc::SIGTSTP,
+            libc::SIGCONT,
+            sigrtmin(),
+            sigrtmin() + 1,
+            sigrtmin() + 4,
+            sigrtmax(),
+        ] {
+            assert_eq!(disposition(s), Disposition::Forward, "{}", name(s));
+        }
+        assert_eq!(disposition(libc::SIGTTIN), Disposition::Ignore);
+        assert_eq!(disposition(libc::SIGSEGV), Disposition::Default);
+        assert!(handled().all(|s| s != libc::SIGKILL && s != libc::SIGSTOP));
+        assert!(handled().any(|s| s == libc::SIGCHLD));
+    }
+
+    #[test]
+    fn parses_names_numbers_and_realtime() {
+        assert_eq!(parse("SIGTERM"), Ok(libc::SIGTERM));
+        assert_eq!(parse("term"), Ok(libc::SIGTERM));
+        assert_eq!(parse("sigint"), Ok(libc::SIGINT));
+        assert_eq!(parse("9"), Ok(libc::SIGKILL));
+        assert_eq!(parse("SIGRTMIN+3"), Ok(sigrtmin3()));
+        assert_eq!(parse("RTMAX-1"), Ok(sigrtmax() - 1));
+        assert_eq!(parse("RTMIN"), Ok(sigrtmin()));
+        assert!(parse("SIGFOO").is_err());
+        assert!(parse("0").is_err());
+        assert!(parse("65").is_err());
+        assert!(parse("RTMIN+99").is_err());
+        assert!(parse("RTMIN+").is_err());
+    }
+
+    #[test]
+    fn names_round_trip() {
+        for s in 1..=SIGMAX {
+            let n = name(s);
+            if !n.starts_with("signal") {
+                assert_eq!(parse(&n), Ok(s), "{n}");
+            }
+        }
+        assert_eq!(name(sigrtmin3()), "SIGRTMIN+3");
+    }
+}

@@ -1,0 +1,141 @@
+//! fork/exec of service processes.
+//!
+//! Everything the child needs (argv, environment, paths) is prepared as C strings before
+//! `fork(2)`; the child then only makes system calls: a new session (`setsid`), default
+//! signal dispositions and an empty signal mask, its stdio, fds above 2 closed, and
+//! `execvp`. If exec fails the child reports why on stderr and exits 127 (not found) or
+//! 126 (found but not executable), the shell's and tini's convention.
+
+use std::ffi::CString;
+use std::io;
+use std::os::fd::RawFd;
+
+use crate::signals;
+
+/// Exit status of a child whose command was not found.
+pub const EXIT_NOT_FOUND: i32 = 127;
+/// Exit status of a child whose command exists but could not be executed.
+pub const EXIT_NOT_EXECUTABLE: i32 = 126;
+
+/// Where a child's stdout and stderr go.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Stdio {
+    /// rinit's own stdout and stderr.
+    Inherit,
+    /// Both to this fd (a pipe's write end or a file), which the child dups onto 1 and 2.
+    Fd(RawFd),
+}
+
+/// A command ready to be spawned.
+pub struct Spawn {
+    name: String,
+    argv: Vec<CString>,
+    stdio: Stdio,
+}
+
+impl Spawn {
+    /// `argv` must not be empty and must not contain NUL bytes.
+    pub fn new(name: &str, argv: &[String], stdio: Stdio) -> Result<Spawn, String> {
+        if argv.is_empty() {
+            return Err(format!("{name}: empty command"));
+        }
+        let argv = argv
+            .iter()
+            .map(|a| CString::new(a.as_bytes()))
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(|_| format!("{name}: an argument contains a NUL byte"))?;
+        Ok(Spawn {
+            name: name.to_string(),
+            argv,
+            stdio,
+        })
+    }
+
+    /// Fork and exec. Returns the child's pid, which is also its session and group id.
+    pub fn spawn(&self) -> io::Result<i32> {
+        let mut ptrs: Vec<*const libc::c_char> = self.argv.iter().map(|a| a.as_ptr()).collect();
+        ptrs.push(std::ptr::null());
+        let program = ptrs.first().copied().unwrap_or(std::ptr::null());
+        // Formatted before fork so the child does not allocate.
+        let prefix = format!("rinit: {}: cannot run {:?}: ", self.name, self.program());
+        // SAFETY: rinit is single-threaded; the child only makes system calls before exec.
+        match unsafe { libc::fork() } {
+            -1 => Err(io::Error::last_os_error()),
+            0 => {
+                // SAFETY: in the child, with pointers prepared above.
+                unsafe { self.child(program, &ptrs, prefix.as_bytes()) }
+            }
+            pid => Ok(pid),
+        }
+    }
+
+    fn program(&self) -> String {
+        self.argv
+            .first()
+            .map(|a| a.to_string_lossy().into_owned())
+            .unwrap_or_default()
+    }
+
+    /// The child's side: never returns.
+    unsafe fn child(
+        &self,
+        program: *const libc::c_char,
+        argv: &[*const libc::c_char],
+        prefix: &[u8],
+    ) -> ! {
+        // SAFETY: plain system calls on values prepared before fork.
+        unsafe {
+            libc::setsid();
+            for sig in 1..=signals::SIGMAX {
+                if sig != libc::SIGKILL && sig != libc::SIGSTOP {
+                    signals::set_action(sig, libc::SIG_DFL);
+                }
+            }
+            let empty = signals::SigSet::empty();
+            libc::sigprocmask(libc::SIG_SETMASK, empty.raw(), std::ptr::null_mut());
+            if let Stdio::Fd(fd) = self.stdio {
+                libc::dup2(fd, 1);
+                libc::dup2(fd, 2);
+            }
+            close_fds_from(3);
+            libc::execvp(program, argv.as_ptr());
+            let err = *libc::__errno_location();
+            let code = if err == libc::ENOENT || err == libc::ENOTDIR {
+                EXIT_NOT_FOUND
+            } else {
+                EXIT_NOT_EXECUTABLE
+            };
+            write_all(2, prefix);
+            let msg = libc::strerror(err);
+            if !msg.is_null() {
+                write_all(2, std::ffi::CStr::from_ptr(msg).to_bytes());
+            }
+            write_all(2, b"\n");
+            libc::_exit(code)
+        }
+    }
+}
+
+/// Close every fd from `first` up (close_range(2), with a loop as a fallback).
+unsafe fn close_fds_from(first: RawFd) {
+    // SAFETY: closing fds in the child before exec.
+    unsafe {
+        if libc::syscall(libc::SYS_close_range, first as u32, u32::MAX, 0) != 0 {
+            let max = libc::sysconf(libc::_SC_OPEN_MAX).clamp(256, 65536) as RawFd;
+            for fd in first..max {
+                libc::close(fd);
+            }
+        }
+    }
+}
+
+fn write_all(fd: RawFd, mut bytes: &[u8]) {
+    while !bytes.is_empty() {
+        // SAFETY: bytes is a valid buffer.
+        let n = unsafe { libc::write(fd, bytes.as_ptr().cast(), bytes.len()) };
+        if n <= 0 {
+            return;
+        }
+        bytes = bytes.get(n as usize..).unwrap_or_default();
+    }
+}
