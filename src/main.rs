@@ -1,9 +1,13 @@
+#![allow(dead_code)] // modules are wired up issue by issue
 //! rinit: a PID 1 for containers and virtual machines.
 //!
 //! This file is the command line (DESIGN §1): it parses the arguments, sets up rinit's
 //! own logging on stderr, and hands over to the supervisor. Exit status 2 means a usage or
 //! configuration error before anything started.
 
+mod config;
+mod graph;
+mod pattern;
 mod pidfd;
 mod proctree;
 mod shutdown;
@@ -31,7 +35,11 @@ const EXIT_USAGE: i32 = 2;
 enum Cli {
     Help,
     Version,
-    Init { config: Option<String>, vm: bool, command: Vec<String> },
+    Init {
+        config: Option<String>,
+        vm: bool,
+        command: Vec<String>,
+    },
 }
 
 fn parse_args(args: &[String]) -> Result<Cli, String> {
@@ -51,7 +59,11 @@ fn parse_args(args: &[String]) -> Result<Cli, String> {
                 if command.is_empty() {
                     return Err("-- needs a COMMAND".into());
                 }
-                return Ok(Cli::Init { config, vm, command });
+                return Ok(Cli::Init {
+                    config,
+                    vm,
+                    command,
+                });
             }
             other => return Err(format!("unexpected argument {other:?}")),
         }
@@ -59,7 +71,11 @@ fn parse_args(args: &[String]) -> Result<Cli, String> {
     if config.is_none() {
         return Err("nothing to run: give -- COMMAND or a configuration".into());
     }
-    Ok(Cli::Init { config, vm, command: Vec::new() })
+    Ok(Cli::Init {
+        config,
+        vm,
+        command: Vec::new(),
+    })
 }
 
 fn init_logging() {
@@ -89,7 +105,9 @@ fn main() {
             println!("rinit {}", env!("CARGO_PKG_VERSION"));
             0
         }
-        Ok(Cli::Init { config: Some(path), .. }) => {
+        Ok(Cli::Init {
+            config: Some(path), ..
+        }) => {
             eprintln!("rinit: configuration files are not supported yet: {path}");
             EXIT_USAGE
         }
@@ -132,7 +150,11 @@ mod tests {
     fn parses_command_lines() {
         assert_eq!(
             parse_args(&args(&["--", "sh", "-c", "exit 3"])),
-            Ok(Cli::Init { config: None, vm: false, command: args(&["sh", "-c", "exit 3"]) })
+            Ok(Cli::Init {
+                config: None,
+                vm: false,
+                command: args(&["sh", "-c", "exit 3"])
+            })
         );
         assert_eq!(parse_args(&args(&["--help"])), Ok(Cli::Help));
         assert!(parse_args(&args(&[])).is_err());

@@ -213,8 +213,10 @@ impl Snapshot {
     /// pid, highest first (younger processes first).
     pub fn deepest_first(&self, mut pids: Vec<i32>) -> Vec<i32> {
         let mut memo = HashMap::new();
-        let mut keyed: Vec<(usize, i32)> =
-            pids.drain(..).map(|p| (self.depth(p, &mut memo), p)).collect();
+        let mut keyed: Vec<(usize, i32)> = pids
+            .drain(..)
+            .map(|p| (self.depth(p, &mut memo), p))
+            .collect();
         keyed.sort_by(|a, b| b.cmp(a));
         keyed.into_iter().map(|(_, p)| p).collect()
     }
@@ -303,7 +305,12 @@ mod tests {
             ) else {
                 continue;
             };
-            assert!(ci < pi, "{} must come before its parent {}", proc.pid, proc.ppid);
+            assert!(
+                ci < pi,
+                "{} must come before its parent {}",
+                proc.pid,
+                proc.ppid
+            );
         }
         assert!(!order.contains(&1), "never rinit itself");
     }

@@ -125,9 +125,7 @@ impl GroupStop {
     /// The members of this group in `snap`, deepest first.
     fn members(&self, snap: &Snapshot, me: i32) -> Vec<i32> {
         match &self.target {
-            Target::Service { main_pid, session } => {
-                snap.service_members(*main_pid, *session, me)
-            }
+            Target::Service { main_pid, session } => snap.service_members(*main_pid, *session, me),
             Target::Sweep { scope, sessions } => snap.in_scope(*scope, me, sessions),
         }
     }
@@ -141,7 +139,8 @@ impl GroupStop {
         }
         let members = self.members(snap, me);
         let alive: Vec<&Proc> = snap.alive(&members).collect();
-        self.tracked.retain(|pid, (start, _)| alive.iter().any(|p| p.pid == *pid && p.starttime == *start));
+        self.tracked
+            .retain(|pid, (start, _)| alive.iter().any(|p| p.pid == *pid && p.starttime == *start));
         if alive.is_empty() {
             self.finished = Some(now);
             return;
@@ -160,7 +159,11 @@ impl GroupStop {
             .into_iter()
             .filter(|p| !self.tracked.contains_key(&p.pid))
             .collect();
-        let sig = if self.killed { libc::SIGKILL } else { self.signal };
+        let sig = if self.killed {
+            libc::SIGKILL
+        } else {
+            self.signal
+        };
         for p in &fresh {
             let pidfd = send(p, sig, &self.name);
             self.tracked.insert(p.pid, (p.starttime, pidfd));
@@ -177,7 +180,9 @@ impl GroupStop {
 
     /// The pidfds to wait on: any of them becoming readable means a member exited.
     pub fn pidfds(&self) -> impl Iterator<Item = BorrowedFd<'_>> {
-        self.tracked.values().filter_map(|(_, fd)| fd.as_ref().map(|f| f.as_fd()))
+        self.tracked
+            .values()
+            .filter_map(|(_, fd)| fd.as_ref().map(|f| f.as_fd()))
     }
 
     pub fn report(&self, now: Instant) -> StopReport {
@@ -195,10 +200,19 @@ impl GroupStop {
 fn send(p: &Proc, sig: i32, who: &str) -> Option<Pidfd> {
     match Pidfd::open_checked(p.pid, p.starttime) {
         Ok(fd) => {
-            debug!("{who}: {} -> pid {} ({})", signals::name(sig), p.pid, p.comm);
+            debug!(
+                "{who}: {} -> pid {} ({})",
+                signals::name(sig),
+                p.pid,
+                p.comm
+            );
             if let Err(e) = fd.signal(sig) {
                 if e.raw_os_error() != Some(libc::ESRCH) {
-                    warn!("{who}: cannot send {} to pid {}: {e}", signals::name(sig), p.pid);
+                    warn!(
+                        "{who}: cannot send {} to pid {}: {e}",
+                        signals::name(sig),
+                        p.pid
+                    );
                 }
             }
             Some(fd)
@@ -349,8 +363,14 @@ mod tests {
     fn stop_deadline_is_clamped_to_the_reserve() {
         let t0 = Instant::now();
         let deadline = t0 + Duration::from_secs(30);
-        assert_eq!(stop_deadline(t0, Duration::from_secs(10), deadline), t0 + Duration::from_secs(10));
-        assert_eq!(stop_deadline(t0, Duration::from_secs(30), deadline), t0 + Duration::from_secs(28));
+        assert_eq!(
+            stop_deadline(t0, Duration::from_secs(10), deadline),
+            t0 + Duration::from_secs(10)
+        );
+        assert_eq!(
+            stop_deadline(t0, Duration::from_secs(30), deadline),
+            t0 + Duration::from_secs(28)
+        );
         let late = t0 + Duration::from_secs(29);
         assert_eq!(stop_deadline(late, Duration::from_secs(10), deadline), late);
     }
@@ -383,11 +403,17 @@ mod tests {
             vec![
                 Stage::Wave(vec![StopSpec {
                     name: "a".into(),
-                    target: Target::Service { main_pid: Some(10), session: 10 },
+                    target: Target::Service {
+                        main_pid: Some(10),
+                        session: 10,
+                    },
                     signal: libc::SIGTERM,
                     timeout: DEFAULT_STOP_TIMEOUT,
                 }]),
-                Stage::Sweep(Target::Sweep { scope: Scope::Namespace, sessions: vec![] }),
+                Stage::Sweep(Target::Sweep {
+                    scope: Scope::Namespace,
+                    sessions: vec![],
+                }),
             ],
         );
         s.advance(1, t0, &mut Snapshot::default);

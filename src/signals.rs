@@ -198,18 +198,42 @@ impl SigSet {
 pub fn set_mask(how: libc::c_int, set: &SigSet) -> io::Result<()> {
     // SAFETY: both pointers are valid for the call.
     let rc = unsafe { libc::sigprocmask(how, set.raw(), std::ptr::null_mut()) };
-    if rc == 0 { Ok(()) } else { Err(io::Error::last_os_error()) }
+    if rc == 0 {
+        Ok(())
+    } else {
+        Err(io::Error::last_os_error())
+    }
 }
 
-/// Set a signal's disposition to SIG_DFL or SIG_IGN.
+/// The kernel's `struct sigaction` for rt_sigaction(2) on x86_64 and aarch64.
+#[repr(C)]
+struct KernelSigaction {
+    handler: libc::sighandler_t,
+    flags: libc::c_ulong,
+    restorer: libc::sighandler_t,
+    mask: u64,
+}
+
+/// Set a signal's disposition to SIG_DFL or SIG_IGN. This calls rt_sigaction(2) directly:
+/// the C library refuses the signals it reserves (32 and 33), which a parent may have
+/// left ignored and which a child must not inherit that way.
 pub fn set_action(sig: i32, handler: libc::sighandler_t) {
-    // SAFETY: SIG_DFL and SIG_IGN are not functions and need no other setup; errors for
-    // SIGKILL/SIGSTOP or unused numbers are harmless and ignored.
+    let action = KernelSigaction {
+        handler,
+        flags: 0,
+        restorer: 0,
+        mask: 0,
+    };
+    // SAFETY: SIG_DFL and SIG_IGN need no restorer; errors for SIGKILL/SIGSTOP are
+    // harmless and ignored.
     unsafe {
-        let mut action = std::mem::zeroed::<libc::sigaction>();
-        action.sa_sigaction = handler;
-        libc::sigemptyset(&mut action.sa_mask);
-        libc::sigaction(sig, &action, std::ptr::null_mut());
+        libc::syscall(
+            libc::SYS_rt_sigaction,
+            sig,
+            &action as *const KernelSigaction,
+            std::ptr::null_mut::<KernelSigaction>(),
+            8usize,
+        );
     }
 }
 
@@ -254,9 +278,13 @@ impl SignalFd {
         let size = std::mem::size_of::<libc::signalfd_siginfo>();
         // SAFETY: info is a writable buffer of exactly `size` bytes.
         let n = unsafe {
-            libc::read(self.0.as_raw_fd(), (&raw mut info).cast::<libc::c_void>(), size)
+            libc::read(
+                self.0.as_raw_fd(),
+                (&raw mut info).cast::<libc::c_void>(),
+                size,
+            )
         };
-        (n == size as isize).then(|| Received {
+        (n == size as isize).then_some(Received {
             signo: info.ssi_signo as i32,
             pid: info.ssi_pid,
         })

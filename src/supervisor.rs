@@ -78,7 +78,10 @@ impl Supervisor {
         } else {
             // SAFETY: prctl with integer arguments.
             if unsafe { libc::prctl(libc::PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) } != 0 {
-                warn!("cannot become a child subreaper: {}", std::io::Error::last_os_error());
+                warn!(
+                    "cannot become a child subreaper: {}",
+                    std::io::Error::last_os_error()
+                );
             }
             Scope::Descendants
         };
@@ -99,7 +102,9 @@ impl Supervisor {
     /// Start `-- COMMAND` as the main service.
     pub fn start_main(&mut self, argv: &[String]) -> Result<(), String> {
         let spawn = Spawn::new("main", argv, Stdio::Inherit)?;
-        let pid = spawn.spawn().map_err(|e| format!("main: fork failed: {e}"))?;
+        let pid = spawn
+            .spawn()
+            .map_err(|e| format!("main: fork failed: {e}"))?;
         info!("started main (pid {pid}): {}", argv.join(" "));
         self.main = Some(Main { pid, status: None });
         Ok(())
@@ -116,7 +121,9 @@ impl Supervisor {
                     break;
                 }
             }
-            let timeout = self.next_deadline().map(|d| d.saturating_duration_since(now));
+            let timeout = self
+                .next_deadline()
+                .map(|d| d.saturating_duration_since(now));
             self.wait(timeout);
             self.drain_signals();
         }
@@ -136,7 +143,11 @@ impl Supervisor {
         }
         let mut pollfds: Vec<libc::pollfd> = fds
             .iter()
-            .map(|fd| libc::pollfd { fd: fd.as_raw_fd(), events: libc::POLLIN, revents: 0 })
+            .map(|fd| libc::pollfd {
+                fd: fd.as_raw_fd(),
+                events: libc::POLLIN,
+                revents: 0,
+            })
             .collect();
         let ms = timeout.map_or(-1, |t| {
             // Round up so we never wake just before a deadline and spin.
@@ -190,7 +201,11 @@ impl Supervisor {
     fn forward(&self, sig: i32) {
         match &self.main {
             Some(main) if main.status.is_none() => {
-                debug!("forwarding {} to main (pid {})", signals::name(sig), main.pid);
+                debug!(
+                    "forwarding {} to main (pid {})",
+                    signals::name(sig),
+                    main.pid
+                );
                 // SAFETY: main is our own unreaped child, so its pid cannot be reused.
                 if unsafe { libc::kill(main.pid, sig) } != 0 {
                     warn!(
@@ -200,7 +215,10 @@ impl Supervisor {
                     );
                 }
             }
-            _ => debug!("{} received; no main process to forward it to", signals::name(sig)),
+            _ => debug!(
+                "{} received; no main process to forward it to",
+                signals::name(sig)
+            ),
         }
     }
 
@@ -215,7 +233,11 @@ impl Supervisor {
             return;
         }
         // Ctrl+C stops the main command with SIGINT, as a terminal would; else SIGTERM.
-        let stop = if sig == libc::SIGINT { libc::SIGINT } else { libc::SIGTERM };
+        let stop = if sig == libc::SIGINT {
+            libc::SIGINT
+        } else {
+            libc::SIGTERM
+        };
         self.begin_shutdown(format!("{} received", signals::name(sig)), stop);
     }
 
@@ -241,7 +263,10 @@ impl Supervisor {
                 timeout: shutdown::DEFAULT_STOP_TIMEOUT,
             }]));
         }
-        stages.push(Stage::Sweep(Target::Sweep { scope: self.scope, sessions }));
+        stages.push(Stage::Sweep(Target::Sweep {
+            scope: self.scope,
+            sessions,
+        }));
         let sd = Shutdown::new(reason, now, shutdown::MAX_SHUTDOWN, stages);
         info!(
             "shutting down ({}): {} service(s), deadline in {} s",
@@ -259,7 +284,11 @@ impl Supervisor {
             let snap = Snapshot::scan();
             let left = snap.in_scope(self.scope, self.me, &[]);
             for p in snap.alive(&left) {
-                let note = if p.state == 'D' { " (uninterruptible: cannot be killed)" } else { "" };
+                let note = if p.state == 'D' {
+                    " (uninterruptible: cannot be killed)"
+                } else {
+                    ""
+                };
                 warn!("survivor: pid {} {} state {}{note}", p.pid, p.comm, p.state);
             }
         }
@@ -267,7 +296,10 @@ impl Supervisor {
             sd.log_report(now);
         }
         match &self.main {
-            Some(Main { status: Some(status), .. }) => status.as_code(),
+            Some(Main {
+                status: Some(status),
+                ..
+            }) => status.as_code(),
             Some(Main { status: None, pid }) => {
                 error!("main (pid {pid}) could not be stopped");
                 1
@@ -279,7 +311,11 @@ impl Supervisor {
 
 /// Read the process table, or nothing when /proc is not this namespace's.
 fn scan(proc_ok: bool) -> Snapshot {
-    if proc_ok { Snapshot::scan() } else { Snapshot::default() }
+    if proc_ok {
+        Snapshot::scan()
+    } else {
+        Snapshot::default()
+    }
 }
 
 /// True when /proc belongs to rinit's PID namespace: /proc/self names rinit's own pid.

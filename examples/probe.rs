@@ -1,0 +1,213 @@
+//! probe: a small workload for rinit's integration tests and benchmarks.
+//!
+//! It records every signal it receives (`SIG <name> <signo> <monotonic ns> <pid>` lines
+//! appended to `--log`), and can be told to ignore some signals, to take time to clean
+//! up, to exit on a signal, or to make orphans. Tests start it under rinit and read what
+//! it wrote; they never guess with sleeps.
+//!
+//! ```text
+//! probe [--log FILE] [--name NAME] [--ready FILE] [--ignore SIG,SIG] [--cleanup-ms N]
+//!       [--exit CODE] [--exit-on SIG] [--exit-now] [--orphans N] [--hold N]
+//!       [--orphan-report FILE]
+//! ```
+//! - SIGTERM and SIGINT end it (after `--cleanup-ms`, logging `DONE`), unless ignored;
+//!   every other signal is logged and survived, except `--exit-on SIG`.
+//! - `--orphans N`: make N double-forked orphans that exit at once (a zombie storm).
+//! - `--hold N`: make N double-forked orphans that live exactly as long as probe.
+//! - `--orphan-report FILE`: make one orphan that writes its new parent's pid to FILE.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
+
+use std::fs::OpenOptions;
+use std::io::Write;
+use std::time::{Duration, Instant};
+
+#[derive(Default)]
+struct Opts {
+    log: Option<String>,
+    name: String,
+    ready: Option<String>,
+    ignore: Vec<i32>,
+    cleanup_ms: u64,
+    exit: i32,
+    exit_on: Vec<i32>,
+    exit_now: bool,
+    orphans: usize,
+    hold: usize,
+    orphan_report: Option<String>,
+}
+
+fn sig(name: &str) -> i32 {
+    let n = name.trim().trim_start_matches("SIG").to_ascii_uppercase();
+    if let Some(k) = n.strip_prefix("RTMIN+") {
+        return libc::SIGRTMIN() + k.parse::<i32>().unwrap();
+    }
+    match n.as_str() {
+        "HUP" => libc::SIGHUP,
+        "INT" => libc::SIGINT,
+        "QUIT" => libc::SIGQUIT,
+        "USR1" => libc::SIGUSR1,
+        "USR2" => libc::SIGUSR2,
+        "TERM" => libc::SIGTERM,
+        "ALRM" => libc::SIGALRM,
+        "WINCH" => libc::SIGWINCH,
+        "PWR" => libc::SIGPWR,
+        "CONT" => libc::SIGCONT,
+        "TSTP" => libc::SIGTSTP,
+        "RTMIN" => libc::SIGRTMIN(),
+        "RTMAX" => libc::SIGRTMAX(),
+        other => other.parse().expect("signal"),
+    }
+}
+
+fn parse() -> Opts {
+    let mut o = Opts {
+        name: "probe".into(),
+        ..Default::default()
+    };
+    let mut args = std::env::args().skip(1);
+    while let Some(a) = args.next() {
+        let mut val = || args.next().expect("option value");
+        match a.as_str() {
+            "--log" => o.log = Some(val()),
+            "--name" => o.name = val(),
+            "--ready" => o.ready = Some(val()),
+            "--ignore" => o.ignore = val().split(',').map(sig).collect(),
+            "--cleanup-ms" => o.cleanup_ms = val().parse().unwrap(),
+            "--exit" => o.exit = val().parse().unwrap(),
+            "--exit-on" => o.exit_on = val().split(',').map(sig).collect(),
+            "--exit-now" => o.exit_now = true,
+            "--orphans" => o.orphans = val().parse().unwrap(),
+            "--hold" => o.hold = val().parse().unwrap(),
+            "--orphan-report" => o.orphan_report = Some(val()),
+            other => panic!("probe: unknown option {other}"),
+        }
+    }
+    o
+}
+
+fn monotonic_ns() -> u128 {
+    let mut ts = libc::timespec {
+        tv_sec: 0,
+        tv_nsec: 0,
+    };
+    unsafe { libc::clock_gettime(libc::CLOCK_MONOTONIC, &mut ts) };
+    ts.tv_sec as u128 * 1_000_000_000 + ts.tv_nsec as u128
+}
+
+fn record(o: &Opts, line: &str) {
+    if let Some(path) = &o.log {
+        let mut f = OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(path)
+            .unwrap();
+        // One write per line: lines from several processes never interleave.
+        f.write_all(
+            format!(
+                "{} {line} {} {}\n",
+                o.name,
+                monotonic_ns(),
+                std::process::id()
+            )
+            .as_bytes(),
+        )
+        .unwrap();
+    }
+}
+
+fn fork() -> i32 {
+    let pid = unsafe { libc::fork() };
+    assert!(pid >= 0, "fork failed");
+    pid
+}
+
+/// Fork a child that forks a grandchild running `f`, then exits: the grandchild is
+/// orphaned and reparented to the nearest subreaper (rinit).
+fn double_fork(f: impl FnOnce()) {
+    let child = fork();
+    if child == 0 {
+        if fork() == 0 {
+            f();
+        }
+        unsafe { libc::_exit(0) };
+    }
+    unsafe { libc::waitpid(child, std::ptr::null_mut(), 0) };
+}
+
+fn orphan_report(path: &str) {
+    let parent = std::process::id() as i32;
+    double_fork(|| {
+        let child_parent = unsafe { libc::getppid() };
+        // Wait until the intermediate child is gone and we have been reparented.
+        let start = Instant::now();
+        let mut ppid = child_parent;
+        while ppid == child_parent && start.elapsed() < Duration::from_secs(5) {
+            std::thread::sleep(Duration::from_millis(1));
+            ppid = unsafe { libc::getppid() };
+        }
+        std::fs::write(path, format!("{ppid}\n")).unwrap();
+        unsafe { libc::_exit(0) };
+    });
+    let _ = parent;
+}
+
+fn main() {
+    let o = parse();
+    let mut all = unsafe { std::mem::zeroed::<libc::sigset_t>() };
+    unsafe {
+        libc::sigfillset(&mut all);
+        libc::sigprocmask(libc::SIG_BLOCK, &all, std::ptr::null_mut());
+    }
+    for _ in 0..o.orphans {
+        double_fork(|| unsafe { libc::_exit(0) });
+    }
+    if o.hold > 0 {
+        let mut fds = [0; 2];
+        unsafe { libc::pipe(fds.as_mut_ptr()) };
+        for _ in 0..o.hold {
+            double_fork(|| unsafe {
+                libc::close(fds[1]);
+                let mut b = 0u8;
+                libc::read(fds[0], (&raw mut b).cast(), 1);
+                libc::_exit(0);
+            });
+        }
+        unsafe { libc::close(fds[0]) };
+        // fds[1] stays open until probe exits.
+    }
+    if let Some(path) = &o.orphan_report {
+        orphan_report(path);
+    }
+    record(&o, "START 0");
+    if let Some(ready) = &o.ready {
+        let tmp = format!("{ready}.tmp");
+        std::fs::write(&tmp, format!("{}\n", std::process::id())).unwrap();
+        std::fs::rename(&tmp, ready).unwrap();
+    }
+    if o.exit_now {
+        std::process::exit(o.exit);
+    }
+    loop {
+        let mut info = unsafe { std::mem::zeroed::<libc::siginfo_t>() };
+        let s = unsafe { libc::sigwaitinfo(&all, &mut info) };
+        if s < 0 {
+            continue;
+        }
+        record(&o, &format!("SIG {s}"));
+        if o.exit_on.contains(&s) {
+            std::process::exit(o.exit);
+        }
+        if (s == libc::SIGTERM || s == libc::SIGINT) && !o.ignore.contains(&s) {
+            if o.cleanup_ms > 0 {
+                std::thread::sleep(Duration::from_millis(o.cleanup_ms));
+            }
+            record(&o, "DONE 0");
+            std::process::exit(o.exit);
+        }
+    }
+}

@@ -1,0 +1,359 @@
+//! Test harness: runs rinit as PID 1 of its own PID namespace and observes it from outside.
+//!
+//! Every rinit a test starts runs under `unshare --pid --fork --mount-proc` (plus
+//! `--user --map-root-user` when not root, and `--net` on request), so nothing it signals
+//! can be a process of the machine. The harness finds rinit's pid as seen from here,
+//! sends it signals, lists the processes of its namespace, and waits for files that the
+//! `probe` workload writes. Every wait has a bound.
+#![allow(dead_code, clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+#![allow(clippy::indexing_slicing)]
+
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, ExitStatus, Stdio};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
+
+pub const RINIT: &str = env!("CARGO_BIN_EXE_rinit");
+
+/// The `probe` example binary (built on demand if `cargo test` did not build it).
+pub fn probe() -> String {
+    let path = Path::new(RINIT).parent().unwrap().join("examples/probe");
+    if !path.exists() {
+        let status = Command::new(env!("CARGO"))
+            .args(["build", "--example", "probe"])
+            .current_dir(env!("CARGO_MANIFEST_DIR"))
+            .status()
+            .unwrap();
+        assert!(status.success(), "cannot build the probe example");
+    }
+    path.to_str().unwrap().to_string()
+}
+
+/// A scratch directory removed on drop.
+pub struct TempDir(pub PathBuf);
+
+impl TempDir {
+    pub fn new(tag: &str) -> TempDir {
+        static N: AtomicUsize = AtomicUsize::new(0);
+        let dir = std::env::temp_dir().join(format!(
+            "rinit-test-{tag}-{}-{}",
+            std::process::id(),
+            N.fetch_add(1, Ordering::SeqCst)
+        ));
+        let _ = fs::remove_dir_all(&dir);
+        fs::create_dir_all(&dir).unwrap();
+        TempDir(dir)
+    }
+
+    pub fn path(&self, name: &str) -> String {
+        self.0.join(name).to_str().unwrap().to_string()
+    }
+}
+
+impl Drop for TempDir {
+    fn drop(&mut self) {
+        let _ = fs::remove_dir_all(&self.0);
+    }
+}
+
+/// Wait until `f` returns Some, at most `limit`.
+pub fn wait_for<T>(what: &str, limit: Duration, mut f: impl FnMut() -> Option<T>) -> T {
+    let start = Instant::now();
+    loop {
+        if let Some(v) = f() {
+            return v;
+        }
+        assert!(
+            start.elapsed() < limit,
+            "timed out after {limit:?} waiting for {what}"
+        );
+        std::thread::sleep(Duration::from_millis(5));
+    }
+}
+
+/// Wait until a file exists and return its contents.
+pub fn wait_file(path: &str, limit: Duration) -> String {
+    wait_for(path, limit, || fs::read_to_string(path).ok())
+}
+
+/// Wait until a file contains `needle`; return the whole text.
+pub fn wait_contains(path: &str, needle: &str, limit: Duration) -> String {
+    wait_for(&format!("{needle:?} in {path}"), limit, || {
+        fs::read_to_string(path).ok().filter(|t| t.contains(needle))
+    })
+}
+
+pub fn is_root() -> bool {
+    unsafe { libc::geteuid() == 0 }
+}
+
+/// How to run rinit.
+#[derive(Default, Clone)]
+pub struct Opts {
+    /// Also a new network namespace.
+    pub net: bool,
+    /// Run rinit under this shell command instead of as PID 1 (`$RINIT` is replaced by
+    /// rinit's command line): for subreaper tests.
+    pub wrapper: Option<String>,
+    pub env: Vec<(String, String)>,
+    /// Run in the background of a parent that ignores and blocks signals first.
+    pub dirty_signals: bool,
+}
+
+/// A running rinit in its own PID namespace.
+pub struct Rinit {
+    child: Child,
+    pub dir: TempDir,
+    started: Instant,
+}
+
+impl Rinit {
+    pub fn start(args: &[&str], opts: Opts) -> Rinit {
+        let dir = TempDir::new("rinit");
+        let mut cmd = Command::new("unshare");
+        cmd.args(["--pid", "--fork", "--mount-proc", "--kill-child"]);
+        if !is_root() {
+            cmd.args(["--user", "--map-root-user"]);
+        }
+        if opts.net {
+            cmd.arg("--net");
+        }
+        match &opts.wrapper {
+            None => {
+                cmd.arg(RINIT).args(args);
+            }
+            Some(w) => {
+                let line: Vec<String> = std::iter::once(RINIT.to_string())
+                    .chain(args.iter().map(|a| shell_quote(a)))
+                    .collect();
+                cmd.args(["sh", "-c", &w.replace("$RINIT", &line.join(" "))]);
+            }
+        }
+        cmd.env("RINIT_LOG", "debug");
+        for (k, v) in &opts.env {
+            cmd.env(k, v);
+        }
+        cmd.stdin(Stdio::null())
+            .stdout(fs::File::create(dir.0.join("stdout")).unwrap())
+            .stderr(fs::File::create(dir.0.join("stderr")).unwrap());
+        if opts.dirty_signals {
+            use std::os::unix::process::CommandExt;
+            unsafe {
+                cmd.pre_exec(|| {
+                    for s in [libc::SIGHUP, libc::SIGINT, libc::SIGQUIT, libc::SIGUSR1] {
+                        libc::signal(s, libc::SIG_IGN);
+                    }
+                    let mut set = std::mem::zeroed::<libc::sigset_t>();
+                    libc::sigemptyset(&mut set);
+                    libc::sigaddset(&mut set, libc::SIGUSR2);
+                    libc::sigaddset(&mut set, libc::SIGTERM);
+                    libc::sigprocmask(libc::SIG_BLOCK, &set, std::ptr::null_mut());
+                    Ok(())
+                });
+            }
+        }
+        let child = cmd.spawn().expect("cannot run unshare");
+        Rinit {
+            child,
+            dir,
+            started: Instant::now(),
+        }
+    }
+
+    /// The pid of the namespace's PID 1 as seen from the test (unshare's only child).
+    pub fn ns_init_pid(&self) -> i32 {
+        let unshare = self.child.id();
+        wait_for("unshare's child", Duration::from_secs(5), || {
+            let text =
+                fs::read_to_string(format!("/proc/{unshare}/task/{unshare}/children")).ok()?;
+            text.split_whitespace().next()?.parse().ok()
+        })
+    }
+
+    /// rinit's pid as seen from the test: PID 1 of the namespace, or (with a wrapper) the
+    /// process whose command line is rinit's.
+    pub fn host_pid(&self) -> i32 {
+        let init = self.ns_init_pid();
+        wait_for("rinit's process", Duration::from_secs(5), || {
+            self.ns_procs()
+                .into_iter()
+                .filter(|p| p.exe_is_rinit)
+                .min_by_key(|p| p.ns_pid)
+                .map(|p| p.host_pid)
+                .or_else(|| self_is_rinit(init).then_some(init))
+        })
+    }
+
+    /// Every process in rinit's PID namespace.
+    pub fn ns_procs(&self) -> Vec<NsProc> {
+        let unshare = self.child.id();
+        let Ok(text) = fs::read_to_string(format!("/proc/{unshare}/task/{unshare}/children"))
+        else {
+            return Vec::new();
+        };
+        match text.split_whitespace().next().and_then(|p| p.parse().ok()) {
+            Some(init) => ns_procs_of(init),
+            None => Vec::new(),
+        }
+    }
+
+    pub fn signal(&self, sig: i32) {
+        let pid = self.host_pid();
+        assert_eq!(unsafe { libc::kill(pid, sig) }, 0, "kill({pid}, {sig})");
+    }
+
+    /// Signal a process inside the namespace, given its pid as seen from here.
+    pub fn signal_host_pid(&self, pid: i32, sig: i32) {
+        assert_eq!(unsafe { libc::kill(pid, sig) }, 0, "kill({pid}, {sig})");
+    }
+
+    /// Wait for rinit (and so the namespace) to end; return its exit code.
+    pub fn wait(&mut self, limit: Duration) -> i32 {
+        let status = self.wait_status(limit);
+        status
+            .code()
+            .unwrap_or_else(|| panic!("unshare died by a signal: {status:?}"))
+    }
+
+    pub fn wait_status(&mut self, limit: Duration) -> ExitStatus {
+        let start = Instant::now();
+        loop {
+            if let Some(status) = self.child.try_wait().unwrap() {
+                return status;
+            }
+            if start.elapsed() > limit {
+                let _ = self.child.kill();
+                let _ = self.child.wait();
+                panic!(
+                    "rinit did not exit within {limit:?}; stderr:\n{}",
+                    self.stderr()
+                );
+            }
+            std::thread::sleep(Duration::from_millis(2));
+        }
+    }
+
+    pub fn stderr(&self) -> String {
+        fs::read_to_string(self.dir.0.join("stderr")).unwrap_or_default()
+    }
+
+    pub fn stdout(&self) -> String {
+        fs::read_to_string(self.dir.0.join("stdout")).unwrap_or_default()
+    }
+
+    pub fn elapsed(&self) -> Duration {
+        self.started.elapsed()
+    }
+}
+
+impl Drop for Rinit {
+    fn drop(&mut self) {
+        if let Ok(None) = self.child.try_wait() {
+            // SIGKILL to the namespace's init ends every process in it.
+            if let Ok(text) =
+                fs::read_to_string(format!("/proc/{0}/task/{0}/children", self.child.id()))
+            {
+                for pid in text
+                    .split_whitespace()
+                    .filter_map(|p| p.parse::<i32>().ok())
+                {
+                    unsafe { libc::kill(pid, libc::SIGKILL) };
+                }
+            }
+            let _ = self.child.kill();
+            let _ = self.child.wait();
+        }
+    }
+}
+
+fn self_is_rinit(pid: i32) -> bool {
+    fs::read_link(format!("/proc/{pid}/exe"))
+        .map(|p| p == Path::new(RINIT))
+        .unwrap_or(false)
+}
+
+/// One process of a test namespace.
+#[derive(Debug, Clone)]
+pub struct NsProc {
+    pub host_pid: i32,
+    pub ns_pid: i32,
+    pub state: char,
+    pub comm: String,
+    pub exe_is_rinit: bool,
+}
+
+/// Processes that share `init`'s PID namespace.
+pub fn ns_procs_of(init: i32) -> Vec<NsProc> {
+    let Ok(ns) = fs::read_link(format!("/proc/{init}/ns/pid")) else {
+        return Vec::new();
+    };
+    let mut out = Vec::new();
+    for entry in fs::read_dir("/proc").unwrap().flatten() {
+        let Some(pid) = entry
+            .file_name()
+            .to_str()
+            .and_then(|s| s.parse::<i32>().ok())
+        else {
+            continue;
+        };
+        if fs::read_link(format!("/proc/{pid}/ns/pid")).ok().as_ref() != Some(&ns) {
+            continue;
+        }
+        let Ok(status) = fs::read_to_string(format!("/proc/{pid}/status")) else {
+            continue;
+        };
+        let field = |name: &str| {
+            status
+                .lines()
+                .find_map(|l| l.strip_prefix(name))
+                .map(|v| v.trim().to_string())
+                .unwrap_or_default()
+        };
+        let ns_pid = field("NSpid:")
+            .split_whitespace()
+            .last()
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(0);
+        let state = field("State:").chars().next().unwrap_or('?');
+        out.push(NsProc {
+            host_pid: pid,
+            ns_pid,
+            state,
+            comm: field("Name:"),
+            exe_is_rinit: self_is_rinit(pid),
+        });
+    }
+    out
+}
+
+pub fn shell_quote(s: &str) -> String {
+    format!("'{}'", s.replace('\'', r"'\''"))
+}
+
+/// Lines of a probe log: (name, event, signal number, monotonic ns, pid).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Event {
+    pub name: String,
+    pub event: String,
+    pub sig: i32,
+    pub ns: u128,
+    pub pid: u32,
+}
+
+pub fn events(path: &str) -> Vec<Event> {
+    fs::read_to_string(path)
+        .unwrap_or_default()
+        .lines()
+        .filter_map(|l| {
+            let f: Vec<&str> = l.split_whitespace().collect();
+            Some(Event {
+                name: f.first()?.to_string(),
+                event: f.get(1)?.to_string(),
+                sig: f.get(2)?.parse().ok()?,
+                ns: f.get(3)?.parse().ok()?,
+                pid: f.get(4)?.parse().ok()?,
+            })
+        })
+        .collect()
+}
