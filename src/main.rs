@@ -7,24 +7,32 @@
 
 mod config;
 mod graph;
+mod logs;
 mod pattern;
 mod pidfd;
 mod proctree;
+mod ready;
+mod service;
 mod shutdown;
 mod signals;
 mod spawn;
 mod supervisor;
+mod users;
 
 use std::io::Write;
 
 const USAGE: &str = "\
 usage: rinit [-c PATH] [--vm] [-- COMMAND [ARG...]]   run as init
+       rinit check [-c PATH]                          validate a configuration
        rinit --help | --version
 
-Runs COMMAND as the main service, reaps every zombie, forwards signals to it, and on
-SIGTERM, SIGINT, SIGPWR or SIGRTMIN+3 stops everything, children before parents.
-rinit exits with COMMAND's status (128+N if signal N killed it).
+Starts the services of the configuration (a TOML file or a directory of them) in
+dependency order, and COMMAND as the critical service `main` after them; reaps every
+zombie; forwards signals to main; and on SIGTERM, SIGINT, SIGPWR or SIGRTMIN+3 stops
+everything, dependents first and children before parents. rinit exits with main's
+status (128+N if signal N killed it), or 0.
 
+-c PATH defaults to $RINIT_CONFIG, else /etc/rinit/rinit.toml, else /etc/rinit/rinit.d/.
 environment: RINIT_LOG (log filter, default info)";
 
 /// A usage or configuration error: printed on stderr, exit status 2.
@@ -35,6 +43,9 @@ const EXIT_USAGE: i32 = 2;
 enum Cli {
     Help,
     Version,
+    Check {
+        config: Option<String>,
+    },
     Init {
         config: Option<String>,
         vm: bool,
@@ -43,6 +54,15 @@ enum Cli {
 }
 
 fn parse_args(args: &[String]) -> Result<Cli, String> {
+    if args.first().map(String::as_str) == Some("check") {
+        return match args.get(1..).unwrap_or_default() {
+            [] => Ok(Cli::Check { config: None }),
+            [flag, path] if flag == "-c" || flag == "--config" => Ok(Cli::Check {
+                config: Some(path.clone()),
+            }),
+            _ => Err("usage: rinit check [-c PATH]".into()),
+        };
+    }
     let mut config = None;
     let mut vm = false;
     let mut iter = args.iter();
@@ -67,9 +87,6 @@ fn parse_args(args: &[String]) -> Result<Cli, String> {
             }
             other => return Err(format!("unexpected argument {other:?}")),
         }
-    }
-    if config.is_none() {
-        return Err("nothing to run: give -- COMMAND or a configuration".into());
     }
     Ok(Cli::Init {
         config,
@@ -105,15 +122,16 @@ fn main() {
             println!("rinit {}", env!("CARGO_PKG_VERSION"));
             0
         }
-        Ok(Cli::Init {
-            config: Some(path), ..
-        }) => {
-            eprintln!("rinit: configuration files are not supported yet: {path}");
-            EXIT_USAGE
-        }
-        Ok(Cli::Init { command, .. }) => {
+        Ok(Cli::Check { config }) => check(config),
+        Ok(Cli::Init { config, command, .. }) => {
             init_logging();
-            run_init(&command)
+            match build_config(config, command) {
+                Ok(cfg) => run_init(cfg),
+                Err(msg) => {
+                    eprintln!("rinit: {msg}");
+                    EXIT_USAGE
+                }
+            }
         }
         Err(msg) => {
             eprintln!("rinit: {msg}\n\n{USAGE}");
@@ -123,19 +141,82 @@ fn main() {
     std::process::exit(code);
 }
 
-fn run_init(command: &[String]) -> i32 {
-    let mut sup = match supervisor::Supervisor::new() {
-        Ok(s) => s,
+/// Load the configuration (from -c, or the default places), print its warnings.
+fn load_config(path: Option<String>) -> Result<Option<config::Config>, String> {
+    let Some(path) = path.map(std::path::PathBuf::from).or_else(config::default_path) else {
+        return Ok(None);
+    };
+    let loaded = config::load(&path).map_err(|e| e.to_string())?;
+    for w in &loaded.warnings {
+        eprintln!("rinit: warning: {w}");
+    }
+    Ok(Some(loaded.config))
+}
+
+/// The configuration to run: the files, plus `-- COMMAND` as service `main`.
+fn build_config(path: Option<String>, command: Vec<String>) -> Result<config::Config, String> {
+    let loaded = load_config(path)?;
+    if loaded.is_none() && command.is_empty() {
+        return Err(format!("nothing to run: give -- COMMAND or a configuration\n\n{USAGE}"));
+    }
+    let mut cfg = loaded.unwrap_or_default();
+    if !command.is_empty() {
+        cfg = cfg.with_main(command)?;
+    }
+    cfg.require_exec().map_err(|e| e.to_string())?;
+    if cfg.services.is_empty() {
+        return Err("the configuration has no services".into());
+    }
+    Ok(cfg)
+}
+
+fn run_init(cfg: config::Config) -> i32 {
+    match supervisor::Supervisor::new(cfg) {
+        Ok(mut sup) => sup.run(),
         Err(e) => {
-            eprintln!("rinit: cannot set up signal handling: {e}");
-            return 1;
+            eprintln!("rinit: {e}");
+            EXIT_USAGE
+        }
+    }
+}
+
+/// `rinit check`: validate, then print the start and stop waves.
+fn check(path: Option<String>) -> i32 {
+    let cfg = match load_config(path) {
+        Ok(Some(cfg)) => cfg,
+        Ok(None) => {
+            eprintln!("rinit: no configuration found (give -c PATH or set RINIT_CONFIG)");
+            return EXIT_USAGE;
+        }
+        Err(msg) => {
+            eprintln!("rinit: {msg}");
+            return EXIT_USAGE;
         }
     };
-    if let Err(e) = sup.start_main(command) {
-        log::error!("{e}");
-        return 1;
+    let graph = match cfg.graph() {
+        Ok(g) => g,
+        Err(e) => {
+            eprintln!("rinit: {e}");
+            return EXIT_USAGE;
+        }
+    };
+    let names = |wave: &[usize]| -> String {
+        let names: Vec<&str> = wave
+            .iter()
+            .filter_map(|&i| cfg.services.get(i).map(|s| s.name.as_str()))
+            .collect();
+        names.join(" ")
+    };
+    println!("configuration OK: {} service(s)", cfg.services.len());
+    println!("start waves:");
+    for (n, wave) in graph.start_waves().iter().enumerate() {
+        println!("  {}: {}", n + 1, names(wave));
     }
-    sup.run()
+    println!("stop waves:");
+    for (n, wave) in graph.stop_waves().iter().enumerate() {
+        println!("  {}: {}", n + 1, names(wave));
+    }
+    0
 }
 
 #[cfg(test)]
@@ -157,7 +238,11 @@ mod tests {
             })
         );
         assert_eq!(parse_args(&args(&["--help"])), Ok(Cli::Help));
-        assert!(parse_args(&args(&[])).is_err());
+        assert_eq!(
+            parse_args(&args(&["check", "-c", "x.toml"])),
+            Ok(Cli::Check { config: Some("x.toml".into()) })
+        );
+        assert!(parse_args(&args(&["check", "x"])).is_err());
         assert!(parse_args(&args(&["--"])).is_err());
         assert!(parse_args(&args(&["sh"])).is_err());
         assert!(parse_args(&args(&["-c"])).is_err());

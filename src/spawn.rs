@@ -11,6 +11,7 @@ use std::io;
 use std::os::fd::RawFd;
 
 use crate::signals;
+use crate::users::Credentials;
 
 /// Exit status of a child whose command was not found.
 pub const EXIT_NOT_FOUND: i32 = 127;
@@ -31,6 +32,12 @@ pub struct Spawn {
     name: String,
     argv: Vec<CString>,
     stdio: Stdio,
+    /// The full environment; `None` keeps rinit's.
+    env: Option<Vec<CString>>,
+    workdir: Option<CString>,
+    creds: Option<Credentials>,
+    /// An fd the child gets as stdin (else it inherits rinit's).
+    stdin: Option<RawFd>,
 }
 
 impl Spawn {
@@ -48,13 +55,58 @@ impl Spawn {
             name: name.to_string(),
             argv,
             stdio,
+            env: None,
+            workdir: None,
+            creds: None,
+            stdin: None,
         })
+    }
+
+    pub fn stdin(mut self, fd: Option<RawFd>) -> Spawn {
+        self.stdin = fd;
+        self
+    }
+
+    /// Run with rinit's environment plus `vars` (which win).
+    pub fn env(mut self, vars: &[(String, String)]) -> Result<Spawn, String> {
+        if vars.is_empty() {
+            return Ok(self);
+        }
+        let mut all: Vec<(String, String)> = std::env::vars()
+            .filter(|(k, _)| !vars.iter().any(|(v, _)| v == k))
+            .collect();
+        all.extend(vars.iter().cloned());
+        let env = all
+            .into_iter()
+            .map(|(k, v)| CString::new(format!("{k}={v}")))
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(|_| format!("{}: an environment variable contains a NUL byte", self.name))?;
+        self.env = Some(env);
+        Ok(self)
+    }
+
+    pub fn workdir(mut self, dir: Option<&std::path::Path>) -> Result<Spawn, String> {
+        if let Some(dir) = dir {
+            use std::os::unix::ffi::OsStrExt;
+            let c = CString::new(dir.as_os_str().as_bytes())
+                .map_err(|_| format!("{}: workdir contains a NUL byte", self.name))?;
+            self.workdir = Some(c);
+        }
+        Ok(self)
+    }
+
+    pub fn credentials(mut self, creds: Option<Credentials>) -> Spawn {
+        self.creds = creds;
+        self
     }
 
     /// Fork and exec. Returns the child's pid, which is also its session and group id.
     pub fn spawn(&self) -> io::Result<i32> {
         let mut ptrs: Vec<*const libc::c_char> = self.argv.iter().map(|a| a.as_ptr()).collect();
         ptrs.push(std::ptr::null());
+        let envp: Option<Vec<*const libc::c_char>> = self.env.as_ref().map(|env| {
+            env.iter().map(|e| e.as_ptr()).chain(std::iter::once(std::ptr::null())).collect()
+        });
         let program = ptrs.first().copied().unwrap_or(std::ptr::null());
         // Formatted before fork so the child does not allocate.
         let prefix = format!("rinit: {}: cannot run {:?}: ", self.name, self.program());
@@ -63,7 +115,7 @@ impl Spawn {
             -1 => Err(io::Error::last_os_error()),
             0 => {
                 // SAFETY: in the child, with pointers prepared above.
-                unsafe { self.child(program, &ptrs, prefix.as_bytes()) }
+                unsafe { self.child(program, &ptrs, envp.as_deref(), prefix.as_bytes()) }
             }
             pid => Ok(pid),
         }
@@ -81,6 +133,7 @@ impl Spawn {
         &self,
         program: *const libc::c_char,
         argv: &[*const libc::c_char],
+        envp: Option<&[*const libc::c_char]>,
         prefix: &[u8],
     ) -> ! {
         // SAFETY: plain system calls on values prepared before fork.
@@ -93,12 +146,33 @@ impl Spawn {
             }
             let empty = signals::SigSet::empty();
             libc::sigprocmask(libc::SIG_SETMASK, empty.raw(), std::ptr::null_mut());
+            if let Some(fd) = self.stdin {
+                libc::dup2(fd, 0);
+            }
             if let Stdio::Fd(fd) = self.stdio {
                 libc::dup2(fd, 1);
                 libc::dup2(fd, 2);
             }
             close_fds_from(3);
-            libc::execvp(program, argv.as_ptr());
+            if let Some(dir) = &self.workdir {
+                if libc::chdir(dir.as_ptr()) != 0 {
+                    fail(prefix, b"cannot change to its workdir: ", EXIT_NOT_EXECUTABLE);
+                }
+            }
+            if let Some(c) = &self.creds {
+                // setgroups, then setgid, then setuid: once the uid changes, the others
+                // are no longer permitted.
+                if libc::setgroups(c.groups.len(), c.groups.as_ptr()) != 0
+                    || libc::setgid(c.gid) != 0
+                    || libc::setuid(c.uid) != 0
+                {
+                    fail(prefix, b"cannot switch user: ", EXIT_NOT_EXECUTABLE);
+                }
+            }
+            match envp {
+                Some(envp) => libc::execvpe(program, argv.as_ptr(), envp.as_ptr()),
+                None => libc::execvp(program, argv.as_ptr()),
+            };
             let err = *libc::__errno_location();
             let code = if err == libc::ENOENT || err == libc::ENOTDIR {
                 EXIT_NOT_FOUND
@@ -113,6 +187,22 @@ impl Spawn {
             write_all(2, b"\n");
             libc::_exit(code)
         }
+    }
+}
+
+/// Report the current errno after `what` on stderr and exit with `code` (child only).
+unsafe fn fail(prefix: &[u8], what: &[u8], code: i32) -> ! {
+    // SAFETY: errno and strerror in the single-threaded child.
+    unsafe {
+        let err = *libc::__errno_location();
+        write_all(2, prefix);
+        write_all(2, what);
+        let msg = libc::strerror(err);
+        if !msg.is_null() {
+            write_all(2, std::ffi::CStr::from_ptr(msg).to_bytes());
+        }
+        write_all(2, b"\n");
+        libc::_exit(code)
     }
 }
 

@@ -1,21 +1,30 @@
-//! The event loop (DESIGN §5): one thread blocking in `poll(2)`.
+//! The event loop (DESIGN §5): one thread blocking in `poll(2)`, owning every service.
 //!
-//! The supervisor owns the services and the shutdown. It waits on the signalfd and on
-//! the pidfds of processes being stopped, with a timeout taken from the nearest deadline,
-//! or none at all: an idle rinit never wakes up. Every signal is dispatched through the
-//! table in `signals`; SIGCHLD reaps every zombie with `waitpid(-1, WNOHANG)` until none
-//! is left, recognising the main process's status inside that loop so coalesced SIGCHLDs
-//! never lose it.
+//! The supervisor waits on the signalfd, the sd_notify socket, the services' log pipes,
+//! readiness probes' fds and the pidfds of processes being stopped, with a timeout taken
+//! from the nearest deadline (backoff, readiness, stop timeout, shutdown deadline) — or
+//! none at all: an idle rinit never wakes up. Each wakeup it dispatches what is ready,
+//! then [`Supervisor::schedule`] moves services along their state machine (start what
+//! is unblocked, restart what backed off, time out what is not ready), or the shutdown
+//! advances. SIGCHLD reaps every zombie with `waitpid(-1, WNOHANG)` until none is left,
+//! recognising services' main processes inside that loop so coalesced SIGCHLDs never
+//! lose a status.
 
-use std::os::fd::{AsFd, AsRawFd, BorrowedFd};
+use std::os::fd::{AsFd, AsRawFd, OwnedFd};
 use std::time::{Duration, Instant};
 
 use log::{debug, error, info, warn};
 
-use crate::proctree::{Scope, Snapshot};
-use crate::shutdown::{self, Shutdown, Stage, StopSpec, Target};
+use crate::config::{Config, Global, LogTarget, MAIN};
+use crate::graph::Graph;
+use crate::logs::LogPipe;
+use crate::proctree::{self, Scope, Snapshot};
+use crate::ready::{self, Check, NotifySocket};
+use crate::service::{self, Service, State};
+use crate::shutdown::{Shutdown, Stage, StopSpec, Target};
 use crate::signals::{self, Disposition, SignalFd};
 use crate::spawn::{Spawn, Stdio};
+use crate::users::{self, Credentials};
 
 /// How a process ended, as `waitpid` reported it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -51,10 +60,21 @@ impl std::fmt::Display for ExitStatus {
     }
 }
 
-/// The service started from `-- COMMAND`.
-struct Main {
-    pid: i32,
-    status: Option<ExitStatus>,
+/// What a service needs at run time besides its state.
+#[derive(Default)]
+struct Run {
+    log: Option<LogPipe>,
+    check: Option<Check>,
+    creds: Option<Credentials>,
+}
+
+/// What a poll slot belongs to.
+#[derive(Clone, Copy)]
+enum Token {
+    Signals,
+    Notify,
+    Log(usize),
+    Other,
 }
 
 /// Everything the event loop owns.
@@ -64,24 +84,29 @@ pub struct Supervisor {
     /// /proc shows this PID namespace; without it no process tree can be read safely.
     proc_ok: bool,
     signals: SignalFd,
-    main: Option<Main>,
+    notify: Option<NotifySocket>,
+    global: Global,
+    graph: Graph,
+    services: Vec<Service>,
+    runs: Vec<Run>,
+    null: Option<OwnedFd>,
     shutdown: Option<Shutdown>,
+    /// Decided when a critical service ended the run.
+    exit_code: Option<i32>,
 }
 
 impl Supervisor {
-    /// Take over signals and become a subreaper when not PID 1.
-    pub fn new() -> std::io::Result<Supervisor> {
-        let signals = signals::take_over()?;
+    /// Take over signals, become a subreaper when not PID 1, and prepare every service.
+    pub fn new(config: Config) -> Result<Supervisor, String> {
+        let graph = config.graph().map_err(|e| e.to_string())?;
+        let signals = signals::take_over().map_err(|e| format!("cannot set up signals: {e}"))?;
         let me = std::process::id() as i32;
         let scope = if me == 1 {
             Scope::Namespace
         } else {
             // SAFETY: prctl with integer arguments.
             if unsafe { libc::prctl(libc::PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) } != 0 {
-                warn!(
-                    "cannot become a child subreaper: {}",
-                    std::io::Error::last_os_error()
-                );
+                warn!("cannot become a child subreaper: {}", std::io::Error::last_os_error());
             }
             Scope::Descendants
         };
@@ -89,31 +114,55 @@ impl Supervisor {
         if !proc_ok {
             error!("/proc does not show this PID namespace: process trees and sweeps are disabled");
         }
+        let mut runs = Vec::new();
+        for svc in &config.services {
+            let mut run = Run::default();
+            if svc.log == LogTarget::Prefix {
+                run.log = Some(LogPipe::new(&svc.name).map_err(|e| format!("{}: pipe: {e}", svc.name))?);
+            }
+            if let Some(user) = &svc.user {
+                run.creds = Some(users::resolve(user, svc.group.as_deref()).map_err(|e| format!("{}: {e}", svc.name))?);
+            } else if let Some(group) = &svc.group {
+                let uid = unsafe { libc::getuid() }.to_string();
+                run.creds = Some(users::resolve(&uid, Some(group)).map_err(|e| format!("{}: {e}", svc.name))?);
+            }
+            runs.push(run);
+        }
+        let notify = if config.services.iter().any(|s| s.ready == Some(crate::config::Ready::Notify)) {
+            Some(NotifySocket::bind().map_err(|e| format!("cannot create the notify socket: {e}"))?)
+        } else {
+            None
+        };
+        let null = std::fs::OpenOptions::new()
+            .read(true)
+            .write(true)
+            .open("/dev/null")
+            .ok()
+            .map(OwnedFd::from);
         Ok(Supervisor {
             me,
             scope,
             proc_ok,
             signals,
-            main: None,
+            notify,
+            global: config.rinit,
+            graph,
+            services: config.services.into_iter().map(Service::new).collect(),
+            runs,
+            null,
             shutdown: None,
+            exit_code: None,
         })
-    }
-
-    /// Start `-- COMMAND` as the main service.
-    pub fn start_main(&mut self, argv: &[String]) -> Result<(), String> {
-        let spawn = Spawn::new("main", argv, Stdio::Inherit)?;
-        let pid = spawn
-            .spawn()
-            .map_err(|e| format!("main: fork failed: {e}"))?;
-        info!("started main (pid {pid}): {}", argv.join(" "));
-        self.main = Some(Main { pid, status: None });
-        Ok(())
     }
 
     /// Run until the shutdown is complete; return rinit's exit status.
     pub fn run(&mut self) -> i32 {
+        info!("starting {} service(s)", self.services.len());
         loop {
             let now = Instant::now();
+            if self.shutdown.is_none() {
+                self.schedule(now);
+            }
             if let Some(sd) = &mut self.shutdown {
                 let proc_ok = self.proc_ok;
                 sd.advance(self.me, now, &mut || scan(proc_ok));
@@ -121,38 +170,53 @@ impl Supervisor {
                     break;
                 }
             }
-            let timeout = self
-                .next_deadline()
-                .map(|d| d.saturating_duration_since(now));
-            self.wait(timeout);
-            self.drain_signals();
+            let timeout = self.next_deadline().map(|d| d.saturating_duration_since(now));
+            self.wait_and_dispatch(timeout);
         }
         self.reap();
+        for log in self.runs.iter_mut().filter_map(|r| r.log.as_mut()) {
+            log.drain();
+        }
         self.finish()
     }
 
+    /// The nearest moment something must happen without an event.
     fn next_deadline(&self) -> Option<Instant> {
-        self.shutdown.as_ref().and_then(Shutdown::next_deadline)
+        if let Some(sd) = &self.shutdown {
+            return sd.next_deadline();
+        }
+        let timers = self.services.iter().filter_map(|s| s.timer);
+        let checks = self.runs.iter().filter_map(|r| r.check.as_ref()?.next_deadline());
+        timers.chain(checks).min()
     }
 
-    /// Block in poll(2) on the signalfd and the pidfds of processes being stopped.
-    fn wait(&self, timeout: Option<Duration>) {
-        let mut fds: Vec<BorrowedFd<'_>> = vec![self.signals.as_fd()];
-        if let Some(sd) = &self.shutdown {
-            fds.extend(sd.pidfds());
+    /// Block in poll(2) on everything that can bring news, then handle what arrived.
+    fn wait_and_dispatch(&mut self, timeout: Option<Duration>) {
+        let mut slots: Vec<(Token, libc::pollfd)> = Vec::new();
+        let mut add = |token, fd: std::os::fd::BorrowedFd<'_>, events| {
+            slots.push((token, libc::pollfd { fd: fd.as_raw_fd(), events, revents: 0 }));
+        };
+        add(Token::Signals, self.signals.as_fd(), libc::POLLIN);
+        if let Some(n) = &self.notify {
+            add(Token::Notify, n.as_fd(), libc::POLLIN);
         }
-        let mut pollfds: Vec<libc::pollfd> = fds
-            .iter()
-            .map(|fd| libc::pollfd {
-                fd: fd.as_raw_fd(),
-                events: libc::POLLIN,
-                revents: 0,
-            })
-            .collect();
+        for (i, run) in self.runs.iter().enumerate() {
+            if let Some(log) = &run.log {
+                add(Token::Log(i), log.as_fd(), libc::POLLIN);
+            }
+            if let Some((fd, events)) = run.check.as_ref().and_then(Check::poll_fd) {
+                add(Token::Other, fd, events);
+            }
+        }
+        if let Some(sd) = &self.shutdown {
+            for fd in sd.pidfds() {
+                add(Token::Other, fd, libc::POLLIN);
+            }
+        }
+        let mut pollfds: Vec<libc::pollfd> = slots.iter().map(|(_, p)| *p).collect();
         let ms = timeout.map_or(-1, |t| {
             // Round up so we never wake just before a deadline and spin.
-            let ms = t.as_micros().div_ceil(1000);
-            i32::try_from(ms).unwrap_or(i32::MAX)
+            i32::try_from(t.as_micros().div_ceil(1000)).unwrap_or(i32::MAX)
         });
         // SAFETY: pollfds is a valid array of the given length.
         let rc = unsafe { libc::poll(pollfds.as_mut_ptr(), pollfds.len() as libc::nfds_t, ms) };
@@ -160,6 +224,22 @@ impl Supervisor {
             let err = std::io::Error::last_os_error();
             if err.raw_os_error() != Some(libc::EINTR) {
                 error!("poll failed: {err}");
+            }
+            return;
+        }
+        for ((token, _), pfd) in slots.iter().zip(&pollfds) {
+            if pfd.revents == 0 {
+                continue;
+            }
+            match *token {
+                Token::Signals => self.drain_signals(),
+                Token::Notify => self.read_notify(),
+                Token::Log(i) => {
+                    if let Some(log) = self.runs.get_mut(i).and_then(|r| r.log.as_mut()) {
+                        log.drain();
+                    }
+                }
+                Token::Other => {}
             }
         }
     }
@@ -175,50 +255,49 @@ impl Supervisor {
         }
     }
 
-    /// Reap every zombie; note the main process's status when it is among them.
+    fn index_of(&self, name: &str) -> Option<usize> {
+        self.services.iter().position(|s| s.name() == name)
+    }
+
+    /// Reap every zombie, and hand each status to whoever waits for it.
     fn reap(&mut self) {
+        let now = Instant::now();
         loop {
-            let mut status = 0;
-            // SAFETY: status is a valid out-pointer.
-            let pid = unsafe { libc::waitpid(-1, &mut status, libc::WNOHANG) };
+            let mut raw = 0;
+            // SAFETY: raw is a valid out-pointer.
+            let pid = unsafe { libc::waitpid(-1, &mut raw, libc::WNOHANG) };
             if pid <= 0 {
                 break;
             }
-            let status = ExitStatus::from_raw(status);
-            match &mut self.main {
-                Some(main) if main.pid == pid => {
-                    info!("main (pid {pid}) exited: {status}");
-                    main.status = Some(status);
-                    if self.shutdown.is_none() {
-                        self.begin_shutdown(format!("main exited with {status}"), libc::SIGTERM);
-                    }
-                }
-                _ => debug!("reaped pid {pid}: {status}"),
+            let status = ExitStatus::from_raw(raw);
+            if let Some(i) = self.services.iter().position(|s| s.pid == Some(pid)) {
+                self.on_service_exit(i, status, now);
+            } else if self
+                .runs
+                .iter_mut()
+                .filter_map(|r| r.check.as_mut())
+                .any(|c| c.on_exit(pid, status, now))
+            {
+                debug!("ready probe (pid {pid}) exited: {status}");
+            } else {
+                debug!("reaped pid {pid}: {status}");
             }
         }
     }
 
+    /// Forward a signal to the main service (tini's behaviour).
     fn forward(&self, sig: i32) {
-        match &self.main {
-            Some(main) if main.status.is_none() => {
-                debug!(
-                    "forwarding {} to main (pid {})",
-                    signals::name(sig),
-                    main.pid
-                );
+        let main = self.index_of(MAIN).and_then(|i| self.services.get(i)).and_then(|s| s.pid);
+        match main {
+            Some(pid) => {
+                debug!("forwarding {} to main (pid {pid})", signals::name(sig));
                 // SAFETY: main is our own unreaped child, so its pid cannot be reused.
-                if unsafe { libc::kill(main.pid, sig) } != 0 {
-                    warn!(
-                        "cannot forward {} to main: {}",
-                        signals::name(sig),
-                        std::io::Error::last_os_error()
-                    );
+                if unsafe { libc::kill(pid, sig) } != 0 {
+                    let err = std::io::Error::last_os_error();
+                    warn!("cannot forward {} to main: {err}", signals::name(sig));
                 }
             }
-            _ => debug!(
-                "{} received; no main process to forward it to",
-                signals::name(sig)
-            ),
+            None => debug!("{} received; no main process to forward it to", signals::name(sig)),
         }
     }
 
@@ -232,90 +311,357 @@ impl Supervisor {
             );
             return;
         }
-        // Ctrl+C stops the main command with SIGINT, as a terminal would; else SIGTERM.
-        let stop = if sig == libc::SIGINT {
-            libc::SIGINT
-        } else {
-            libc::SIGTERM
-        };
-        self.begin_shutdown(format!("{} received", signals::name(sig)), stop);
+        self.begin_shutdown(format!("{} received", signals::name(sig)), sig == libc::SIGINT);
     }
 
-    fn begin_shutdown(&mut self, reason: String, main_signal: i32) {
+    // ----- starting and supervising -------------------------------------------------
+
+    /// Move services along: start the unblocked, restart the backed-off, promote the
+    /// ready, fail the late. Repeats until nothing changes, so a chain of services that
+    /// are ready at once starts in one wakeup.
+    fn schedule(&mut self, now: Instant) {
+        let mut changed = true;
+        while changed && self.shutdown.is_none() {
+            changed = false;
+            for i in 0..self.services.len() {
+                changed |= self.step(i, now);
+            }
+        }
+    }
+
+    /// One service's step; true if its state changed.
+    fn step(&mut self, i: usize, now: Instant) -> bool {
+        let Some(svc) = self.services.get(i) else { return false };
+        match svc.state() {
+            State::Waiting => match self.dependency_verdict(i) {
+                Verdict::Ready => self.start(i, now),
+                Verdict::Wait => false,
+                Verdict::Blocked(reason) => {
+                    self.end_for_good(i, State::Blocked, reason, now);
+                    true
+                }
+            },
+            State::Backoff if svc.timer.is_some_and(|t| now >= t) => self.start(i, now),
+            State::Starting => self.check_ready(i, now),
+            _ => false,
+        }
+    }
+
+    fn dependency_verdict(&self, i: usize) -> Verdict {
+        let mut ready = true;
+        for &d in self.graph.deps(i) {
+            let Some(dep) = self.services.get(d) else { continue };
+            match dep.state() {
+                State::Failed | State::Blocked | State::Stopped => {
+                    return Verdict::Blocked(format!("dependency {} is {}", dep.name(), dep.state()));
+                }
+                _ if dep.satisfies_dependents() => {}
+                _ => ready = false,
+            }
+        }
+        if ready { Verdict::Ready } else { Verdict::Wait }
+    }
+
+    /// Spawn service `i`. True (its state changed) even when the spawn failed.
+    fn start(&mut self, i: usize, now: Instant) -> bool {
+        let result = self.spawn(i);
+        let (Some(svc), Some(run)) = (self.services.get_mut(i), self.runs.get_mut(i)) else {
+            return false;
+        };
+        if let Err(e) = svc.set_state(State::Starting) {
+            error!("{e}");
+            return false;
+        }
+        match result {
+            Ok(pid) => {
+                info!("started {} (pid {pid})", svc.name());
+                svc.pid = Some(pid);
+                svc.session = Some(pid);
+                svc.started_at = Some(now);
+                svc.reason = None;
+                run.check = svc.cfg.ready.as_ref().map(|r| Check::new(r, now));
+                svc.timer = run.check.as_ref().map(|_| now + svc.cfg.ready_timeout);
+                if run.check.is_none() && !svc.cfg.oneshot {
+                    let _ = svc.set_state(State::Running);
+                }
+            }
+            Err(e) => {
+                error!("{}: {e}", svc.name());
+                self.on_service_exit(i, ExitStatus::Code(crate::spawn::EXIT_NOT_EXECUTABLE), now);
+            }
+        }
+        true
+    }
+
+    fn spawn(&self, i: usize) -> Result<i32, String> {
+        let (Some(svc), Some(run)) = (self.services.get(i), self.runs.get(i)) else {
+            return Err("no such service".into());
+        };
+        let cfg = &svc.cfg;
+        let mut file = None;
+        let stdio = match &cfg.log {
+            LogTarget::Inherit => Stdio::Inherit,
+            LogTarget::Prefix => run.log.as_ref().map_or(Stdio::Inherit, |l| Stdio::Fd(l.writer())),
+            LogTarget::Null => self.null.as_ref().map_or(Stdio::Inherit, |n| Stdio::Fd(n.as_raw_fd())),
+            LogTarget::File(path) => {
+                let f = std::fs::OpenOptions::new()
+                    .create(true)
+                    .append(true)
+                    .open(path)
+                    .map_err(|e| format!("cannot open log file {}: {e}", path.display()))?;
+                let fd = f.as_raw_fd();
+                file = Some(f);
+                Stdio::Fd(fd)
+            }
+        };
+        let mut env = cfg.env.clone();
+        if let Some(n) = self.notify.as_ref().filter(|_| cfg.ready == Some(crate::config::Ready::Notify)) {
+            env.push(("NOTIFY_SOCKET".to_string(), n.address.clone()));
+        }
+        let stdin = if cfg.log == LogTarget::Inherit { None } else { self.null.as_ref().map(|n| n.as_raw_fd()) };
+        let pid = Spawn::new(&cfg.name, &cfg.exec, stdio)?
+            .stdin(stdin)
+            .env(&env)?
+            .workdir(cfg.workdir.as_deref())?
+            .credentials(run.creds.clone())
+            .spawn()
+            .map_err(|e| format!("fork failed: {e}"))?;
+        drop(file);
+        Ok(pid)
+    }
+
+    /// A starting service: ready yet, or too late?
+    fn check_ready(&mut self, i: usize, now: Instant) -> bool {
+        let (Some(svc), Some(run)) = (self.services.get_mut(i), self.runs.get_mut(i)) else {
+            return false;
+        };
+        let Some(check) = run.check.as_mut() else { return false };
+        if check.advance(&svc.cfg.name, now) {
+            info!("{} is ready", svc.name());
+            svc.timer = None;
+            run.check = None;
+            if svc.cfg.oneshot {
+                return false;
+            }
+            return svc.set_state(State::Running).is_ok();
+        }
+        if svc.timer.is_some_and(|t| now >= t) {
+            let reason = format!("not ready after {} ms", svc.cfg.ready_timeout.as_millis());
+            if let Some(pid) = svc.pid {
+                // SAFETY: pid is our own unreaped child and leads its process group.
+                unsafe { libc::kill(-pid, svc.cfg.stop_signal) };
+            }
+            if let Some(pid) = check.probe_pid() {
+                // SAFETY: the probe is our own unreaped child.
+                unsafe { libc::kill(pid, libc::SIGKILL) };
+            }
+            run.check = None;
+            self.end_for_good(i, State::Failed, reason, now);
+            return true;
+        }
+        false
+    }
+
+    /// The main process of service `i` exited with `status`.
+    fn on_service_exit(&mut self, i: usize, status: ExitStatus, now: Instant) {
+        let stopping = self.shutdown.is_some();
+        let Some(svc) = self.services.get_mut(i) else { return };
+        svc.pid = None;
+        svc.last_exit = Some(status);
+        let was = svc.state();
+        info!("{} exited: {status}", svc.name());
+        if stopping || !matches!(was, State::Starting | State::Running | State::Paused) {
+            return;
+        }
+        svc.timer = None;
+        if let Some(run) = self.runs.get_mut(i) {
+            run.check = None;
+        }
+        let success = svc.is_success(status);
+        if svc.cfg.oneshot && success {
+            self.end_for_good(i, State::Exited, String::new(), now);
+            return;
+        }
+        if service::wants_restart(svc.cfg.restart, success) {
+            if service::within_limit(&mut svc.restart_history, now) {
+                let uptime = svc.started_at.map_or(Duration::ZERO, |t| now.duration_since(t));
+                let delay = service::next_backoff(svc.backoff, uptime);
+                svc.backoff = Some(delay);
+                svc.restarts += 1;
+                svc.restart_history.push_back(now);
+                svc.timer = Some(now + delay);
+                info!("{}: restarting in {} ms", svc.name(), delay.as_millis());
+                let _ = svc.set_state(State::Backoff);
+                return;
+            }
+            let reason = format!(
+                "restarted {} times within {} s",
+                service::RESTART_LIMIT,
+                service::RESTART_WINDOW.as_secs()
+            );
+            self.end_for_good(i, State::Failed, reason, now);
+            return;
+        }
+        let (to, reason) = if success { (State::Exited, String::new()) } else { (State::Failed, status.to_string()) };
+        self.end_for_good(i, to, reason, now);
+    }
+
+    /// Service `i` will not run again: record why, and end the run if it is critical.
+    fn end_for_good(&mut self, i: usize, to: State, reason: String, _now: Instant) {
+        let Some(svc) = self.services.get_mut(i) else { return };
+        if let Err(e) = svc.set_state(to) {
+            error!("{e}");
+            return;
+        }
+        if !reason.is_empty() {
+            warn!("{} {to}: {reason}", svc.name());
+            svc.reason = Some(reason.clone());
+        }
+        if !svc.cfg.critical || self.shutdown.is_some() {
+            return;
+        }
+        let code = match (to, svc.last_exit) {
+            (State::Exited, _) => 0,
+            (_, Some(status)) if svc.is_success(status) => 0,
+            (_, Some(status)) => status.as_code(),
+            (_, None) => 1,
+        };
+        self.exit_code = Some(code);
+        let why = format!("critical service {} {to}", svc.name());
+        self.begin_shutdown(why, false);
+    }
+
+    /// A datagram on the notify socket: READY=1 from a starting notify service.
+    fn read_notify(&mut self) {
+        let Some(notify) = &self.notify else { return };
+        while let Some((pid, text)) = notify.recv() {
+            if !ready::says_ready(&text) {
+                continue;
+            }
+            let owner = self.services.iter().position(|s| {
+                s.state() == State::Starting && s.session.is_some_and(|sid| belongs_to(pid, s.pid, sid))
+            });
+            match owner.and_then(|i| self.runs.get_mut(i)).and_then(|r| r.check.as_mut()) {
+                Some(check) => check.notify_ready(),
+                None => warn!("READY=1 from pid {pid}, which belongs to no starting service; ignored"),
+            }
+        }
+    }
+
+    // ----- shutdown ------------------------------------------------------------------
+
+    /// Start the one shutdown path (DESIGN §4). `interrupt`: the trigger was SIGINT.
+    fn begin_shutdown(&mut self, reason: String, interrupt: bool) {
         let now = Instant::now();
         let mut stages = Vec::new();
-        let mut sessions = Vec::new();
-        if let Some(main) = &self.main {
-            sessions.push(main.pid);
-            let alive = main.status.is_none();
-            if alive && !self.proc_ok {
-                // Without /proc only the main process itself can be stopped.
-                // SAFETY: main is our own unreaped child.
-                unsafe { libc::kill(main.pid, main_signal) };
+        for wave in self.graph.stop_waves() {
+            let mut specs = Vec::new();
+            for i in wave {
+                let Some(svc) = self.services.get_mut(i) else { continue };
+                if svc.state().is_live() {
+                    let _ = svc.set_state(State::Stopping);
+                } else if matches!(svc.state(), State::Waiting | State::Backoff | State::Blocked) {
+                    let _ = svc.set_state(State::Stopped);
+                }
+                let Some(session) = svc.session else { continue };
+                // Ctrl+C stops the main command with SIGINT, as a terminal would.
+                let mut signal = svc.cfg.stop_signal;
+                if interrupt && svc.cfg.name == MAIN && signal == libc::SIGTERM {
+                    signal = libc::SIGINT;
+                }
+                if !self.proc_ok {
+                    if let Some(pid) = svc.pid {
+                        // Without /proc only the main process itself can be stopped.
+                        // SAFETY: pid is our own unreaped child.
+                        unsafe { libc::kill(pid, signal) };
+                    }
+                }
+                specs.push(StopSpec {
+                    name: svc.cfg.name.clone(),
+                    target: Target::Service { main_pid: svc.pid, session },
+                    signal,
+                    timeout: svc.cfg.stop_timeout,
+                });
             }
-            stages.push(Stage::Wave(vec![StopSpec {
-                name: "main".to_string(),
-                target: Target::Service {
-                    main_pid: alive.then_some(main.pid),
-                    session: main.pid,
-                },
-                signal: main_signal,
-                timeout: shutdown::DEFAULT_STOP_TIMEOUT,
-            }]));
+            if !specs.is_empty() {
+                stages.push(Stage::Wave(specs));
+            }
         }
-        stages.push(Stage::Sweep(Target::Sweep {
-            scope: self.scope,
-            sessions,
-        }));
-        let sd = Shutdown::new(reason, now, shutdown::MAX_SHUTDOWN, stages);
+        let sessions = self.services.iter().filter_map(|s| s.session).collect();
+        stages.push(Stage::Sweep(Target::Sweep { scope: self.scope, sessions }));
+        let sd = Shutdown::new(reason, now, self.global.shutdown_timeout, stages);
         info!(
             "shutting down ({}): {} service(s), deadline in {} s",
             sd.reason,
-            usize::from(self.main.is_some()),
+            self.services.len(),
             sd.deadline.duration_since(now).as_secs()
         );
         self.shutdown = Some(sd);
     }
 
     /// Report survivors and the shutdown, and compute the exit status (DESIGN §1).
-    fn finish(&self) -> i32 {
+    fn finish(&mut self) -> i32 {
         let now = Instant::now();
+        for svc in &mut self.services {
+            if svc.state() == State::Stopping {
+                let _ = svc.set_state(State::Stopped);
+            }
+        }
         if self.proc_ok {
             let snap = Snapshot::scan();
             let left = snap.in_scope(self.scope, self.me, &[]);
             for p in snap.alive(&left) {
-                let note = if p.state == 'D' {
-                    " (uninterruptible: cannot be killed)"
-                } else {
-                    ""
-                };
+                let note = if p.state == 'D' { " (uninterruptible: cannot be killed)" } else { "" };
                 warn!("survivor: pid {} {} state {}{note}", p.pid, p.comm, p.state);
             }
         }
         if let Some(sd) = &self.shutdown {
             sd.log_report(now);
         }
-        match &self.main {
-            Some(Main {
-                status: Some(status),
-                ..
-            }) => status.as_code(),
-            Some(Main { status: None, pid }) => {
-                error!("main (pid {pid}) could not be stopped");
-                1
-            }
+        if let Some(code) = self.exit_code {
+            return code;
+        }
+        match self.index_of(MAIN).and_then(|i| self.services.get(i)) {
+            Some(main) => match main.last_exit {
+                Some(status) if main.is_success(status) => 0,
+                Some(status) => status.as_code(),
+                None if main.session.is_none() => 1,
+                None => {
+                    error!("main could not be stopped");
+                    1
+                }
+            },
             None => 0,
         }
     }
 }
 
+/// Whether a service's dependencies let it start.
+enum Verdict {
+    Ready,
+    Wait,
+    Blocked(String),
+}
+
+/// Is `pid` one of a service's processes: in its session, or a descendant of its main?
+fn belongs_to(pid: i32, main: Option<i32>, session: i32) -> bool {
+    let mut cur = pid;
+    for _ in 0..64 {
+        let Some(p) = proctree::read_proc(cur) else { return false };
+        if p.session == session || Some(p.pid) == main {
+            return true;
+        }
+        if p.ppid <= 1 {
+            return false;
+        }
+        cur = p.ppid;
+    }
+    false
+}
+
 /// Read the process table, or nothing when /proc is not this namespace's.
 fn scan(proc_ok: bool) -> Snapshot {
-    if proc_ok {
-        Snapshot::scan()
-    } else {
-        Snapshot::default()
-    }
+    if proc_ok { Snapshot::scan() } else { Snapshot::default() }
 }
 
 /// True when /proc belongs to rinit's PID namespace: /proc/self names rinit's own pid.

@@ -1,0 +1,427 @@
+//! Readiness probes (`ready = …`) and the sd_notify socket, all driven by the event loop.
+//!
+//! A [`Check`] never blocks: a TCP probe is a non-blocking connect whose socket waits in
+//! `poll(2)`; a file probe watches the file's directory with inotify; an exec probe is a
+//! child process reaped like any other. Failed attempts are retried with a growing delay
+//! ([`retry_delay`]), which is the only timer a check sets. `notify` services are made
+//! ready by a `READY=1` datagram on the [`NotifySocket`], accepted only from a process of
+//! that service (checked with the sender's kernel-supplied credentials).
+
+use std::ffi::CString;
+use std::io;
+use std::net::{IpAddr, Ipv4Addr, SocketAddr, ToSocketAddrs};
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, FromRawFd, OwnedFd, RawFd};
+use std::os::unix::ffi::OsStrExt;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use crate::config::Ready;
+use crate::spawn::{Spawn, Stdio};
+use crate::supervisor::ExitStatus;
+
+/// First retry delay of a probe; it doubles up to `RETRY_MAX`.
+pub const RETRY_START: Duration = Duration::from_millis(10);
+pub const RETRY_MAX: Duration = Duration::from_millis(500);
+/// One exec probe may run at most this long before it is killed and retried.
+pub const EXEC_ATTEMPT_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// The delay before attempt `n + 1`. Pure.
+pub fn retry_delay(attempt: u32) -> Duration {
+    let factor = 1u32.checked_shl(attempt.min(16)).unwrap_or(u32::MAX);
+    RETRY_START.saturating_mul(factor).min(RETRY_MAX)
+}
+
+/// Progress of a readiness probe.
+#[derive(Debug)]
+enum Probe {
+    Tcp { addr: Option<SocketAddr>, sock: Option<OwnedFd> },
+    File { path: PathBuf, inotify: Option<OwnedFd> },
+    Exec { argv: Vec<String>, pid: Option<i32>, kill_at: Option<Instant>, passed: bool },
+    Notify { ready: bool },
+}
+
+/// A readiness check in progress for one service.
+#[derive(Debug)]
+pub struct Check {
+    probe: Probe,
+    attempts: u32,
+    next_try: Instant,
+}
+
+impl Check {
+    pub fn new(ready: &Ready, now: Instant) -> Check {
+        let probe = match ready {
+            Ready::Tcp { host, port } => Probe::Tcp { addr: resolve(host, *port), sock: None },
+            Ready::File(path) => Probe::File { inotify: watch_dir(path), path: path.clone() },
+            Ready::Exec(argv) => {
+                Probe::Exec { argv: argv.clone(), pid: None, kill_at: None, passed: false }
+            }
+            Ready::Notify => Probe::Notify { ready: false },
+        };
+        Check { probe, attempts: 0, next_try: now }
+    }
+
+    /// The fd to wait on and its events, if the probe has one.
+    pub fn poll_fd(&self) -> Option<(BorrowedFd<'_>, i16)> {
+        match &self.probe {
+            Probe::Tcp { sock: Some(s), .. } => Some((s.as_fd(), libc::POLLOUT)),
+            Probe::File { inotify: Some(fd), .. } => Some((fd.as_fd(), libc::POLLIN)),
+            _ => None,
+        }
+    }
+
+    /// When the probe wants to run again without an event.
+    pub fn next_deadline(&self) -> Option<Instant> {
+        match &self.probe {
+            Probe::Tcp { sock: Some(_), .. } | Probe::Notify { .. } => None,
+            Probe::File { inotify: Some(_), .. } => None,
+            Probe::Exec { pid: Some(_), kill_at, .. } => *kill_at,
+            _ => Some(self.next_try),
+        }
+    }
+
+    fn retry_later(&mut self, now: Instant) {
+        self.next_try = now + retry_delay(self.attempts);
+        self.attempts += 1;
+    }
+
+    /// Run the probe as far as it goes now; true once the service is ready.
+    pub fn advance(&mut self, name: &str, now: Instant) -> bool {
+        match &mut self.probe {
+            Probe::Notify { ready } => *ready,
+            Probe::File { path, inotify } => {
+                if let Some(fd) = inotify {
+                    drain(fd.as_raw_fd());
+                }
+                let ready = path.exists();
+                if !ready && inotify.is_none() && now >= self.next_try {
+                    self.retry_later(now);
+                }
+                ready
+            }
+            Probe::Tcp { addr, sock } => {
+                let Some(addr) = *addr else { return false };
+                if let Some(s) = sock {
+                    match connect_result(s.as_raw_fd()) {
+                        None => return false,
+                        Some(true) => return true,
+                        Some(false) => *sock = None,
+                    }
+                    self.retry_later(now);
+                    return false;
+                }
+                if now < self.next_try {
+                    return false;
+                }
+                match start_connect(addr) {
+                    Ok((fd, true)) => {
+                        drop(fd);
+                        true
+                    }
+                    Ok((fd, false)) => {
+                        *sock = Some(fd);
+                        false
+                    }
+                    Err(_) => {
+                        self.retry_later(now);
+                        false
+                    }
+                }
+            }
+            Probe::Exec { argv, pid, kill_at, passed } => {
+                if *passed {
+                    return true;
+                }
+                match *pid {
+                    Some(p) if kill_at.is_some_and(|k| now >= k) => {
+                        // SAFETY: p is our own unreaped child.
+                        unsafe { libc::kill(p, libc::SIGKILL) };
+                        *kill_at = None;
+                    }
+                    Some(_) => {}
+                    None if now >= self.next_try => {
+                        let spawned = Spawn::new(&format!("{name} ready probe"), argv, Stdio::Inherit)
+                            .and_then(|s| s.spawn().map_err(|e| e.to_string()));
+                        match spawned {
+                            Ok(p) => {
+                                *pid = Some(p);
+                                *kill_at = Some(now + EXEC_ATTEMPT_TIMEOUT);
+                            }
+                            Err(e) => {
+                                log::warn!("{name}: cannot run ready probe: {e}");
+                                self.retry_later(now);
+                            }
+                        }
+                    }
+                    None => {}
+                }
+                false
+            }
+        }
+    }
+
+    /// An exec probe's process exited; true if `pid` was this check's.
+    pub fn on_exit(&mut self, pid: i32, status: ExitStatus, now: Instant) -> bool {
+        let Probe::Exec { pid: running, kill_at, passed, .. } = &mut self.probe else {
+            return false;
+        };
+        if *running != Some(pid) {
+            return false;
+        }
+        *running = None;
+        *kill_at = None;
+        if status == ExitStatus::Code(0) {
+            *passed = true;
+        } else {
+            self.retry_later(now);
+        }
+        true
+    }
+
+    /// The pid of a running exec probe (to stop it with the service).
+    pub fn probe_pid(&self) -> Option<i32> {
+        match &self.probe {
+            Probe::Exec { pid, .. } => *pid,
+            _ => None,
+        }
+    }
+
+    /// A `READY=1` from the service arrived.
+    pub fn notify_ready(&mut self) {
+        if let Probe::Notify { ready } = &mut self.probe {
+            *ready = true;
+        }
+    }
+}
+
+fn resolve(host: &str, port: u16) -> Option<SocketAddr> {
+    if host == "localhost" {
+        return Some(SocketAddr::new(IpAddr::V4(Ipv4Addr::LOCALHOST), port));
+    }
+    if let Ok(ip) = host.parse::<IpAddr>() {
+        return Some(SocketAddr::new(ip, port));
+    }
+    let addr = (host, port).to_socket_addrs().ok()?.next();
+    if addr.is_none() {
+        log::warn!("cannot resolve {host:?} for a tcp ready probe");
+    }
+    addr
+}
+
+/// Start a non-blocking connect. Ok((fd, true)) if it connected at once.
+fn start_connect(addr: SocketAddr) -> io::Result<(OwnedFd, bool)> {
+    let family = if addr.is_ipv4() { libc::AF_INET } else { libc::AF_INET6 };
+    // SAFETY: plain socket(2).
+    let fd = unsafe { libc::socket(family, libc::SOCK_STREAM | libc::SOCK_NONBLOCK | libc::SOCK_CLOEXEC, 0) };
+    if fd < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    // SAFETY: a new descriptor we own.
+    let fd = unsafe { OwnedFd::from_raw_fd(fd) };
+    let (storage, len) = sockaddr(addr);
+    // SAFETY: storage holds a valid sockaddr of `len` bytes.
+    let rc = unsafe { libc::connect(fd.as_raw_fd(), (&raw const storage).cast(), len) };
+    if rc == 0 {
+        return Ok((fd, true));
+    }
+    let err = io::Error::last_os_error();
+    if err.raw_os_error() == Some(libc::EINPROGRESS) { Ok((fd, false)) } else { Err(err) }
+}
+
+/// None while the connect is still in progress; Some(ok) when it finished.
+fn connect_result(fd: RawFd) -> Option<bool> {
+    let mut pfd = libc::pollfd { fd, events: libc::POLLOUT, revents: 0 };
+    // SAFETY: one valid pollfd, zero timeout.
+    if unsafe { libc::poll(&mut pfd, 1, 0) } <= 0 {
+        return None;
+    }
+    let mut err: libc::c_int = 0;
+    let mut len = std::mem::size_of::<libc::c_int>() as libc::socklen_t;
+    // SAFETY: err and len are valid out-pointers.
+    unsafe {
+        libc::getsockopt(fd, libc::SOL_SOCKET, libc::SO_ERROR, (&raw mut err).cast(), &mut len)
+    };
+    Some(err == 0)
+}
+
+fn sockaddr(addr: SocketAddr) -> (libc::sockaddr_storage, libc::socklen_t) {
+    // SAFETY: an all-zero sockaddr_storage is valid.
+    let mut storage: libc::sockaddr_storage = unsafe { std::mem::zeroed() };
+    let len = match addr {
+        SocketAddr::V4(a) => {
+            let sin = libc::sockaddr_in {
+                sin_family: libc::AF_INET as libc::sa_family_t,
+                sin_port: a.port().to_be(),
+                sin_addr: libc::in_addr { s_addr: u32::from(*a.ip()).to_be() },
+                sin_zero: [0; 8],
+            };
+            // SAFETY: sockaddr_storage is larger than sockaddr_in.
+            unsafe { std::ptr::write((&raw mut storage).cast(), sin) };
+            std::mem::size_of::<libc::sockaddr_in>()
+        }
+        SocketAddr::V6(a) => {
+            let sin6 = libc::sockaddr_in6 {
+                sin6_family: libc::AF_INET6 as libc::sa_family_t,
+                sin6_port: a.port().to_be(),
+                sin6_flowinfo: a.flowinfo(),
+                sin6_addr: libc::in6_addr { s6_addr: a.ip().octets() },
+                sin6_scope_id: a.scope_id(),
+            };
+            // SAFETY: sockaddr_storage is larger than sockaddr_in6.
+            unsafe { std::ptr::write((&raw mut storage).cast(), sin6) };
+            std::mem::size_of::<libc::sockaddr_in6>()
+        }
+    };
+    (storage, len as libc::socklen_t)
+}
+
+/// Watch the directory of `path` for entries appearing; None if it cannot be watched
+/// (then the probe falls back to retrying on a timer).
+fn watch_dir(path: &Path) -> Option<OwnedFd> {
+    let dir = path.parent().filter(|d| !d.as_os_str().is_empty())?;
+    let dir = CString::new(dir.as_os_str().as_bytes()).ok()?;
+    // SAFETY: plain inotify calls on a valid C string.
+    unsafe {
+        let fd = libc::inotify_init1(libc::IN_NONBLOCK | libc::IN_CLOEXEC);
+        if fd < 0 {
+            return None;
+        }
+        let fd = OwnedFd::from_raw_fd(fd);
+        let mask = libc::IN_CREATE | libc::IN_MOVED_TO | libc::IN_CLOSE_WRITE | libc::IN_ATTRIB;
+        (libc::inotify_add_watch(fd.as_raw_fd(), dir.as_ptr(), mask) >= 0).then_some(fd)
+    }
+}
+
+/// Empty a non-blocking fd.
+fn drain(fd: RawFd) {
+    let mut buf = [0u8; 4096];
+    // SAFETY: buf is writable for its length.
+    while unsafe { libc::read(fd, buf.as_mut_ptr().cast(), buf.len()) } > 0 {}
+}
+
+/// The sd_notify datagram socket: an abstract unix socket, `@rinit-notify-PID`.
+#[derive(Debug)]
+pub struct NotifySocket {
+    fd: OwnedFd,
+    pub address: String,
+}
+
+impl NotifySocket {
+    pub fn bind() -> io::Result<NotifySocket> {
+        let name = format!("rinit-notify-{}", std::process::id());
+        // SAFETY: plain socket calls on values we own.
+        unsafe {
+            let fd = libc::socket(libc::AF_UNIX, libc::SOCK_DGRAM | libc::SOCK_NONBLOCK | libc::SOCK_CLOEXEC, 0);
+            if fd < 0 {
+                return Err(io::Error::last_os_error());
+            }
+            let fd = OwnedFd::from_raw_fd(fd);
+            let mut addr: libc::sockaddr_un = std::mem::zeroed();
+            addr.sun_family = libc::AF_UNIX as libc::sa_family_t;
+            // Abstract address: a leading NUL, then the name.
+            for (slot, b) in addr.sun_path.iter_mut().skip(1).zip(name.bytes()) {
+                *slot = b as libc::c_char;
+            }
+            let len = std::mem::size_of::<libc::sa_family_t>() + 1 + name.len();
+            if libc::bind(fd.as_raw_fd(), (&raw const addr).cast(), len as libc::socklen_t) != 0 {
+                return Err(io::Error::last_os_error());
+            }
+            let one: libc::c_int = 1;
+            libc::setsockopt(
+                fd.as_raw_fd(),
+                libc::SOL_SOCKET,
+                libc::SO_PASSCRED,
+                (&raw const one).cast(),
+                std::mem::size_of::<libc::c_int>() as libc::socklen_t,
+            );
+            Ok(NotifySocket { fd, address: format!("@{name}") })
+        }
+    }
+
+    /// Read one datagram: (sender pid from the kernel's credentials, text).
+    pub fn recv(&self) -> Option<(i32, String)> {
+        let mut buf = [0u8; 4096];
+        let mut cmsg = [0u64; 8];
+        let mut iov = libc::iovec { iov_base: buf.as_mut_ptr().cast(), iov_len: buf.len() };
+        // SAFETY: msghdr points at the buffers above, which outlive the call.
+        unsafe {
+            let mut msg: libc::msghdr = std::mem::zeroed();
+            msg.msg_iov = &mut iov;
+            msg.msg_iovlen = 1;
+            msg.msg_control = cmsg.as_mut_ptr().cast();
+            msg.msg_controllen = std::mem::size_of_val(&cmsg);
+            let n = libc::recvmsg(self.fd.as_raw_fd(), &mut msg, libc::MSG_DONTWAIT);
+            if n < 0 {
+                return None;
+            }
+            let mut pid = 0;
+            let mut c = libc::CMSG_FIRSTHDR(&msg);
+            while !c.is_null() {
+                if (*c).cmsg_level == libc::SOL_SOCKET && (*c).cmsg_type == libc::SCM_CREDENTIALS {
+                    let cred: libc::ucred = std::ptr::read_unaligned(libc::CMSG_DATA(c).cast());
+                    pid = cred.pid;
+                }
+                c = libc::CMSG_NXTHDR(&msg, c);
+            }
+            let text = String::from_utf8_lossy(buf.get(..n as usize).unwrap_or_default()).into_owned();
+            Some((pid, text))
+        }
+    }
+}
+
+impl AsFd for NotifySocket {
+    fn as_fd(&self) -> BorrowedFd<'_> {
+        self.fd.as_fd()
+    }
+}
+
+/// Does an sd_notify message say READY=1? Pure.
+pub fn says_ready(message: &str) -> bool {
+    message.lines().any(|l| l.trim() == "READY=1")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn retry_delay_grows_and_caps() {
+        assert_eq!(retry_delay(0), RETRY_START);
+        assert_eq!(retry_delay(1), RETRY_START * 2);
+        assert_eq!(retry_delay(40), RETRY_MAX);
+    }
+
+    #[test]
+    fn ready_messages() {
+        assert!(says_ready("STATUS=up\nREADY=1\n"));
+        assert!(!says_ready("READY=0"));
+        assert!(!says_ready("STATUS=READY=1"));
+    }
+
+    #[test]
+    fn tcp_probe_sees_a_listener() {
+        let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let now = Instant::now();
+        let mut c = Check::new(&Ready::Tcp { host: "127.0.0.1".into(), port }, now);
+        let start = Instant::now();
+        while !c.advance("t", Instant::now()) {
+            assert!(start.elapsed() < Duration::from_secs(5));
+            std::thread::sleep(Duration::from_millis(1));
+        }
+    }
+
+    #[test]
+    fn file_probe_sees_the_file() {
+        let dir = std::env::temp_dir().join(format!("rinit-ready-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("ready");
+        let _ = std::fs::remove_file(&path);
+        let mut c = Check::new(&Ready::File(path.clone()), Instant::now());
+        assert!(c.poll_fd().is_some(), "the directory is watched");
+        assert!(!c.advance("f", Instant::now()));
+        std::fs::write(&path, "").unwrap();
+        assert!(c.advance("f", Instant::now()));
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+}

@@ -1,0 +1,291 @@
+//! One service's state machine (DESIGN §3) and its restart arithmetic.
+//!
+//! Every state change goes through [`Service::set_state`], which consults one table of
+//! allowed transitions, [`allowed`]; anything else is refused with an error naming both
+//! states. The restart policy — exponential backoff and the restart limit — is pure
+//! arithmetic on timestamps, unit-tested here. Starting and stopping processes is the
+//! supervisor's job.
+
+use std::collections::VecDeque;
+use std::fmt;
+use std::time::{Duration, Instant};
+
+use crate::config::{Restart, ServiceConfig};
+use crate::supervisor::ExitStatus;
+
+/// Where a service is in its life.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum State {
+    /// Waiting for its dependencies to be ready.
+    Waiting,
+    /// Spawned, not ready yet.
+    Starting,
+    /// Ready (a oneshot never is: it goes from starting to exited).
+    Running,
+    /// Exited; will be started again after a delay.
+    Backoff,
+    /// Ended successfully for good (a oneshot's normal end).
+    Exited,
+    /// Ended for good in failure, or never became ready.
+    Failed,
+    /// A dependency failed, so it will not start.
+    Blocked,
+    /// Stopped with SIGSTOP by `ctl pause`.
+    Paused,
+    /// Being stopped.
+    Stopping,
+    /// Stopped on request.
+    Stopped,
+}
+
+impl State {
+    pub fn name(self) -> &'static str {
+        match self {
+            State::Waiting => "waiting",
+            State::Starting => "starting",
+            State::Running => "running",
+            State::Backoff => "backoff",
+            State::Exited => "exited",
+            State::Failed => "failed",
+            State::Blocked => "blocked",
+            State::Paused => "paused",
+            State::Stopping => "stopping",
+            State::Stopped => "stopped",
+        }
+    }
+
+    /// The service has (or may have) processes.
+    pub fn is_live(self) -> bool {
+        matches!(self, State::Starting | State::Running | State::Paused | State::Stopping)
+    }
+
+    /// The service will not change again without a request.
+    pub fn is_final(self) -> bool {
+        matches!(self, State::Exited | State::Failed | State::Blocked | State::Stopped)
+    }
+}
+
+impl fmt::Display for State {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
+/// The transition table: from each state, where it may go.
+const TRANSITIONS: &[(State, &[State])] = {
+    use State::*;
+    &[
+        (Waiting, &[Starting, Blocked, Stopped]),
+        (Starting, &[Running, Exited, Failed, Backoff, Paused, Stopping]),
+        (Running, &[Exited, Failed, Backoff, Paused, Stopping]),
+        (Backoff, &[Starting, Stopped, Failed]),
+        (Paused, &[Running, Starting, Stopping, Exited, Failed, Backoff]),
+        (Stopping, &[Stopped]),
+        (Exited, &[Waiting]),
+        (Failed, &[Waiting]),
+        (Blocked, &[Waiting, Stopped]),
+        (Stopped, &[Waiting]),
+    ]
+};
+
+/// May a service go from `from` to `to`?
+pub fn allowed(from: State, to: State) -> bool {
+    TRANSITIONS
+        .iter()
+        .any(|(f, tos)| *f == from && tos.contains(&to))
+}
+
+/// Backoff before the first restart.
+pub const BACKOFF_START: Duration = Duration::from_millis(100);
+/// Longest backoff.
+pub const BACKOFF_MAX: Duration = Duration::from_secs(30);
+/// A service that stayed up this long starts again from `BACKOFF_START`.
+pub const BACKOFF_RESET_AFTER: Duration = Duration::from_secs(10);
+/// At most this many restarts within `RESTART_WINDOW`; one more and it is `failed`.
+pub const RESTART_LIMIT: usize = 5;
+pub const RESTART_WINDOW: Duration = Duration::from_secs(60);
+
+/// The next backoff: double the previous, capped; back to the start after a long run.
+pub fn next_backoff(previous: Option<Duration>, uptime: Duration) -> Duration {
+    match previous {
+        Some(prev) if uptime < BACKOFF_RESET_AFTER => (prev * 2).min(BACKOFF_MAX),
+        _ => BACKOFF_START,
+    }
+}
+
+/// Whether a restart at `now` stays within the limit, given earlier restart times
+/// (older ones are dropped from `history`).
+pub fn within_limit(history: &mut VecDeque<Instant>, now: Instant) -> bool {
+    while history
+        .front()
+        .is_some_and(|t| now.duration_since(*t) >= RESTART_WINDOW)
+    {
+        history.pop_front();
+    }
+    history.len() < RESTART_LIMIT
+}
+
+/// Should a service that ended with `status` be restarted by its policy?
+pub fn wants_restart(policy: Restart, success: bool) -> bool {
+    match policy {
+        Restart::Never => false,
+        Restart::OnFailure => !success,
+        Restart::Always => true,
+    }
+}
+
+/// A service as the supervisor tracks it.
+#[derive(Debug)]
+pub struct Service {
+    pub cfg: ServiceConfig,
+    state: State,
+    /// The main process while it runs (its pid is also its session id).
+    pub pid: Option<i32>,
+    /// The session of the latest run, kept after the main exits to find leftovers.
+    pub session: Option<i32>,
+    pub started_at: Option<Instant>,
+    pub restarts: u32,
+    pub restart_history: VecDeque<Instant>,
+    pub backoff: Option<Duration>,
+    /// When the backoff ends, or the readiness deadline while starting.
+    pub timer: Option<Instant>,
+    pub last_exit: Option<ExitStatus>,
+    /// Why it failed or is blocked.
+    pub reason: Option<String>,
+}
+
+impl Service {
+    pub fn new(cfg: ServiceConfig) -> Service {
+        Service {
+            cfg,
+            state: State::Waiting,
+            pid: None,
+            session: None,
+            started_at: None,
+            restarts: 0,
+            restart_history: VecDeque::new(),
+            backoff: None,
+            timer: None,
+            last_exit: None,
+            reason: None,
+        }
+    }
+
+    pub fn name(&self) -> &str {
+        &self.cfg.name
+    }
+
+    pub fn state(&self) -> State {
+        self.state
+    }
+
+    /// Move to `to` if the table allows it.
+    pub fn set_state(&mut self, to: State) -> Result<(), String> {
+        if self.state == to {
+            return Ok(());
+        }
+        if !allowed(self.state, to) {
+            return Err(format!("{}: cannot go from {} to {}", self.name(), self.state, to));
+        }
+        log::debug!("{}: {} -> {}", self.name(), self.state, to);
+        self.state = to;
+        Ok(())
+    }
+
+    /// Does `status` count as success for this service?
+    pub fn is_success(&self, status: ExitStatus) -> bool {
+        match status {
+            ExitStatus::Code(c) => self.cfg.success_codes.contains(&c),
+            ExitStatus::Signal(_) => false,
+        }
+    }
+
+    /// Has this service done what its dependents wait for?
+    pub fn satisfies_dependents(&self) -> bool {
+        matches!(self.state, State::Running | State::Exited)
+            || (self.state == State::Paused && !self.cfg.oneshot)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn table_allows_the_documented_life() {
+        use State::*;
+        for (a, b) in [
+            (Waiting, Starting),
+            (Starting, Running),
+            (Running, Backoff),
+            (Backoff, Starting),
+            (Running, Exited),
+            (Starting, Failed),
+            (Waiting, Blocked),
+            (Running, Paused),
+            (Paused, Running),
+            (Running, Stopping),
+            (Stopping, Stopped),
+            (Stopped, Waiting),
+        ] {
+            assert!(allowed(a, b), "{a} -> {b}");
+        }
+        for (a, b) in [
+            (Stopping, Starting),
+            (Stopping, Running),
+            (Waiting, Running),
+            (Exited, Running),
+            (Blocked, Starting),
+            (Stopped, Running),
+        ] {
+            assert!(!allowed(a, b), "{a} -> {b} must be refused");
+        }
+    }
+
+    #[test]
+    fn every_state_has_a_row() {
+        use State::*;
+        for s in [
+            Waiting, Starting, Running, Backoff, Exited, Failed, Blocked, Paused, Stopping,
+            Stopped,
+        ] {
+            assert!(TRANSITIONS.iter().any(|(f, _)| *f == s), "{s}");
+        }
+    }
+
+    #[test]
+    fn backoff_doubles_caps_and_resets() {
+        let short = Duration::from_millis(50);
+        let mut b = next_backoff(None, short);
+        assert_eq!(b, BACKOFF_START);
+        let mut seen = vec![b];
+        for _ in 0..12 {
+            b = next_backoff(Some(b), short);
+            seen.push(b);
+        }
+        assert_eq!(seen.get(1), Some(&Duration::from_millis(200)));
+        assert_eq!(seen.get(2), Some(&Duration::from_millis(400)));
+        assert_eq!(seen.last(), Some(&BACKOFF_MAX));
+        assert_eq!(next_backoff(Some(BACKOFF_MAX), BACKOFF_RESET_AFTER), BACKOFF_START);
+    }
+
+    #[test]
+    fn restart_limit_counts_a_sliding_window() {
+        let t0 = Instant::now();
+        let mut h = VecDeque::new();
+        for i in 0..RESTART_LIMIT {
+            assert!(within_limit(&mut h, t0 + Duration::from_secs(i as u64)));
+            h.push_back(t0 + Duration::from_secs(i as u64));
+        }
+        assert!(!within_limit(&mut h, t0 + Duration::from_secs(10)));
+        assert!(within_limit(&mut h, t0 + RESTART_WINDOW + Duration::from_secs(1)));
+    }
+
+    #[test]
+    fn restart_policies() {
+        assert!(!wants_restart(Restart::Never, false));
+        assert!(wants_restart(Restart::OnFailure, false));
+        assert!(!wants_restart(Restart::OnFailure, true));
+        assert!(wants_restart(Restart::Always, true));
+    }
+}
