@@ -8,8 +8,11 @@
 //! ```text
 //! probe [--log FILE] [--name NAME] [--ready FILE] [--ignore SIG,SIG] [--cleanup-ms N]
 //!       [--exit CODE] [--exit-on SIG] [--exit-now] [--orphans N] [--hold N]
-//!       [--orphan-report FILE]
+//!       [--orphan-report FILE] [--ready-delay-ms N] [--listen HOST:PORT] [--touch FILE]
+//!       [--notify]
 //! ```
+//! - `--listen`, `--touch`, `--notify` make it ready the way a service would (a TCP
+//!   listener, a file, sd_notify `READY=1`), after `--ready-delay-ms`, logging `READY`.
 //! - SIGTERM and SIGINT end it (after `--cleanup-ms`, logging `DONE`), unless ignored;
 //!   every other signal is logged and survived, except `--exit-on SIG`.
 //! - `--orphans N`: make N double-forked orphans that exit at once (a zombie storm).
@@ -39,6 +42,10 @@ struct Opts {
     orphans: usize,
     hold: usize,
     orphan_report: Option<String>,
+    ready_delay_ms: u64,
+    listen: Option<String>,
+    touch: Option<String>,
+    notify: bool,
 }
 
 fn sig(name: &str) -> i32 {
@@ -84,6 +91,10 @@ fn parse() -> Opts {
             "--orphans" => o.orphans = val().parse().unwrap(),
             "--hold" => o.hold = val().parse().unwrap(),
             "--orphan-report" => o.orphan_report = Some(val()),
+            "--ready-delay-ms" => o.ready_delay_ms = val().parse().unwrap(),
+            "--listen" => o.listen = Some(val()),
+            "--touch" => o.touch = Some(val()),
+            "--notify" => o.notify = true,
             other => panic!("probe: unknown option {other}"),
         }
     }
@@ -156,6 +167,37 @@ fn orphan_report(path: &str) {
     let _ = parent;
 }
 
+/// Signal readiness as a service would; the listener must stay open.
+fn become_ready(o: &Opts) -> Option<std::net::TcpListener> {
+    if o.listen.is_none() && o.touch.is_none() && !o.notify {
+        return None;
+    }
+    std::thread::sleep(Duration::from_millis(o.ready_delay_ms));
+    record(o, "READY 0");
+    let listener = o
+        .listen
+        .as_ref()
+        .map(|a| std::net::TcpListener::bind(a).unwrap());
+    if let Some(path) = &o.touch {
+        std::fs::write(path, "").unwrap();
+    }
+    if o.notify {
+        let addr = std::env::var("NOTIFY_SOCKET").expect("NOTIFY_SOCKET");
+        let sock = std::os::unix::net::UnixDatagram::unbound().unwrap();
+        match addr.strip_prefix('@') {
+            Some(name) => {
+                use std::os::linux::net::SocketAddrExt;
+                let a = std::os::unix::net::SocketAddr::from_abstract_name(name).unwrap();
+                sock.send_to_addr(b"READY=1\n", &a).unwrap();
+            }
+            None => {
+                sock.send_to(b"READY=1\n", &addr).unwrap();
+            }
+        }
+    }
+    listener
+}
+
 fn main() {
     let o = parse();
     let mut all = unsafe { std::mem::zeroed::<libc::sigset_t>() };
@@ -184,6 +226,7 @@ fn main() {
         orphan_report(path);
     }
     record(&o, "START 0");
+    let _listener = become_ready(&o);
     if let Some(ready) = &o.ready {
         let tmp = format!("{ready}.tmp");
         std::fs::write(&tmp, format!("{}\n", std::process::id())).unwrap();

@@ -76,7 +76,12 @@ impl LogPipe {
         // The child's end must block like any ordinary stdout.
         // SAFETY: fcntl on a descriptor we own.
         unsafe { libc::fcntl(write.as_raw_fd(), libc::F_SETFL, 0) };
-        Ok(LogPipe { name: name.to_string(), read, write, lines: LineBuffer::default() })
+        Ok(LogPipe {
+            name: name.to_string(),
+            read,
+            write,
+            lines: LineBuffer::default(),
+        })
     }
 
     /// The fd a child gets as stdout and stderr.
@@ -90,7 +95,8 @@ impl LogPipe {
         let mut total = 0;
         while total < READ_BUDGET {
             // SAFETY: buf is a writable buffer of its length.
-            let n = unsafe { libc::read(self.read.as_raw_fd(), buf.as_mut_ptr().cast(), buf.len()) };
+            let n =
+                unsafe { libc::read(self.read.as_raw_fd(), buf.as_mut_ptr().cast(), buf.len()) };
             if n <= 0 {
                 break;
             }

@@ -123,7 +123,9 @@ fn main() {
             0
         }
         Ok(Cli::Check { config }) => check(config),
-        Ok(Cli::Init { config, command, .. }) => {
+        Ok(Cli::Init {
+            config, command, ..
+        }) => {
             init_logging();
             match build_config(config, command) {
                 Ok(cfg) => run_init(cfg),
@@ -143,7 +145,10 @@ fn main() {
 
 /// Load the configuration (from -c, or the default places), print its warnings.
 fn load_config(path: Option<String>) -> Result<Option<config::Config>, String> {
-    let Some(path) = path.map(std::path::PathBuf::from).or_else(config::default_path) else {
+    let Some(path) = path
+        .map(std::path::PathBuf::from)
+        .or_else(config::default_path)
+    else {
         return Ok(None);
     };
     let loaded = config::load(&path).map_err(|e| e.to_string())?;
@@ -157,7 +162,9 @@ fn load_config(path: Option<String>) -> Result<Option<config::Config>, String> {
 fn build_config(path: Option<String>, command: Vec<String>) -> Result<config::Config, String> {
     let loaded = load_config(path)?;
     if loaded.is_none() && command.is_empty() {
-        return Err(format!("nothing to run: give -- COMMAND or a configuration\n\n{USAGE}"));
+        return Err(format!(
+            "nothing to run: give -- COMMAND or a configuration\n\n{USAGE}"
+        ));
     }
     let mut cfg = loaded.unwrap_or_default();
     if !command.is_empty() {
@@ -240,7 +247,9 @@ mod tests {
         assert_eq!(parse_args(&args(&["--help"])), Ok(Cli::Help));
         assert_eq!(
             parse_args(&args(&["check", "-c", "x.toml"])),
-            Ok(Cli::Check { config: Some("x.toml".into()) })
+            Ok(Cli::Check {
+                config: Some("x.toml".into())
+            })
         );
         assert!(parse_args(&args(&["check", "x"])).is_err());
         assert!(parse_args(&args(&["--"])).is_err());

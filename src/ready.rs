@@ -34,10 +34,23 @@ pub fn retry_delay(attempt: u32) -> Duration {
 /// Progress of a readiness probe.
 #[derive(Debug)]
 enum Probe {
-    Tcp { addr: Option<SocketAddr>, sock: Option<OwnedFd> },
-    File { path: PathBuf, inotify: Option<OwnedFd> },
-    Exec { argv: Vec<String>, pid: Option<i32>, kill_at: Option<Instant>, passed: bool },
-    Notify { ready: bool },
+    Tcp {
+        addr: Option<SocketAddr>,
+        sock: Option<OwnedFd>,
+    },
+    File {
+        path: PathBuf,
+        inotify: Option<OwnedFd>,
+    },
+    Exec {
+        argv: Vec<String>,
+        pid: Option<i32>,
+        kill_at: Option<Instant>,
+        passed: bool,
+    },
+    Notify {
+        ready: bool,
+    },
 }
 
 /// A readiness check in progress for one service.
@@ -51,21 +64,36 @@ pub struct Check {
 impl Check {
     pub fn new(ready: &Ready, now: Instant) -> Check {
         let probe = match ready {
-            Ready::Tcp { host, port } => Probe::Tcp { addr: resolve(host, *port), sock: None },
-            Ready::File(path) => Probe::File { inotify: watch_dir(path), path: path.clone() },
-            Ready::Exec(argv) => {
-                Probe::Exec { argv: argv.clone(), pid: None, kill_at: None, passed: false }
-            }
+            Ready::Tcp { host, port } => Probe::Tcp {
+                addr: resolve(host, *port),
+                sock: None,
+            },
+            Ready::File(path) => Probe::File {
+                inotify: watch_dir(path),
+                path: path.clone(),
+            },
+            Ready::Exec(argv) => Probe::Exec {
+                argv: argv.clone(),
+                pid: None,
+                kill_at: None,
+                passed: false,
+            },
             Ready::Notify => Probe::Notify { ready: false },
         };
-        Check { probe, attempts: 0, next_try: now }
+        Check {
+            probe,
+            attempts: 0,
+            next_try: now,
+        }
     }
 
     /// The fd to wait on and its events, if the probe has one.
     pub fn poll_fd(&self) -> Option<(BorrowedFd<'_>, i16)> {
         match &self.probe {
             Probe::Tcp { sock: Some(s), .. } => Some((s.as_fd(), libc::POLLOUT)),
-            Probe::File { inotify: Some(fd), .. } => Some((fd.as_fd(), libc::POLLIN)),
+            Probe::File {
+                inotify: Some(fd), ..
+            } => Some((fd.as_fd(), libc::POLLIN)),
             _ => None,
         }
     }
@@ -74,8 +102,14 @@ impl Check {
     pub fn next_deadline(&self) -> Option<Instant> {
         match &self.probe {
             Probe::Tcp { sock: Some(_), .. } | Probe::Notify { .. } => None,
-            Probe::File { inotify: Some(_), .. } => None,
-            Probe::Exec { pid: Some(_), kill_at, .. } => *kill_at,
+            Probe::File {
+                inotify: Some(_), ..
+            } => None,
+            Probe::Exec {
+                pid: Some(_),
+                kill_at,
+                ..
+            } => *kill_at,
             _ => Some(self.next_try),
         }
     }
@@ -128,7 +162,12 @@ impl Check {
                     }
                 }
             }
-            Probe::Exec { argv, pid, kill_at, passed } => {
+            Probe::Exec {
+                argv,
+                pid,
+                kill_at,
+                passed,
+            } => {
                 if *passed {
                     return true;
                 }
@@ -140,8 +179,9 @@ impl Check {
                     }
                     Some(_) => {}
                     None if now >= self.next_try => {
-                        let spawned = Spawn::new(&format!("{name} ready probe"), argv, Stdio::Inherit)
-                            .and_then(|s| s.spawn().map_err(|e| e.to_string()));
+                        let spawned =
+                            Spawn::new(&format!("{name} ready probe"), argv, Stdio::Inherit)
+                                .and_then(|s| s.spawn().map_err(|e| e.to_string()));
                         match spawned {
                             Ok(p) => {
                                 *pid = Some(p);
@@ -162,7 +202,13 @@ impl Check {
 
     /// An exec probe's process exited; true if `pid` was this check's.
     pub fn on_exit(&mut self, pid: i32, status: ExitStatus, now: Instant) -> bool {
-        let Probe::Exec { pid: running, kill_at, passed, .. } = &mut self.probe else {
+        let Probe::Exec {
+            pid: running,
+            kill_at,
+            passed,
+            ..
+        } = &mut self.probe
+        else {
             return false;
         };
         if *running != Some(pid) {
@@ -210,9 +256,19 @@ fn resolve(host: &str, port: u16) -> Option<SocketAddr> {
 
 /// Start a non-blocking connect. Ok((fd, true)) if it connected at once.
 fn start_connect(addr: SocketAddr) -> io::Result<(OwnedFd, bool)> {
-    let family = if addr.is_ipv4() { libc::AF_INET } else { libc::AF_INET6 };
+    let family = if addr.is_ipv4() {
+        libc::AF_INET
+    } else {
+        libc::AF_INET6
+    };
     // SAFETY: plain socket(2).
-    let fd = unsafe { libc::socket(family, libc::SOCK_STREAM | libc::SOCK_NONBLOCK | libc::SOCK_CLOEXEC, 0) };
+    let fd = unsafe {
+        libc::socket(
+            family,
+            libc::SOCK_STREAM | libc::SOCK_NONBLOCK | libc::SOCK_CLOEXEC,
+            0,
+        )
+    };
     if fd < 0 {
         return Err(io::Error::last_os_error());
     }
@@ -225,12 +281,20 @@ fn start_connect(addr: SocketAddr) -> io::Result<(OwnedFd, bool)> {
         return Ok((fd, true));
     }
     let err = io::Error::last_os_error();
-    if err.raw_os_error() == Some(libc::EINPROGRESS) { Ok((fd, false)) } else { Err(err) }
+    if err.raw_os_error() == Some(libc::EINPROGRESS) {
+        Ok((fd, false))
+    } else {
+        Err(err)
+    }
 }
 
 /// None while the connect is still in progress; Some(ok) when it finished.
 fn connect_result(fd: RawFd) -> Option<bool> {
-    let mut pfd = libc::pollfd { fd, events: libc::POLLOUT, revents: 0 };
+    let mut pfd = libc::pollfd {
+        fd,
+        events: libc::POLLOUT,
+        revents: 0,
+    };
     // SAFETY: one valid pollfd, zero timeout.
     if unsafe { libc::poll(&mut pfd, 1, 0) } <= 0 {
         return None;
@@ -239,7 +303,13 @@ fn connect_result(fd: RawFd) -> Option<bool> {
     let mut len = std::mem::size_of::<libc::c_int>() as libc::socklen_t;
     // SAFETY: err and len are valid out-pointers.
     unsafe {
-        libc::getsockopt(fd, libc::SOL_SOCKET, libc::SO_ERROR, (&raw mut err).cast(), &mut len)
+        libc::getsockopt(
+            fd,
+            libc::SOL_SOCKET,
+            libc::SO_ERROR,
+            (&raw mut err).cast(),
+            &mut len,
+        )
     };
     Some(err == 0)
 }
@@ -252,7 +322,9 @@ fn sockaddr(addr: SocketAddr) -> (libc::sockaddr_storage, libc::socklen_t) {
             let sin = libc::sockaddr_in {
                 sin_family: libc::AF_INET as libc::sa_family_t,
                 sin_port: a.port().to_be(),
-                sin_addr: libc::in_addr { s_addr: u32::from(*a.ip()).to_be() },
+                sin_addr: libc::in_addr {
+                    s_addr: u32::from(*a.ip()).to_be(),
+                },
                 sin_zero: [0; 8],
             };
             // SAFETY: sockaddr_storage is larger than sockaddr_in.
@@ -264,7 +336,9 @@ fn sockaddr(addr: SocketAddr) -> (libc::sockaddr_storage, libc::socklen_t) {
                 sin6_family: libc::AF_INET6 as libc::sa_family_t,
                 sin6_port: a.port().to_be(),
                 sin6_flowinfo: a.flowinfo(),
-                sin6_addr: libc::in6_addr { s6_addr: a.ip().octets() },
+                sin6_addr: libc::in6_addr {
+                    s6_addr: a.ip().octets(),
+                },
                 sin6_scope_id: a.scope_id(),
             };
             // SAFETY: sockaddr_storage is larger than sockaddr_in6.
@@ -311,7 +385,11 @@ impl NotifySocket {
         let name = format!("rinit-notify-{}", std::process::id());
         // SAFETY: plain socket calls on values we own.
         unsafe {
-            let fd = libc::socket(libc::AF_UNIX, libc::SOCK_DGRAM | libc::SOCK_NONBLOCK | libc::SOCK_CLOEXEC, 0);
+            let fd = libc::socket(
+                libc::AF_UNIX,
+                libc::SOCK_DGRAM | libc::SOCK_NONBLOCK | libc::SOCK_CLOEXEC,
+                0,
+            );
             if fd < 0 {
                 return Err(io::Error::last_os_error());
             }
@@ -323,7 +401,12 @@ impl NotifySocket {
                 *slot = b as libc::c_char;
             }
             let len = std::mem::size_of::<libc::sa_family_t>() + 1 + name.len();
-            if libc::bind(fd.as_raw_fd(), (&raw const addr).cast(), len as libc::socklen_t) != 0 {
+            if libc::bind(
+                fd.as_raw_fd(),
+                (&raw const addr).cast(),
+                len as libc::socklen_t,
+            ) != 0
+            {
                 return Err(io::Error::last_os_error());
             }
             let one: libc::c_int = 1;
@@ -334,7 +417,10 @@ impl NotifySocket {
                 (&raw const one).cast(),
                 std::mem::size_of::<libc::c_int>() as libc::socklen_t,
             );
-            Ok(NotifySocket { fd, address: format!("@{name}") })
+            Ok(NotifySocket {
+                fd,
+                address: format!("@{name}"),
+            })
         }
     }
 
@@ -342,7 +428,10 @@ impl NotifySocket {
     pub fn recv(&self) -> Option<(i32, String)> {
         let mut buf = [0u8; 4096];
         let mut cmsg = [0u64; 8];
-        let mut iov = libc::iovec { iov_base: buf.as_mut_ptr().cast(), iov_len: buf.len() };
+        let mut iov = libc::iovec {
+            iov_base: buf.as_mut_ptr().cast(),
+            iov_len: buf.len(),
+        };
         // SAFETY: msghdr points at the buffers above, which outlive the call.
         unsafe {
             let mut msg: libc::msghdr = std::mem::zeroed();
@@ -363,7 +452,8 @@ impl NotifySocket {
                 }
                 c = libc::CMSG_NXTHDR(&msg, c);
             }
-            let text = String::from_utf8_lossy(buf.get(..n as usize).unwrap_or_default()).into_owned();
+            let text =
+                String::from_utf8_lossy(buf.get(..n as usize).unwrap_or_default()).into_owned();
             Some((pid, text))
         }
     }
@@ -403,7 +493,13 @@ mod tests {
         let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
         let port = listener.local_addr().unwrap().port();
         let now = Instant::now();
-        let mut c = Check::new(&Ready::Tcp { host: "127.0.0.1".into(), port }, now);
+        let mut c = Check::new(
+            &Ready::Tcp {
+                host: "127.0.0.1".into(),
+                port,
+            },
+            now,
+        );
         let start = Instant::now();
         while !c.advance("t", Instant::now()) {
             assert!(start.elapsed() < Duration::from_secs(5));

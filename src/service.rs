@@ -56,12 +56,18 @@ impl State {
 
     /// The service has (or may have) processes.
     pub fn is_live(self) -> bool {
-        matches!(self, State::Starting | State::Running | State::Paused | State::Stopping)
+        matches!(
+            self,
+            State::Starting | State::Running | State::Paused | State::Stopping
+        )
     }
 
     /// The service will not change again without a request.
     pub fn is_final(self) -> bool {
-        matches!(self, State::Exited | State::Failed | State::Blocked | State::Stopped)
+        matches!(
+            self,
+            State::Exited | State::Failed | State::Blocked | State::Stopped
+        )
     }
 }
 
@@ -76,10 +82,16 @@ const TRANSITIONS: &[(State, &[State])] = {
     use State::*;
     &[
         (Waiting, &[Starting, Blocked, Stopped]),
-        (Starting, &[Running, Exited, Failed, Backoff, Paused, Stopping]),
+        (
+            Starting,
+            &[Running, Exited, Failed, Backoff, Paused, Stopping],
+        ),
         (Running, &[Exited, Failed, Backoff, Paused, Stopping]),
         (Backoff, &[Starting, Stopped, Failed]),
-        (Paused, &[Running, Starting, Stopping, Exited, Failed, Backoff]),
+        (
+            Paused,
+            &[Running, Starting, Stopping, Exited, Failed, Backoff],
+        ),
         (Stopping, &[Stopped]),
         (Exited, &[Waiting]),
         (Failed, &[Waiting]),
@@ -185,7 +197,12 @@ impl Service {
             return Ok(());
         }
         if !allowed(self.state, to) {
-            return Err(format!("{}: cannot go from {} to {}", self.name(), self.state, to));
+            return Err(format!(
+                "{}: cannot go from {} to {}",
+                self.name(),
+                self.state,
+                to
+            ));
         }
         log::debug!("{}: {} -> {}", self.name(), self.state, to);
         self.state = to;
@@ -246,8 +263,7 @@ mod tests {
     fn every_state_has_a_row() {
         use State::*;
         for s in [
-            Waiting, Starting, Running, Backoff, Exited, Failed, Blocked, Paused, Stopping,
-            Stopped,
+            Waiting, Starting, Running, Backoff, Exited, Failed, Blocked, Paused, Stopping, Stopped,
         ] {
             assert!(TRANSITIONS.iter().any(|(f, _)| *f == s), "{s}");
         }
@@ -266,7 +282,10 @@ mod tests {
         assert_eq!(seen.get(1), Some(&Duration::from_millis(200)));
         assert_eq!(seen.get(2), Some(&Duration::from_millis(400)));
         assert_eq!(seen.last(), Some(&BACKOFF_MAX));
-        assert_eq!(next_backoff(Some(BACKOFF_MAX), BACKOFF_RESET_AFTER), BACKOFF_START);
+        assert_eq!(
+            next_backoff(Some(BACKOFF_MAX), BACKOFF_RESET_AFTER),
+            BACKOFF_START
+        );
     }
 
     #[test]
@@ -278,7 +297,10 @@ mod tests {
             h.push_back(t0 + Duration::from_secs(i as u64));
         }
         assert!(!within_limit(&mut h, t0 + Duration::from_secs(10)));
-        assert!(within_limit(&mut h, t0 + RESTART_WINDOW + Duration::from_secs(1)));
+        assert!(within_limit(
+            &mut h,
+            t0 + RESTART_WINDOW + Duration::from_secs(1)
+        ));
     }
 
     #[test]

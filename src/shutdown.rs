@@ -305,7 +305,6 @@ impl Shutdown {
             Stage::Wave(specs) => {
                 for spec in specs {
                     let kill_at = stop_deadline(now, spec.timeout, self.deadline);
-                    info!("stopping {} with {}", spec.name, signals::name(spec.signal));
                     self.current.push(GroupStop::new(spec, now, kill_at));
                 }
             }

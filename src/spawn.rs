@@ -105,7 +105,10 @@ impl Spawn {
         let mut ptrs: Vec<*const libc::c_char> = self.argv.iter().map(|a| a.as_ptr()).collect();
         ptrs.push(std::ptr::null());
         let envp: Option<Vec<*const libc::c_char>> = self.env.as_ref().map(|env| {
-            env.iter().map(|e| e.as_ptr()).chain(std::iter::once(std::ptr::null())).collect()
+            env.iter()
+                .map(|e| e.as_ptr())
+                .chain(std::iter::once(std::ptr::null()))
+                .collect()
         });
         let program = ptrs.first().copied().unwrap_or(std::ptr::null());
         // Formatted before fork so the child does not allocate.
@@ -156,7 +159,11 @@ impl Spawn {
             close_fds_from(3);
             if let Some(dir) = &self.workdir {
                 if libc::chdir(dir.as_ptr()) != 0 {
-                    fail(prefix, b"cannot change to its workdir: ", EXIT_NOT_EXECUTABLE);
+                    fail(
+                        prefix,
+                        b"cannot change to its workdir: ",
+                        EXIT_NOT_EXECUTABLE,
+                    );
                 }
             }
             if let Some(c) = &self.creds {

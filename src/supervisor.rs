@@ -106,7 +106,10 @@ impl Supervisor {
         } else {
             // SAFETY: prctl with integer arguments.
             if unsafe { libc::prctl(libc::PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) } != 0 {
-                warn!("cannot become a child subreaper: {}", std::io::Error::last_os_error());
+                warn!(
+                    "cannot become a child subreaper: {}",
+                    std::io::Error::last_os_error()
+                );
             }
             Scope::Descendants
         };
@@ -118,18 +121,31 @@ impl Supervisor {
         for svc in &config.services {
             let mut run = Run::default();
             if svc.log == LogTarget::Prefix {
-                run.log = Some(LogPipe::new(&svc.name).map_err(|e| format!("{}: pipe: {e}", svc.name))?);
+                run.log =
+                    Some(LogPipe::new(&svc.name).map_err(|e| format!("{}: pipe: {e}", svc.name))?);
             }
             if let Some(user) = &svc.user {
-                run.creds = Some(users::resolve(user, svc.group.as_deref()).map_err(|e| format!("{}: {e}", svc.name))?);
+                run.creds = Some(
+                    users::resolve(user, svc.group.as_deref())
+                        .map_err(|e| format!("{}: {e}", svc.name))?,
+                );
             } else if let Some(group) = &svc.group {
                 let uid = unsafe { libc::getuid() }.to_string();
-                run.creds = Some(users::resolve(&uid, Some(group)).map_err(|e| format!("{}: {e}", svc.name))?);
+                run.creds = Some(
+                    users::resolve(&uid, Some(group)).map_err(|e| format!("{}: {e}", svc.name))?,
+                );
             }
             runs.push(run);
         }
-        let notify = if config.services.iter().any(|s| s.ready == Some(crate::config::Ready::Notify)) {
-            Some(NotifySocket::bind().map_err(|e| format!("cannot create the notify socket: {e}"))?)
+        let notify = if config
+            .services
+            .iter()
+            .any(|s| s.ready == Some(crate::config::Ready::Notify))
+        {
+            Some(
+                NotifySocket::bind()
+                    .map_err(|e| format!("cannot create the notify socket: {e}"))?,
+            )
         } else {
             None
         };
@@ -170,7 +186,9 @@ impl Supervisor {
                     break;
                 }
             }
-            let timeout = self.next_deadline().map(|d| d.saturating_duration_since(now));
+            let timeout = self
+                .next_deadline()
+                .map(|d| d.saturating_duration_since(now));
             self.wait_and_dispatch(timeout);
         }
         self.reap();
@@ -186,7 +204,10 @@ impl Supervisor {
             return sd.next_deadline();
         }
         let timers = self.services.iter().filter_map(|s| s.timer);
-        let checks = self.runs.iter().filter_map(|r| r.check.as_ref()?.next_deadline());
+        let checks = self
+            .runs
+            .iter()
+            .filter_map(|r| r.check.as_ref()?.next_deadline());
         timers.chain(checks).min()
     }
 
@@ -194,7 +215,14 @@ impl Supervisor {
     fn wait_and_dispatch(&mut self, timeout: Option<Duration>) {
         let mut slots: Vec<(Token, libc::pollfd)> = Vec::new();
         let mut add = |token, fd: std::os::fd::BorrowedFd<'_>, events| {
-            slots.push((token, libc::pollfd { fd: fd.as_raw_fd(), events, revents: 0 }));
+            slots.push((
+                token,
+                libc::pollfd {
+                    fd: fd.as_raw_fd(),
+                    events,
+                    revents: 0,
+                },
+            ));
         };
         add(Token::Signals, self.signals.as_fd(), libc::POLLIN);
         if let Some(n) = &self.notify {
@@ -287,7 +315,10 @@ impl Supervisor {
 
     /// Forward a signal to the main service (tini's behaviour).
     fn forward(&self, sig: i32) {
-        let main = self.index_of(MAIN).and_then(|i| self.services.get(i)).and_then(|s| s.pid);
+        let main = self
+            .index_of(MAIN)
+            .and_then(|i| self.services.get(i))
+            .and_then(|s| s.pid);
         match main {
             Some(pid) => {
                 debug!("forwarding {} to main (pid {pid})", signals::name(sig));
@@ -297,7 +328,10 @@ impl Supervisor {
                     warn!("cannot forward {} to main: {err}", signals::name(sig));
                 }
             }
-            None => debug!("{} received; no main process to forward it to", signals::name(sig)),
+            None => debug!(
+                "{} received; no main process to forward it to",
+                signals::name(sig)
+            ),
         }
     }
 
@@ -311,7 +345,10 @@ impl Supervisor {
             );
             return;
         }
-        self.begin_shutdown(format!("{} received", signals::name(sig)), sig == libc::SIGINT);
+        self.begin_shutdown(
+            format!("{} received", signals::name(sig)),
+            sig == libc::SIGINT,
+        );
     }
 
     // ----- starting and supervising -------------------------------------------------
@@ -331,7 +368,9 @@ impl Supervisor {
 
     /// One service's step; true if its state changed.
     fn step(&mut self, i: usize, now: Instant) -> bool {
-        let Some(svc) = self.services.get(i) else { return false };
+        let Some(svc) = self.services.get(i) else {
+            return false;
+        };
         match svc.state() {
             State::Waiting => match self.dependency_verdict(i) {
                 Verdict::Ready => self.start(i, now),
@@ -350,10 +389,16 @@ impl Supervisor {
     fn dependency_verdict(&self, i: usize) -> Verdict {
         let mut ready = true;
         for &d in self.graph.deps(i) {
-            let Some(dep) = self.services.get(d) else { continue };
+            let Some(dep) = self.services.get(d) else {
+                continue;
+            };
             match dep.state() {
                 State::Failed | State::Blocked | State::Stopped => {
-                    return Verdict::Blocked(format!("dependency {} is {}", dep.name(), dep.state()));
+                    return Verdict::Blocked(format!(
+                        "dependency {} is {}",
+                        dep.name(),
+                        dep.state()
+                    ));
                 }
                 _ if dep.satisfies_dependents() => {}
                 _ => ready = false,
@@ -401,8 +446,14 @@ impl Supervisor {
         let mut file = None;
         let stdio = match &cfg.log {
             LogTarget::Inherit => Stdio::Inherit,
-            LogTarget::Prefix => run.log.as_ref().map_or(Stdio::Inherit, |l| Stdio::Fd(l.writer())),
-            LogTarget::Null => self.null.as_ref().map_or(Stdio::Inherit, |n| Stdio::Fd(n.as_raw_fd())),
+            LogTarget::Prefix => run
+                .log
+                .as_ref()
+                .map_or(Stdio::Inherit, |l| Stdio::Fd(l.writer())),
+            LogTarget::Null => self
+                .null
+                .as_ref()
+                .map_or(Stdio::Inherit, |n| Stdio::Fd(n.as_raw_fd())),
             LogTarget::File(path) => {
                 let f = std::fs::OpenOptions::new()
                     .create(true)
@@ -415,10 +466,18 @@ impl Supervisor {
             }
         };
         let mut env = cfg.env.clone();
-        if let Some(n) = self.notify.as_ref().filter(|_| cfg.ready == Some(crate::config::Ready::Notify)) {
+        if let Some(n) = self
+            .notify
+            .as_ref()
+            .filter(|_| cfg.ready == Some(crate::config::Ready::Notify))
+        {
             env.push(("NOTIFY_SOCKET".to_string(), n.address.clone()));
         }
-        let stdin = if cfg.log == LogTarget::Inherit { None } else { self.null.as_ref().map(|n| n.as_raw_fd()) };
+        let stdin = if cfg.log == LogTarget::Inherit {
+            None
+        } else {
+            self.null.as_ref().map(|n| n.as_raw_fd())
+        };
         let pid = Spawn::new(&cfg.name, &cfg.exec, stdio)?
             .stdin(stdin)
             .env(&env)?
@@ -435,7 +494,9 @@ impl Supervisor {
         let (Some(svc), Some(run)) = (self.services.get_mut(i), self.runs.get_mut(i)) else {
             return false;
         };
-        let Some(check) = run.check.as_mut() else { return false };
+        let Some(check) = run.check.as_mut() else {
+            return false;
+        };
         if check.advance(&svc.cfg.name, now) {
             info!("{} is ready", svc.name());
             svc.timer = None;
@@ -465,7 +526,9 @@ impl Supervisor {
     /// The main process of service `i` exited with `status`.
     fn on_service_exit(&mut self, i: usize, status: ExitStatus, now: Instant) {
         let stopping = self.shutdown.is_some();
-        let Some(svc) = self.services.get_mut(i) else { return };
+        let Some(svc) = self.services.get_mut(i) else {
+            return;
+        };
         svc.pid = None;
         svc.last_exit = Some(status);
         let was = svc.state();
@@ -484,7 +547,9 @@ impl Supervisor {
         }
         if service::wants_restart(svc.cfg.restart, success) {
             if service::within_limit(&mut svc.restart_history, now) {
-                let uptime = svc.started_at.map_or(Duration::ZERO, |t| now.duration_since(t));
+                let uptime = svc
+                    .started_at
+                    .map_or(Duration::ZERO, |t| now.duration_since(t));
                 let delay = service::next_backoff(svc.backoff, uptime);
                 svc.backoff = Some(delay);
                 svc.restarts += 1;
@@ -502,13 +567,19 @@ impl Supervisor {
             self.end_for_good(i, State::Failed, reason, now);
             return;
         }
-        let (to, reason) = if success { (State::Exited, String::new()) } else { (State::Failed, status.to_string()) };
+        let (to, reason) = if success {
+            (State::Exited, String::new())
+        } else {
+            (State::Failed, status.to_string())
+        };
         self.end_for_good(i, to, reason, now);
     }
 
     /// Service `i` will not run again: record why, and end the run if it is critical.
     fn end_for_good(&mut self, i: usize, to: State, reason: String, _now: Instant) {
-        let Some(svc) = self.services.get_mut(i) else { return };
+        let Some(svc) = self.services.get_mut(i) else {
+            return;
+        };
         if let Err(e) = svc.set_state(to) {
             error!("{e}");
             return;
@@ -539,11 +610,17 @@ impl Supervisor {
                 continue;
             }
             let owner = self.services.iter().position(|s| {
-                s.state() == State::Starting && s.session.is_some_and(|sid| belongs_to(pid, s.pid, sid))
+                s.state() == State::Starting
+                    && s.session.is_some_and(|sid| belongs_to(pid, s.pid, sid))
             });
-            match owner.and_then(|i| self.runs.get_mut(i)).and_then(|r| r.check.as_mut()) {
+            match owner
+                .and_then(|i| self.runs.get_mut(i))
+                .and_then(|r| r.check.as_mut())
+            {
                 Some(check) => check.notify_ready(),
-                None => warn!("READY=1 from pid {pid}, which belongs to no starting service; ignored"),
+                None => {
+                    warn!("READY=1 from pid {pid}, which belongs to no starting service; ignored")
+                }
             }
         }
     }
@@ -557,10 +634,15 @@ impl Supervisor {
         for wave in self.graph.stop_waves() {
             let mut specs = Vec::new();
             for i in wave {
-                let Some(svc) = self.services.get_mut(i) else { continue };
+                let Some(svc) = self.services.get_mut(i) else {
+                    continue;
+                };
                 if svc.state().is_live() {
                     let _ = svc.set_state(State::Stopping);
-                } else if matches!(svc.state(), State::Waiting | State::Backoff | State::Blocked) {
+                } else if matches!(
+                    svc.state(),
+                    State::Waiting | State::Backoff | State::Blocked
+                ) {
                     let _ = svc.set_state(State::Stopped);
                 }
                 let Some(session) = svc.session else { continue };
@@ -578,7 +660,10 @@ impl Supervisor {
                 }
                 specs.push(StopSpec {
                     name: svc.cfg.name.clone(),
-                    target: Target::Service { main_pid: svc.pid, session },
+                    target: Target::Service {
+                        main_pid: svc.pid,
+                        session,
+                    },
                     signal,
                     timeout: svc.cfg.stop_timeout,
                 });
@@ -588,7 +673,10 @@ impl Supervisor {
             }
         }
         let sessions = self.services.iter().filter_map(|s| s.session).collect();
-        stages.push(Stage::Sweep(Target::Sweep { scope: self.scope, sessions }));
+        stages.push(Stage::Sweep(Target::Sweep {
+            scope: self.scope,
+            sessions,
+        }));
         let sd = Shutdown::new(reason, now, self.global.shutdown_timeout, stages);
         info!(
             "shutting down ({}): {} service(s), deadline in {} s",
@@ -611,7 +699,11 @@ impl Supervisor {
             let snap = Snapshot::scan();
             let left = snap.in_scope(self.scope, self.me, &[]);
             for p in snap.alive(&left) {
-                let note = if p.state == 'D' { " (uninterruptible: cannot be killed)" } else { "" };
+                let note = if p.state == 'D' {
+                    " (uninterruptible: cannot be killed)"
+                } else {
+                    ""
+                };
                 warn!("survivor: pid {} {} state {}{note}", p.pid, p.comm, p.state);
             }
         }
@@ -647,7 +739,9 @@ enum Verdict {
 fn belongs_to(pid: i32, main: Option<i32>, session: i32) -> bool {
     let mut cur = pid;
     for _ in 0..64 {
-        let Some(p) = proctree::read_proc(cur) else { return false };
+        let Some(p) = proctree::read_proc(cur) else {
+            return false;
+        };
         if p.session == session || Some(p.pid) == main {
             return true;
         }
@@ -661,7 +755,11 @@ fn belongs_to(pid: i32, main: Option<i32>, session: i32) -> bool {
 
 /// Read the process table, or nothing when /proc is not this namespace's.
 fn scan(proc_ok: bool) -> Snapshot {
-    if proc_ok { Snapshot::scan() } else { Snapshot::default() }
+    if proc_ok {
+        Snapshot::scan()
+    } else {
+        Snapshot::default()
+    }
 }
 
 /// True when /proc belongs to rinit's PID namespace: /proc/self names rinit's own pid.

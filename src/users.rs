@@ -33,7 +33,12 @@ fn group_entries(text: &str) -> impl Iterator<Item = (&str, u32, Vec<&str>)> {
         let name = f.next()?;
         let _pw = f.next()?;
         let gid = f.next()?.parse().ok()?;
-        let members = f.next().unwrap_or("").split(',').filter(|m| !m.is_empty()).collect();
+        let members = f
+            .next()
+            .unwrap_or("")
+            .split(',')
+            .filter(|m| !m.is_empty())
+            .collect();
         Some((name, gid, members))
     })
 }
@@ -47,9 +52,8 @@ pub fn resolve_in(
     passwd: &str,
     groups: &str,
 ) -> Result<Credentials, String> {
-    let entry = passwd_entries(passwd).find(|(name, uid, _)| {
-        *name == user || user.parse::<u32>().ok() == Some(*uid)
-    });
+    let entry = passwd_entries(passwd)
+        .find(|(name, uid, _)| *name == user || user.parse::<u32>().ok() == Some(*uid));
     let (name, uid, primary) = match (entry, user.parse::<u32>()) {
         (Some(e), _) => (Some(e.0), e.1, e.2),
         (None, Ok(uid)) => (None, uid, uid),
@@ -71,7 +75,11 @@ pub fn resolve_in(
             }
         }
     }
-    Ok(Credentials { uid, gid, groups: list })
+    Ok(Credentials {
+        uid,
+        gid,
+        groups: list,
+    })
 }
 
 /// Resolve against the machine's /etc/passwd and /etc/group.
@@ -94,7 +102,14 @@ mod tests {
     #[test]
     fn resolves_names_with_supplementary_groups() {
         let c = resolve_in("postgres", None, PASSWD, GROUP).unwrap();
-        assert_eq!(c, Credentials { uid: 105, gid: 110, groups: vec![110, 111, 44] });
+        assert_eq!(
+            c,
+            Credentials {
+                uid: 105,
+                gid: 110,
+                groups: vec![110, 111, 44]
+            }
+        );
     }
 
     #[test]
@@ -102,7 +117,14 @@ mod tests {
         let c = resolve_in("65534", Some("nogroup"), PASSWD, GROUP).unwrap();
         assert_eq!((c.uid, c.gid), (65534, 65534));
         let c = resolve_in("4242", Some("4343"), PASSWD, GROUP).unwrap();
-        assert_eq!(c, Credentials { uid: 4242, gid: 4343, groups: vec![4343] });
+        assert_eq!(
+            c,
+            Credentials {
+                uid: 4242,
+                gid: 4343,
+                groups: vec![4343]
+            }
+        );
     }
 
     #[test]

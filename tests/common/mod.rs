@@ -120,6 +120,12 @@ impl Rinit {
             cmd.arg("--net");
         }
         match &opts.wrapper {
+            None if opts.net => {
+                // A new network namespace starts with loopback down; bring it up, then
+                // exec rinit so that it is PID 1.
+                cmd.args(["sh", "-c", "ip link set lo up && exec \"$0\" \"$@\"", RINIT])
+                    .args(args);
+            }
             None => {
                 cmd.arg(RINIT).args(args);
             }
@@ -249,6 +255,9 @@ impl Rinit {
 
 impl Drop for Rinit {
     fn drop(&mut self) {
+        if std::thread::panicking() {
+            eprintln!("--- rinit stderr ---\n{}--- end ---", self.stderr());
+        }
         if let Ok(None) = self.child.try_wait() {
             // SIGKILL to the namespace's init ends every process in it.
             if let Ok(text) =
