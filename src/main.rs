@@ -17,6 +17,7 @@ mod shutdown;
 mod signals;
 mod spawn;
 mod supervisor;
+mod sweep;
 mod users;
 
 use std::io::Write;

@@ -3,8 +3,9 @@
 //! A shutdown is a queue of [`Stage`]s — waves of services in reverse dependency order,
 //! then the final sweep of everything left in rinit's scope — run one after the other
 //! under a global deadline of at most 30 s. Each stage is a set of [`GroupStop`]s that
-//! run in parallel. A `GroupStop` signals its processes deepest first (children before
-//! parents), follows with SIGCONT, re-scans on every event to catch processes forked
+//! run in parallel. A `GroupStop` waits out its `stop_delay`, runs `stop_exec` if any,
+//! signals its processes deepest first (children before parents) as its `stop_mode`
+//! says, follows with SIGCONT, re-scans on every event to catch processes forked
 //! meanwhile, and escalates to SIGKILL when its own timeout expires. It is done the moment
 //! none of its processes is alive: there are no fixed sleeps.
 //!
@@ -17,59 +18,93 @@ use std::time::{Duration, Instant};
 
 use log::{debug, info, warn};
 
+use crate::config::{PortSpec, StopMode};
 use crate::pidfd::Pidfd;
-use crate::proctree::{Proc, Scope, Snapshot};
+use crate::proctree::{self, Proc, Scope, Snapshot};
 use crate::signals;
+use crate::spawn::Spawn;
+use crate::sweep::Targets;
 
 /// Hard cap on a shutdown, from trigger to exit.
 pub const MAX_SHUTDOWN: Duration = Duration::from_secs(30);
-/// Default per-service stop timeout.
+/// Default per-service stop timeout, and the sweep's grace.
 pub const DEFAULT_STOP_TIMEOUT: Duration = Duration::from_secs(10);
 /// The end of the shutdown reserved for SIGKILL, the sweep and verification.
 pub const RESERVE: Duration = Duration::from_secs(2);
 /// The end of the shutdown reserved for the sweep's SIGKILL and verification.
 pub const SWEEP_RESERVE: Duration = Duration::from_secs(1);
+/// Even a service stopped late gets this long between its stop signal and SIGKILL.
+pub const MIN_GRACE: Duration = Duration::from_millis(100);
 
-/// When a service's stop escalates to SIGKILL: its own timeout, but never later than
-/// `RESERVE` before the global deadline (and never before `now`).
+/// When a service's stop escalates to SIGKILL: after its own timeout, but no later than
+/// `RESERVE` before the global deadline — except that a service reached late still gets
+/// `MIN_GRACE` to act on its stop signal, within `SWEEP_RESERVE` of the deadline.
 pub fn stop_deadline(now: Instant, timeout: Duration, deadline: Instant) -> Instant {
-    let latest = deadline.checked_sub(RESERVE).unwrap_or(now).max(now);
+    let reserve_start = deadline.checked_sub(RESERVE).unwrap_or(now);
+    let sweep_start = deadline.checked_sub(SWEEP_RESERVE).unwrap_or(now);
+    let latest = reserve_start.max(now + MIN_GRACE).min(sweep_start).max(now);
     (now + timeout).min(latest)
 }
 
 /// When the final sweep escalates to SIGKILL: a default stop timeout's grace for
-/// processes that never had a stop signal, but never later than `SWEEP_RESERVE` before the
-/// global deadline.
+/// processes that never had a stop signal, but no later than `SWEEP_RESERVE` before the
+/// deadline (and at least `MIN_GRACE`, within the deadline).
 pub fn sweep_deadline(now: Instant, deadline: Instant) -> Instant {
-    let latest = deadline.checked_sub(SWEEP_RESERVE).unwrap_or(now).max(now);
+    let sweep_start = deadline.checked_sub(SWEEP_RESERVE).unwrap_or(now);
+    let latest = sweep_start.max(now + MIN_GRACE).min(deadline).max(now);
     (now + DEFAULT_STOP_TIMEOUT).min(latest)
+}
+
+/// When a service's stop signal goes out: after its `stop_delay`, cut so that the signal
+/// is sent no later than `RESERVE` before the deadline.
+pub fn signal_time(now: Instant, delay: Duration, deadline: Instant) -> Instant {
+    let latest = deadline.checked_sub(RESERVE).unwrap_or(now).max(now);
+    (now + delay).min(latest)
 }
 
 /// Whose processes a group stop is aimed at.
 #[derive(Clone, Debug)]
 pub enum Target {
     /// A service: its main process's descendants and every process in its session.
-    Service { main_pid: Option<i32>, session: i32 },
-    /// Everything left in rinit's scope.
-    Sweep { scope: Scope, sessions: Vec<i32> },
+    Service {
+        main_pid: Option<i32>,
+        session: i32,
+        mode: StopMode,
+    },
+    /// Everything left in rinit's scope, with the ports and patterns that name targets.
+    Sweep {
+        scope: Scope,
+        sessions: Vec<i32>,
+        ports: Vec<PortSpec>,
+        patterns: Vec<String>,
+    },
 }
 
 /// What to stop and how, for one service.
-#[derive(Clone, Debug)]
 pub struct StopSpec {
     pub name: String,
     pub target: Target,
     pub signal: i32,
     pub timeout: Duration,
+    pub delay: Duration,
+    /// Run instead of signalling the main process.
+    pub stop_exec: Option<Spawn>,
 }
 
 /// One step of a shutdown.
-#[derive(Debug)]
 pub enum Stage {
     /// Services stopped in parallel; the next stage waits until all are empty.
     Wave(Vec<StopSpec>),
     /// The final sweep of everything left in scope.
     Sweep(Target),
+}
+
+/// A process the sweep signalled, and why.
+#[derive(Clone, Debug)]
+pub struct SweepKill {
+    pub pid: i32,
+    pub command: String,
+    pub reason: String,
 }
 
 /// The outcome of one group stop, for the report.
@@ -80,36 +115,54 @@ pub struct StopReport {
     pub signalled: usize,
     pub took: Duration,
     pub killed: bool,
+    pub sweep: Vec<SweepKill>,
+}
+
+/// A process a stop watches: its identity, its pidfd, whether it got the stop signal.
+#[derive(Debug)]
+struct Tracked {
+    starttime: u64,
+    pidfd: Option<Pidfd>,
 }
 
 /// Stopping one group of processes.
-#[derive(Debug)]
 pub struct GroupStop {
     name: String,
     target: Target,
     signal: i32,
-    started: Instant,
+    begun: Instant,
+    signal_at: Instant,
     kill_at: Instant,
+    stop_exec: Option<Spawn>,
+    stop_exec_pid: Option<i32>,
+    /// The signal time has come.
+    active: bool,
     killed: bool,
     finished: Option<Instant>,
-    /// Processes signalled so far, by pid, with their start time and pidfd.
-    tracked: HashMap<i32, (u64, Option<Pidfd>)>,
-    /// Everyone ever signalled, for the report.
+    tracked: HashMap<i32, Tracked>,
     signalled: usize,
+    sweep_targets: Option<Targets>,
+    sweep: Vec<SweepKill>,
 }
 
 impl GroupStop {
-    pub fn new(spec: StopSpec, now: Instant, kill_at: Instant) -> GroupStop {
+    pub fn new(spec: StopSpec, now: Instant, signal_at: Instant, kill_at: Instant) -> GroupStop {
         GroupStop {
             name: spec.name,
             target: spec.target,
             signal: spec.signal,
-            started: now,
+            begun: now,
+            signal_at,
             kill_at,
+            stop_exec: spec.stop_exec,
+            stop_exec_pid: None,
+            active: false,
             killed: false,
             finished: None,
             tracked: HashMap::new(),
             signalled: 0,
+            sweep_targets: None,
+            sweep: Vec::new(),
         }
     }
 
@@ -117,63 +170,208 @@ impl GroupStop {
         self.finished.is_some()
     }
 
-    /// The moment this stop needs attention without any event: its SIGKILL time.
+    /// The moment this stop needs attention without any event.
     pub fn next_deadline(&self) -> Option<Instant> {
-        (!self.killed && !self.is_done()).then_some(self.kill_at)
+        if self.is_done() || self.killed {
+            None
+        } else if self.active {
+            Some(self.kill_at)
+        } else {
+            Some(self.signal_at)
+        }
     }
 
     /// The members of this group in `snap`, deepest first.
     fn members(&self, snap: &Snapshot, me: i32) -> Vec<i32> {
+        let mut members = match &self.target {
+            Target::Service {
+                main_pid, session, ..
+            } => snap.service_members(*main_pid, *session, me),
+            Target::Sweep {
+                scope, sessions, ..
+            } => snap.in_scope(*scope, me, sessions),
+        };
+        // A running stop_exec is not one of the processes being stopped.
+        members.retain(|pid| Some(*pid) != self.stop_exec_pid);
+        members
+    }
+
+    /// Does `p` get the stop signal (as opposed to being only watched)?
+    fn gets_stop_signal(&self, p: &Proc) -> bool {
         match &self.target {
-            Target::Service { main_pid, session } => snap.service_members(*main_pid, *session, me),
-            Target::Sweep { scope, sessions } => snap.in_scope(*scope, me, sessions),
+            Target::Sweep { .. } => true,
+            Target::Service {
+                main_pid,
+                session,
+                mode,
+            } => {
+                let is_main = Some(p.pid) == *main_pid;
+                if is_main && self.stop_exec_pid.is_some() {
+                    return false;
+                }
+                match mode {
+                    StopMode::Tree => true,
+                    StopMode::Group => p.pgrp == *session,
+                    StopMode::Main => is_main,
+                }
+            }
         }
     }
 
-    /// Bring the stop up to date with the process table: escalate at the kill time,
-    /// signal members not yet signalled (new forks included), and finish when nobody is
-    /// left alive.
+    /// Bring the stop up to date with the process table: run stop_exec and signal at the
+    /// signal time, escalate at the kill time, signal members not yet signalled (new
+    /// forks included), and finish when nobody is left alive.
     pub fn advance(&mut self, snap: &Snapshot, me: i32, now: Instant) {
-        if self.is_done() {
+        if self.is_done() || now < self.signal_at {
             return;
         }
+        self.active = true;
         let members = self.members(snap, me);
         let alive: Vec<&Proc> = snap.alive(&members).collect();
-        self.tracked
-            .retain(|pid, (start, _)| alive.iter().any(|p| p.pid == *pid && p.starttime == *start));
+        self.tracked.retain(|pid, t| {
+            alive
+                .iter()
+                .any(|p| p.pid == *pid && p.starttime == t.starttime)
+        });
         if alive.is_empty() {
             self.finished = Some(now);
+            self.kill_stop_exec();
             return;
+        }
+        if let Some(exec) = self.stop_exec.take() {
+            self.run_stop_exec(&exec);
         }
         if !self.killed && now >= self.kill_at {
             self.killed = true;
             warn!(
-                "{}: still {} process(es) after {} ms; sending SIGKILL",
+                "{}: {} process(es) left after {} ms; sending SIGKILL",
                 self.name,
                 alive.len(),
-                now.duration_since(self.started).as_millis()
+                now.duration_since(self.signal_at).as_millis()
             );
             self.tracked.clear();
+            self.kill_stop_exec();
         }
         let fresh: Vec<&Proc> = alive
             .into_iter()
             .filter(|p| !self.tracked.contains_key(&p.pid))
             .collect();
+        if matches!(self.target, Target::Sweep { .. }) && self.sweep_targets.is_none() {
+            self.sweep_targets = Some(self.sweep_targeting(snap, me));
+        }
+        self.signal_fresh(&fresh);
+    }
+
+    fn signal_fresh(&mut self, fresh: &[&Proc]) {
         let sig = if self.killed {
             libc::SIGKILL
         } else {
             self.signal
         };
-        for p in &fresh {
-            let pidfd = send(p, sig, &self.name);
-            self.tracked.insert(p.pid, (p.starttime, pidfd));
-            self.signalled += 1;
-        }
-        if sig != libc::SIGKILL {
-            for p in &fresh {
-                if let Some((_, Some(fd))) = self.tracked.get(&p.pid) {
-                    let _ = fd.signal(libc::SIGCONT);
+        let mut to_continue = Vec::new();
+        for p in fresh {
+            let signal = self.killed || self.gets_stop_signal(p);
+            if signal && self.signalled == 0 {
+                info!("stopping {} with {}", self.name, signals::name(sig));
+            }
+            let pidfd = open(p, &self.name);
+            if let (true, Some(fd)) = (signal, &pidfd) {
+                send(fd, p, sig, &self.name);
+                self.signalled += 1;
+                if !self.killed {
+                    to_continue.push(p.pid);
                 }
+                self.note_sweep_kill(p);
+            }
+            self.tracked.insert(
+                p.pid,
+                Tracked {
+                    starttime: p.starttime,
+                    pidfd,
+                },
+            );
+        }
+        // SIGCONT after the stop signal, so a stopped process can act on it.
+        for pid in to_continue {
+            if let Some(Tracked {
+                pidfd: Some(fd), ..
+            }) = self.tracked.get(&pid)
+            {
+                let _ = fd.signal(libc::SIGCONT);
+            }
+        }
+    }
+
+    fn note_sweep_kill(&mut self, p: &Proc) {
+        let Some(targets) = &self.sweep_targets else {
+            return;
+        };
+        if self.sweep.iter().any(|k| k.pid == p.pid) {
+            return;
+        }
+        let reason = targets
+            .reason(p.pid)
+            .unwrap_or_else(|| "left over".to_string());
+        let command = match proctree::cmdline(p.pid) {
+            c if c.is_empty() => p.comm.clone(),
+            c => c,
+        };
+        info!("sweep: pid {} ({command}): {reason}", p.pid);
+        self.sweep.push(SweepKill {
+            pid: p.pid,
+            command,
+            reason,
+        });
+    }
+
+    /// Prepare the sweep's port and pattern lookups, and log matches outside the scope,
+    /// which are never signalled.
+    fn sweep_targeting(&self, snap: &Snapshot, me: i32) -> Targets {
+        let Target::Sweep {
+            scope,
+            sessions,
+            ports,
+            patterns,
+        } = &self.target
+        else {
+            return Targets::new(&[], &[]);
+        };
+        let targets = Targets::new(ports, patterns);
+        if *scope == Scope::Descendants && !targets.is_empty() {
+            let inside = snap.in_scope(*scope, me, sessions);
+            for p in snap
+                .procs
+                .iter()
+                .filter(|p| p.pid != me && !inside.contains(&p.pid))
+            {
+                if let Some(reason) = targets.reason(p.pid) {
+                    warn!(
+                        "sweep: pid {} ({}) matches {reason} but is outside rinit's scope; not signalled",
+                        p.pid, p.comm
+                    );
+                }
+            }
+        }
+        targets
+    }
+
+    fn run_stop_exec(&mut self, exec: &Spawn) {
+        match exec.spawn() {
+            Ok(pid) => {
+                info!("{}: running stop_exec (pid {pid})", self.name);
+                self.stop_exec_pid = Some(pid);
+            }
+            Err(e) => warn!("{}: cannot run stop_exec: {e}", self.name),
+        }
+    }
+
+    fn kill_stop_exec(&mut self) {
+        if let Some(pid) = self.stop_exec_pid.take() {
+            // SAFETY: the stop_exec process is rinit's own child; if it was already
+            // reaped, its pid is free or recycled only after a full cycle, and this
+            // happens within the shutdown.
+            if proctree::read_proc(pid).is_some_and(|p| p.ppid == std::process::id() as i32) {
+                unsafe { libc::kill(pid, libc::SIGKILL) };
             }
         }
     }
@@ -182,7 +380,7 @@ impl GroupStop {
     pub fn pidfds(&self) -> impl Iterator<Item = BorrowedFd<'_>> {
         self.tracked
             .values()
-            .filter_map(|(_, fd)| fd.as_ref().map(|f| f.as_fd()))
+            .filter_map(|t| t.pidfd.as_ref().map(|f| f.as_fd()))
     }
 
     pub fn report(&self, now: Instant) -> StopReport {
@@ -190,33 +388,17 @@ impl GroupStop {
             name: self.name.clone(),
             signal: self.signal,
             signalled: self.signalled,
-            took: self.finished.unwrap_or(now).duration_since(self.started),
+            took: self.finished.unwrap_or(now).duration_since(self.begun),
             killed: self.killed,
+            sweep: self.sweep.clone(),
         }
     }
 }
 
-/// Signal one process through a verified pidfd. Returns the pidfd to wait on.
-fn send(p: &Proc, sig: i32, who: &str) -> Option<Pidfd> {
+/// Open a verified pidfd for a process from the snapshot.
+fn open(p: &Proc, who: &str) -> Option<Pidfd> {
     match Pidfd::open_checked(p.pid, p.starttime) {
-        Ok(fd) => {
-            debug!(
-                "{who}: {} -> pid {} ({})",
-                signals::name(sig),
-                p.pid,
-                p.comm
-            );
-            if let Err(e) = fd.signal(sig) {
-                if e.raw_os_error() != Some(libc::ESRCH) {
-                    warn!(
-                        "{who}: cannot send {} to pid {}: {e}",
-                        signals::name(sig),
-                        p.pid
-                    );
-                }
-            }
-            Some(fd)
-        }
+        Ok(fd) => Some(fd),
         Err(e) => {
             if e.raw_os_error() != Some(libc::ESRCH) {
                 warn!("{who}: cannot open pid {}: {e}", p.pid);
@@ -226,8 +408,26 @@ fn send(p: &Proc, sig: i32, who: &str) -> Option<Pidfd> {
     }
 }
 
+/// Signal one process through its pidfd; a failure is logged, never fatal.
+fn send(fd: &Pidfd, p: &Proc, sig: i32, who: &str) {
+    debug!(
+        "{who}: {} -> pid {} ({})",
+        signals::name(sig),
+        p.pid,
+        p.comm
+    );
+    if let Err(e) = fd.signal(sig) {
+        if e.raw_os_error() != Some(libc::ESRCH) {
+            warn!(
+                "{who}: cannot send {} to pid {}: {e}",
+                signals::name(sig),
+                p.pid
+            );
+        }
+    }
+}
+
 /// A shutdown in progress.
-#[derive(Debug)]
 pub struct Shutdown {
     pub t0: Instant,
     pub deadline: Instant,
@@ -273,7 +473,7 @@ impl Shutdown {
     pub fn advance(&mut self, me: i32, now: Instant, scan: &mut dyn FnMut() -> Snapshot) {
         while !self.finished {
             if now >= self.deadline {
-                warn!("shutdown deadline reached; giving up on what is left");
+                warn!("shutdown deadline reached; killing what is left");
                 self.finish_current(now);
                 self.stages.clear();
                 self.finished = true;
@@ -304,8 +504,10 @@ impl Shutdown {
         match stage {
             Stage::Wave(specs) => {
                 for spec in specs {
-                    let kill_at = stop_deadline(now, spec.timeout, self.deadline);
-                    self.current.push(GroupStop::new(spec, now, kill_at));
+                    let signal_at = signal_time(now, spec.delay, self.deadline);
+                    let kill_at = stop_deadline(signal_at, spec.timeout, self.deadline);
+                    self.current
+                        .push(GroupStop::new(spec, now, signal_at, kill_at));
                 }
             }
             Stage::Sweep(target) => {
@@ -314,9 +516,11 @@ impl Shutdown {
                     target,
                     signal: libc::SIGTERM,
                     timeout: DEFAULT_STOP_TIMEOUT,
+                    delay: Duration::ZERO,
+                    stop_exec: None,
                 };
                 let kill_at = sweep_deadline(now, self.deadline);
-                self.current.push(GroupStop::new(spec, now, kill_at));
+                self.current.push(GroupStop::new(spec, now, now, kill_at));
             }
         }
     }
@@ -327,26 +531,30 @@ impl Shutdown {
         }
     }
 
-    /// Log the shutdown report: per group the signal, time, and whether SIGKILL was needed.
+    /// Log the shutdown report: per service the signal, the time it took and whether
+    /// SIGKILL was needed; per sweep kill the pid, command and reason; the total.
     pub fn log_report(&self, now: Instant) {
+        info!("shutdown report ({}):", self.reason);
         for r in &self.reports {
-            if r.signalled == 0 {
+            if r.name == "sweep" {
+                for k in &r.sweep {
+                    info!("  sweep    pid {:<7} {:<40} {}", k.pid, k.command, k.reason);
+                }
                 continue;
             }
+            let outcome = match (r.signalled, r.killed) {
+                (0, _) => "already gone".to_string(),
+                (_, true) => "KILLED".to_string(),
+                _ => "stopped".to_string(),
+            };
             info!(
-                "report: {:<12} {:<10} {:>4} process(es) {:>6} ms{}",
+                "  {:<12} {:<10} {:>7} ms  {outcome}",
                 r.name,
                 signals::name(r.signal),
-                r.signalled,
-                r.took.as_millis(),
-                if r.killed { "  KILLED" } else { "" }
+                r.took.as_millis()
             );
         }
-        info!(
-            "shutdown complete in {} ms ({})",
-            now.duration_since(self.t0).as_millis(),
-            self.reason
-        );
+        info!("  total {} ms", now.duration_since(self.t0).as_millis());
     }
 
     pub fn reports(&self) -> &[StopReport] {
@@ -354,42 +562,66 @@ impl Shutdown {
     }
 }
 
+/// SIGKILL everything left in scope, deepest first, without waiting: the last act of a
+/// shutdown that reached its deadline.
+pub fn kill_everything(snap: &Snapshot, scope: Scope, me: i32, sessions: &[i32]) {
+    let left = snap.in_scope(scope, me, sessions);
+    for p in snap.alive(&left) {
+        if let Some(fd) = open(p, "deadline") {
+            send(&fd, p, libc::SIGKILL, "deadline");
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
 
+    fn secs(s: u64) -> Duration {
+        Duration::from_secs(s)
+    }
+
     #[test]
     fn stop_deadline_is_clamped_to_the_reserve() {
         let t0 = Instant::now();
-        let deadline = t0 + Duration::from_secs(30);
-        assert_eq!(
-            stop_deadline(t0, Duration::from_secs(10), deadline),
-            t0 + Duration::from_secs(10)
-        );
-        assert_eq!(
-            stop_deadline(t0, Duration::from_secs(30), deadline),
-            t0 + Duration::from_secs(28)
-        );
-        let late = t0 + Duration::from_secs(29);
-        assert_eq!(stop_deadline(late, Duration::from_secs(10), deadline), late);
+        let deadline = t0 + secs(30);
+        assert_eq!(stop_deadline(t0, secs(10), deadline), t0 + secs(10));
+        assert_eq!(stop_deadline(t0, secs(30), deadline), t0 + secs(28));
+        // Reached late: still MIN_GRACE, but never into the sweep's last second.
+        let late = t0 + secs(28) + Duration::from_millis(500);
+        assert_eq!(stop_deadline(late, secs(10), deadline), late + MIN_GRACE);
+        let very_late = t0 + Duration::from_millis(28_950);
+        assert_eq!(stop_deadline(very_late, secs(10), deadline), t0 + secs(29));
+        let past = t0 + secs(31);
+        assert_eq!(stop_deadline(past, secs(10), deadline), past);
     }
 
     #[test]
     fn sweep_deadline_keeps_one_second() {
         let t0 = Instant::now();
-        let deadline = t0 + Duration::from_secs(30);
+        let deadline = t0 + secs(30);
         assert_eq!(sweep_deadline(t0, deadline), t0 + DEFAULT_STOP_TIMEOUT);
-        let late = t0 + Duration::from_secs(28);
-        assert_eq!(sweep_deadline(late, deadline), t0 + Duration::from_secs(29));
+        let late = t0 + secs(28);
+        assert_eq!(sweep_deadline(late, deadline), t0 + secs(29));
+        let later = t0 + Duration::from_millis(29_950);
+        assert_eq!(sweep_deadline(later, deadline), deadline);
+    }
+
+    #[test]
+    fn stop_delay_counts_against_the_deadline() {
+        let t0 = Instant::now();
+        let deadline = t0 + secs(30);
+        assert_eq!(signal_time(t0, secs(5), deadline), t0 + secs(5));
+        assert_eq!(signal_time(t0, secs(60), deadline), t0 + secs(28));
     }
 
     #[test]
     fn shutdown_caps_its_deadline_at_30s() {
         let t0 = Instant::now();
-        let s = Shutdown::new("t".into(), t0, Duration::from_secs(99), vec![]);
+        let s = Shutdown::new("t".into(), t0, secs(99), vec![]);
         assert_eq!(s.deadline, t0 + MAX_SHUTDOWN);
-        let s = Shutdown::new("t".into(), t0, Duration::from_secs(5), vec![]);
-        assert_eq!(s.deadline, t0 + Duration::from_secs(5));
+        let s = Shutdown::new("t".into(), t0, secs(5), vec![]);
+        assert_eq!(s.deadline, t0 + secs(5));
     }
 
     #[test]
@@ -405,13 +637,18 @@ mod tests {
                     target: Target::Service {
                         main_pid: Some(10),
                         session: 10,
+                        mode: StopMode::Tree,
                     },
                     signal: libc::SIGTERM,
                     timeout: DEFAULT_STOP_TIMEOUT,
+                    delay: Duration::ZERO,
+                    stop_exec: None,
                 }]),
                 Stage::Sweep(Target::Sweep {
                     scope: Scope::Namespace,
                     sessions: vec![],
+                    ports: vec![],
+                    patterns: vec![],
                 }),
             ],
         );

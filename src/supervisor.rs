@@ -21,7 +21,7 @@ use crate::logs::LogPipe;
 use crate::proctree::{self, Scope, Snapshot};
 use crate::ready::{self, Check, NotifySocket};
 use crate::service::{self, Service, State};
-use crate::shutdown::{Shutdown, Stage, StopSpec, Target};
+use crate::shutdown::{self, Shutdown, Stage, StopSpec, Target};
 use crate::signals::{self, Disposition, SignalFd};
 use crate::spawn::{Spawn, Stdio};
 use crate::users::{self, Credentials};
@@ -183,6 +183,11 @@ impl Supervisor {
                 let proc_ok = self.proc_ok;
                 sd.advance(self.me, now, &mut || scan(proc_ok));
                 if sd.is_finished() {
+                    if now >= sd.deadline {
+                        let sessions: Vec<i32> =
+                            self.services.iter().filter_map(|s| s.session).collect();
+                        shutdown::kill_everything(&scan(proc_ok), self.scope, self.me, &sessions);
+                    }
                     break;
                 }
             }
@@ -299,6 +304,10 @@ impl Supervisor {
             }
             let status = ExitStatus::from_raw(raw);
             if let Some(i) = self.services.iter().position(|s| s.pid == Some(pid)) {
+                // Print what it wrote before saying it exited.
+                if let Some(log) = self.runs.get_mut(i).and_then(|r| r.log.as_mut()) {
+                    log.drain();
+                }
                 self.on_service_exit(i, status, now);
             } else if self
                 .runs
@@ -658,14 +667,29 @@ impl Supervisor {
                         unsafe { libc::kill(pid, signal) };
                     }
                 }
+                let main_pid = svc.pid;
+                let stop_exec = match main_pid.map(|pid| self.stop_exec(i, pid)) {
+                    Some(Ok(exec)) => exec,
+                    Some(Err(e)) => {
+                        warn!("{e}");
+                        None
+                    }
+                    None => None,
+                };
+                let Some(svc) = self.services.get(i) else {
+                    continue;
+                };
                 specs.push(StopSpec {
                     name: svc.cfg.name.clone(),
                     target: Target::Service {
-                        main_pid: svc.pid,
+                        main_pid,
                         session,
+                        mode: svc.cfg.stop_mode,
                     },
                     signal,
                     timeout: svc.cfg.stop_timeout,
+                    delay: svc.cfg.stop_delay,
+                    stop_exec,
                 });
             }
             if !specs.is_empty() {
@@ -673,9 +697,17 @@ impl Supervisor {
             }
         }
         let sessions = self.services.iter().filter_map(|s| s.session).collect();
+        let mut ports = self.global.sweep_ports.clone();
+        let mut patterns = self.global.sweep_patterns.clone();
+        for svc in &self.services {
+            ports.extend(svc.cfg.ports.iter().copied());
+            patterns.extend(svc.cfg.patterns.iter().cloned());
+        }
         stages.push(Stage::Sweep(Target::Sweep {
             scope: self.scope,
             sessions,
+            ports,
+            patterns,
         }));
         let sd = Shutdown::new(reason, now, self.global.shutdown_timeout, stages);
         info!(
@@ -685,6 +717,29 @@ impl Supervisor {
             sd.deadline.duration_since(now).as_secs()
         );
         self.shutdown = Some(sd);
+    }
+
+    /// The service's `stop_exec`, ready to spawn with its environment (plus `MAINPID`),
+    /// user and workdir; stdout and stderr go where the service's go.
+    fn stop_exec(&self, i: usize, main_pid: i32) -> Result<Option<Spawn>, String> {
+        let (Some(svc), Some(run)) = (self.services.get(i), self.runs.get(i)) else {
+            return Ok(None);
+        };
+        let Some(argv) = &svc.cfg.stop_exec else {
+            return Ok(None);
+        };
+        let stdio = run
+            .log
+            .as_ref()
+            .map_or(Stdio::Inherit, |l| Stdio::Fd(l.writer()));
+        let mut env = svc.cfg.env.clone();
+        env.push(("MAINPID".to_string(), main_pid.to_string()));
+        let name = format!("{} stop_exec", svc.cfg.name);
+        let spawn = Spawn::new(&name, argv, stdio)?
+            .env(&env)?
+            .workdir(svc.cfg.workdir.as_deref())?
+            .credentials(run.creds.clone());
+        Ok(Some(spawn))
     }
 
     /// Report survivors and the shutdown, and compute the exit status (DESIGN §1).
