@@ -11,6 +11,12 @@
 //!       [--orphan-report FILE] [--ready-delay-ms N] [--listen HOST:PORT] [--touch FILE]
 //!       [--notify]
 //! ```
+//! - `--chain N`: a chain of N descendants (NAME.1 child of NAME, NAME.2 of NAME.1, …);
+//!   `--fanout N`: N children NAME.c0 … NAME.cN-1; all behave like probe itself. The
+//!   ready file is written by the last process created.
+//! - `--fork-on-term N`: on SIGTERM, fork N children (NAME.f0 …) and exit; they wait for
+//!   their own SIGTERM. `--own-pgrp`: move to a new process group. `--daemonize`: double
+//!   fork and setsid first (the parent exits 0 at once).
 //! - `--listen`, `--touch`, `--notify` make it ready the way a service would (a TCP
 //!   listener, a file, sd_notify `READY=1`), after `--ready-delay-ms`, logging `READY`.
 //! - SIGTERM and SIGINT end it (after `--cleanup-ms`, logging `DONE`), unless ignored;
@@ -46,6 +52,11 @@ struct Opts {
     listen: Option<String>,
     touch: Option<String>,
     notify: bool,
+    chain: usize,
+    fanout: usize,
+    fork_on_term: usize,
+    own_pgrp: bool,
+    daemonize: bool,
 }
 
 fn sig(name: &str) -> i32 {
@@ -95,6 +106,11 @@ fn parse() -> Opts {
             "--listen" => o.listen = Some(val()),
             "--touch" => o.touch = Some(val()),
             "--notify" => o.notify = true,
+            "--chain" => o.chain = val().parse().unwrap(),
+            "--fanout" => o.fanout = val().parse().unwrap(),
+            "--fork-on-term" => o.fork_on_term = val().parse().unwrap(),
+            "--own-pgrp" => o.own_pgrp = true,
+            "--daemonize" => o.daemonize = true,
             other => panic!("probe: unknown option {other}"),
         }
     }
@@ -198,12 +214,117 @@ fn become_ready(o: &Opts) -> Option<std::net::TcpListener> {
     listener
 }
 
+/// Make the descendants `--chain` and `--fanout` ask for; returns whether this process
+/// is the last one created (which writes the ready file).
+fn make_family(o: &mut Opts) -> bool {
+    let base = o.name.clone();
+    for level in 1..=o.chain {
+        if fork() != 0 {
+            return false;
+        }
+        o.name = format!("{base}.{level}");
+    }
+    for k in 0..o.fanout {
+        if fork() == 0 {
+            o.name = format!("{base}.c{k}");
+            return k + 1 == o.fanout;
+        }
+    }
+    o.fanout == 0
+}
+
+/// Wait for a signal and take it, logging it *before* it stops being pending, so that
+/// at every moment a signal sent to probe is either pending or in the log.
+fn next_signal(o: &Opts, sfd: i32) -> i32 {
+    loop {
+        let mut pending = unsafe { std::mem::zeroed::<libc::sigset_t>() };
+        unsafe { libc::sigpending(&mut pending) };
+        if let Some(s) = (1..=64).find(|&s| unsafe { libc::sigismember(&pending, s) } == 1) {
+            record(o, &format!("SIG {s}"));
+            let mut one = unsafe { std::mem::zeroed::<libc::sigset_t>() };
+            let zero = libc::timespec {
+                tv_sec: 0,
+                tv_nsec: 0,
+            };
+            unsafe {
+                libc::sigemptyset(&mut one);
+                libc::sigaddset(&mut one, s);
+                libc::sigtimedwait(&one, std::ptr::null_mut(), &zero);
+            }
+            return s;
+        }
+        let mut pfd = libc::pollfd {
+            fd: sfd,
+            events: libc::POLLIN,
+            revents: 0,
+        };
+        unsafe { libc::poll(&mut pfd, 1, -1) };
+    }
+}
+
+/// How many of this process's children have neither got `sig` (pending, since probe
+/// blocks everything) nor exited: with a children-first stop, always 0.
+fn children_not_yet_signalled(log: Option<&str>, sig: i32) -> usize {
+    let me = std::process::id();
+    let kids =
+        std::fs::read_to_string(format!("/proc/{me}/task/{me}/children")).unwrap_or_default();
+    let bit = 1u64 << (sig - 1);
+    kids.split_whitespace()
+        .filter(|kid| {
+            let Ok(status) = std::fs::read_to_string(format!("/proc/{kid}/status")) else {
+                return false;
+            };
+            let field = |name: &str| {
+                status
+                    .lines()
+                    .find_map(|l| l.strip_prefix(name))
+                    .map(|v| u64::from_str_radix(v.trim(), 16).unwrap_or(0))
+                    .unwrap_or(0)
+            };
+            let zombie = status
+                .lines()
+                .any(|l| l.starts_with("State:") && l.contains('Z'));
+            let pending = (field("ShdPnd:") | field("SigPnd:")) & bit != 0;
+            !zombie && !pending && !logged(log, kid, sig)
+        })
+        .count()
+}
+
+/// Has process `pid` logged signal `sig` in `log`?
+fn logged(log: Option<&str>, pid: &str, sig: i32) -> bool {
+    let text = log
+        .and_then(|l| std::fs::read_to_string(l).ok())
+        .unwrap_or_default();
+    text.lines().any(|l| {
+        let f: Vec<&str> = l.split_whitespace().collect();
+        f.get(1) == Some(&"SIG")
+            && f.get(2) == Some(&sig.to_string().as_str())
+            && f.get(4) == Some(&pid)
+    })
+}
+
 fn main() {
-    let o = parse();
+    let mut o = parse();
     let mut all = unsafe { std::mem::zeroed::<libc::sigset_t>() };
     unsafe {
         libc::sigfillset(&mut all);
         libc::sigprocmask(libc::SIG_BLOCK, &all, std::ptr::null_mut());
+    }
+    if o.daemonize {
+        if fork() != 0 {
+            std::process::exit(0);
+        }
+        unsafe { libc::setsid() };
+        if fork() != 0 {
+            unsafe { libc::_exit(0) };
+        }
+    }
+    if o.own_pgrp {
+        unsafe { libc::setpgid(0, 0) };
+    }
+    let last = make_family(&mut o);
+    if !last {
+        o.ready = None;
     }
     for _ in 0..o.orphans {
         double_fork(|| unsafe { libc::_exit(0) });
@@ -235,15 +356,33 @@ fn main() {
     if o.exit_now {
         std::process::exit(o.exit);
     }
+    let sfd = unsafe { libc::signalfd(-1, &all, libc::SFD_CLOEXEC) };
     loop {
-        let mut info = unsafe { std::mem::zeroed::<libc::siginfo_t>() };
-        let s = unsafe { libc::sigwaitinfo(&all, &mut info) };
-        if s < 0 {
-            continue;
+        let s = next_signal(&o, sfd);
+        if s == libc::SIGTERM {
+            record(
+                &o,
+                &format!("ORDER {}", children_not_yet_signalled(o.log.as_deref(), s)),
+            );
         }
-        record(&o, &format!("SIG {s}"));
         if o.exit_on.contains(&s) {
             std::process::exit(o.exit);
+        }
+        if s == libc::SIGTERM && o.fork_on_term > 0 {
+            let base = o.name.clone();
+            for k in 0..o.fork_on_term {
+                if fork() == 0 {
+                    o.name = format!("{base}.f{k}");
+                    o.fork_on_term = 0;
+                    break;
+                }
+            }
+            if o.fork_on_term > 0 {
+                record(&o, "DONE 0");
+                std::process::exit(o.exit);
+            }
+            record(&o, "START 0");
+            continue;
         }
         if (s == libc::SIGTERM || s == libc::SIGINT) && !o.ignore.contains(&s) {
             if o.cleanup_ms > 0 {

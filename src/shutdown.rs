@@ -226,6 +226,9 @@ impl GroupStop {
             return;
         }
         self.active = true;
+        if matches!(self.target, Target::Sweep { .. }) && self.sweep_targets.is_none() {
+            self.sweep_targets = Some(self.sweep_targeting(snap, me));
+        }
         let members = self.members(snap, me);
         let alive: Vec<&Proc> = snap.alive(&members).collect();
         self.tracked.retain(|pid, t| {
@@ -256,9 +259,6 @@ impl GroupStop {
             .into_iter()
             .filter(|p| !self.tracked.contains_key(&p.pid))
             .collect();
-        if matches!(self.target, Target::Sweep { .. }) && self.sweep_targets.is_none() {
-            self.sweep_targets = Some(self.sweep_targeting(snap, me));
-        }
         self.signal_fresh(&fresh);
     }
 
@@ -276,12 +276,13 @@ impl GroupStop {
             }
             let pidfd = open(p, &self.name);
             if let (true, Some(fd)) = (signal, &pidfd) {
+                // Why the sweep takes it, read while its command line is still there.
+                self.note_sweep_kill(p);
                 send(fd, p, sig, &self.name);
                 self.signalled += 1;
                 if !self.killed {
                     to_continue.push(p.pid);
                 }
-                self.note_sweep_kill(p);
             }
             self.tracked.insert(
                 p.pid,

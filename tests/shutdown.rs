@@ -1,0 +1,580 @@
+//! The shutdown (DESIGN §4): order, per-service signals and timeouts, stop modes, the
+//! sweep and its scope, the 30 s cap — each with rinit as PID 1 of its own namespace
+//! (or, for the scope test, as a subreaper inside one).
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
+
+mod common;
+
+use common::*;
+use std::fmt::Write as _;
+use std::time::{Duration, Instant};
+
+const SHORT: Duration = Duration::from_secs(15);
+
+fn start(config: &str, opts: Opts) -> (Rinit, TempDir) {
+    let dir = TempDir::new("stop");
+    let text = config
+        .replace("{probe}", &probe())
+        .replace("{dir}", dir.0.to_str().unwrap());
+    let path = dir.path("rinit.toml");
+    std::fs::write(&path, text).unwrap();
+    (Rinit::start(&["-c", &path], opts), dir)
+}
+
+fn sigs_of(ev: &[Event], name: &str) -> Vec<i32> {
+    ev.iter()
+        .filter(|e| e.name == name && e.event == "SIG")
+        .map(|e| e.sig)
+        .collect()
+}
+
+fn time_of(ev: &[Event], name: &str, event: &str, sig: i32) -> u128 {
+    ev.iter()
+        .find(|e| e.name == name && e.event == event && (event != "SIG" || e.sig == sig))
+        .unwrap_or_else(|| panic!("no {event} {sig} from {name}: {ev:?}"))
+        .ns
+}
+
+/// The report line of a service: `  NAME  SIGNAL  N ms  OUTCOME`.
+fn report_line(stderr: &str, name: &str) -> String {
+    stderr
+        .lines()
+        .find(|l| {
+            l.trim_start_matches("rinit:").split_whitespace().next() == Some(name)
+                && l.contains(" ms ")
+        })
+        .unwrap_or_else(|| panic!("no report line for {name} in:\n{stderr}"))
+        .to_string()
+}
+
+#[test]
+fn children_get_the_stop_signal_before_their_parents() {
+    let config = r#"
+[service.tree]
+exec = ["{probe}", "--name", "t", "--log", "{dir}/log", "--chain", "2", "--ready", "{dir}/ready"]
+"#;
+    let (mut r, dir) = start(config, Opts::default());
+    wait_file(&dir.path("ready"), SHORT);
+    r.signal(libc::SIGTERM);
+    assert_eq!(r.wait(SHORT), 0, "{}", r.stderr());
+    let ev = events(&dir.path("log"));
+    // When a parent handles its SIGTERM, each child must already have it (pending or
+    // handled): the probe records how many children did not ("ORDER n").
+    let order: Vec<(&str, i32)> = ev
+        .iter()
+        .filter(|e| e.event == "ORDER")
+        .map(|e| (e.name.as_str(), e.sig))
+        .collect();
+    for name in ["t", "t.1", "t.2"] {
+        assert!(
+            order.contains(&(name, 0)),
+            "{name} was signalled before a child: {order:?}"
+        );
+    }
+}
+
+#[test]
+fn dependents_are_gone_before_their_dependencies_get_a_signal() {
+    let config = r#"
+[service.b]
+exec = ["{probe}", "--name", "b", "--log", "{dir}/log", "--touch", "{dir}/b.ready"]
+ready = "file:{dir}/b.ready"
+
+[service.a]
+after = ["b"]
+exec = ["{probe}", "--name", "a", "--log", "{dir}/log", "--chain", "1", "--cleanup-ms", "200", "--ready", "{dir}/a.ready"]
+"#;
+    let (mut r, dir) = start(config, Opts::default());
+    wait_file(&dir.path("a.ready"), SHORT);
+    r.signal(libc::SIGTERM);
+    assert_eq!(r.wait(SHORT), 0, "{}", r.stderr());
+    let ev = events(&dir.path("log"));
+    let b_signalled = time_of(&ev, "b", "SIG", libc::SIGTERM);
+    for name in ["a", "a.1"] {
+        assert!(
+            time_of(&ev, name, "DONE", 0) < b_signalled,
+            "{name} still ran when b was signalled"
+        );
+    }
+}
+
+#[test]
+fn custom_stop_signals_are_sent() {
+    let mut config = String::new();
+    for name in ["INT", "QUIT", "USR1", "HUP"] {
+        writeln!(
+            config,
+            "[service.s{name}]\nstop_signal = \"SIG{name}\"\n\
+             exec = [\"{{probe}}\", \"--name\", \"{name}\", \"--log\", \"{{dir}}/log\", \"--exit-on\", \"{name}\", \"--ready\", \"{{dir}}/{name}.ready\"]\n"
+        )
+        .unwrap();
+    }
+    let (mut r, dir) = start(&config, Opts::default());
+    for name in ["INT", "QUIT", "USR1", "HUP"] {
+        wait_file(&dir.path(&format!("{name}.ready")), SHORT);
+    }
+    r.signal(libc::SIGTERM);
+    assert_eq!(r.wait(SHORT), 0, "{}", r.stderr());
+    let ev = events(&dir.path("log"));
+    for (name, sig) in [
+        ("INT", libc::SIGINT),
+        ("QUIT", libc::SIGQUIT),
+        ("USR1", libc::SIGUSR1),
+        ("HUP", libc::SIGHUP),
+    ] {
+        assert_eq!(sigs_of(&ev, name).first(), Some(&sig), "{name}: {ev:?}");
+    }
+}
+
+#[test]
+fn stop_mode_group_signals_only_the_process_group() {
+    let config = r#"
+[service.g]
+stop_mode = "group"
+stop_timeout = "1s"
+shell = true
+exec = "{probe} --name grouped --log {dir}/log --ready {dir}/grouped.ready & {probe} --name loner --own-pgrp --log {dir}/log --ready {dir}/loner.ready & exec {probe} --name leader --log {dir}/log --ready {dir}/leader.ready"
+"#;
+    let (mut r, dir) = start(config, Opts::default());
+    for name in ["grouped", "loner", "leader"] {
+        wait_file(&dir.path(&format!("{name}.ready")), SHORT);
+    }
+    r.signal(libc::SIGTERM);
+    assert_eq!(r.wait(SHORT), 0, "{}", r.stderr());
+    let ev = events(&dir.path("log"));
+    assert_eq!(sigs_of(&ev, "leader").first(), Some(&libc::SIGTERM));
+    assert_eq!(sigs_of(&ev, "grouped").first(), Some(&libc::SIGTERM));
+    assert!(
+        sigs_of(&ev, "loner").is_empty(),
+        "outside the group: {ev:?}"
+    );
+    assert!(
+        report_line(&r.stderr(), "g").contains("KILLED"),
+        "{}",
+        r.stderr()
+    );
+}
+
+#[test]
+fn stop_mode_main_signals_only_the_main_process() {
+    let config = r#"
+[service.m]
+stop_mode = "main"
+stop_timeout = "1s"
+exec = ["{probe}", "--name", "master", "--log", "{dir}/log", "--chain", "1", "--ready", "{dir}/ready"]
+"#;
+    let (mut r, dir) = start(config, Opts::default());
+    wait_file(&dir.path("ready"), SHORT);
+    r.signal(libc::SIGTERM);
+    assert_eq!(r.wait(SHORT), 0, "{}", r.stderr());
+    let ev = events(&dir.path("log"));
+    assert_eq!(sigs_of(&ev, "master").first(), Some(&libc::SIGTERM));
+    assert!(
+        sigs_of(&ev, "master.1").is_empty(),
+        "the worker is the master's job: {ev:?}"
+    );
+}
+
+#[test]
+fn stop_exec_runs_instead_of_the_signal_to_main() {
+    let config = r#"
+[service.db]
+shell = true
+stop_exec = "kill -USR2 $MAINPID"
+exec = "exec {probe} --name db --log {dir}/log --exit-on USR2 --ready {dir}/ready"
+"#;
+    let (mut r, dir) = start(config, Opts::default());
+    wait_file(&dir.path("ready"), SHORT);
+    r.signal(libc::SIGTERM);
+    assert_eq!(r.wait(SHORT), 0, "{}", r.stderr());
+    let ev = events(&dir.path("log"));
+    assert_eq!(
+        sigs_of(&ev, "db"),
+        vec![libc::SIGUSR2],
+        "stop_exec, not SIGTERM: {ev:?}"
+    );
+    assert!(r.stderr().contains("running stop_exec"), "{}", r.stderr());
+}
+
+#[test]
+fn stop_timeout_is_honoured_and_compliant_services_are_not_killed() {
+    let config = r#"
+[service.stubborn]
+stop_timeout = "2s"
+exec = ["{probe}", "--name", "stubborn", "--log", "{dir}/log", "--ignore", "TERM", "--ready", "{dir}/stubborn.ready"]
+
+[service.polite]
+exec = ["{probe}", "--name", "polite", "--log", "{dir}/log", "--ready", "{dir}/polite.ready"]
+"#;
+    let (mut r, dir) = start(config, Opts::default());
+    wait_file(&dir.path("stubborn.ready"), SHORT);
+    wait_file(&dir.path("polite.ready"), SHORT);
+    let t0 = Instant::now();
+    r.signal(libc::SIGTERM);
+    assert_eq!(r.wait(SHORT), 0, "{}", r.stderr());
+    let took = t0.elapsed();
+    assert!(
+        took >= Duration::from_millis(1950),
+        "SIGKILL came early: {took:?}"
+    );
+    assert!(
+        took < Duration::from_millis(2600),
+        "SIGKILL came late: {took:?}"
+    );
+    let stderr = r.stderr();
+    assert!(
+        report_line(&stderr, "stubborn").contains("KILLED"),
+        "{stderr}"
+    );
+    assert!(
+        report_line(&stderr, "polite").contains("stopped"),
+        "{stderr}"
+    );
+    let ev = events(&dir.path("log"));
+    assert!(
+        ev.iter().any(|e| e.name == "polite" && e.event == "DONE"),
+        "{ev:?}"
+    );
+}
+
+#[test]
+fn a_stopped_service_still_stops_gracefully() {
+    let config = r#"
+[service.frozen]
+exec = ["{probe}", "--name", "frozen", "--log", "{dir}/log", "--ready", "{dir}/ready"]
+"#;
+    let (mut r, dir) = start(config, Opts::default());
+    wait_file(&dir.path("ready"), SHORT);
+    let probe = r
+        .ns_procs()
+        .into_iter()
+        .find(|p| p.comm == "probe")
+        .unwrap();
+    r.signal_host_pid(probe.host_pid, libc::SIGSTOP);
+    wait_for("probe stopped", SHORT, || {
+        r.ns_procs()
+            .iter()
+            .any(|p| p.host_pid == probe.host_pid && p.state == 'T')
+            .then_some(())
+    });
+    let t0 = Instant::now();
+    r.signal(libc::SIGTERM);
+    assert_eq!(r.wait(SHORT), 0, "{}", r.stderr());
+    assert!(
+        t0.elapsed() < Duration::from_secs(2),
+        "waited for the timeout"
+    );
+    let ev = events(&dir.path("log"));
+    assert!(
+        ev.iter().any(|e| e.name == "frozen" && e.event == "DONE"),
+        "{ev:?}"
+    );
+    assert!(report_line(&r.stderr(), "frozen").contains("stopped"));
+}
+
+#[test]
+fn children_forked_during_the_stop_are_stopped_too() {
+    let config = r#"
+[service.hydra]
+exec = ["{probe}", "--name", "h", "--log", "{dir}/log", "--fork-on-term", "3", "--ready", "{dir}/ready"]
+"#;
+    let (mut r, dir) = start(config, Opts::default());
+    wait_file(&dir.path("ready"), SHORT);
+    let t0 = Instant::now();
+    r.signal(libc::SIGTERM);
+    assert_eq!(r.wait(SHORT), 0, "{}", r.stderr());
+    assert!(
+        t0.elapsed() < Duration::from_secs(3),
+        "the new children were not signalled"
+    );
+    let ev = events(&dir.path("log"));
+    for k in 0..3 {
+        let name = format!("h.f{k}");
+        assert_eq!(
+            sigs_of(&ev, &name).first(),
+            Some(&libc::SIGTERM),
+            "{name}: {ev:?}"
+        );
+    }
+    assert!(
+        report_line(&r.stderr(), "hydra").contains("stopped"),
+        "{}",
+        r.stderr()
+    );
+}
+
+#[test]
+fn escaped_daemons_are_swept_by_port_and_pattern() {
+    let tag = format!("stray-worker-{}", std::process::id());
+    let config = format!(
+        r#"
+[rinit]
+sweep_ports = [47222]
+sweep_patterns = ["{tag}"]
+
+[service.spawner]
+shell = true
+exec = "{{probe}} --daemonize --name porter --listen 127.0.0.1:47222 --log {{dir}}/log --ready {{dir}}/porter.ready; {{probe}} --daemonize --name {tag} --log {{dir}}/log --ready {{dir}}/stray.ready; exec sleep 1000"
+"#
+    );
+    let (mut r, dir) = start(
+        &config,
+        Opts {
+            net: true,
+            ..Opts::default()
+        },
+    );
+    wait_file(&dir.path("porter.ready"), SHORT);
+    wait_file(&dir.path("stray.ready"), SHORT);
+    r.signal(libc::SIGTERM);
+    assert_eq!(r.wait(SHORT), 0, "{}", r.stderr());
+    let ev = events(&dir.path("log"));
+    assert_eq!(
+        sigs_of(&ev, "porter").first(),
+        Some(&libc::SIGTERM),
+        "{ev:?}"
+    );
+    assert_eq!(sigs_of(&ev, &tag).first(), Some(&libc::SIGTERM), "{ev:?}");
+    let stderr = r.stderr();
+    assert!(
+        stderr
+            .lines()
+            .any(|l| l.contains("sweep") && l.contains("port tcp/47222")),
+        "{stderr}"
+    );
+    assert!(
+        stderr
+            .lines()
+            .any(|l| l.contains("sweep") && l.contains(&format!("pattern {tag:?}"))),
+        "{stderr}"
+    );
+    // Nothing of the test is left anywhere on the machine.
+    let left = std::fs::read_dir("/proc")
+        .unwrap()
+        .flatten()
+        .filter(|e| {
+            std::fs::read(e.path().join("cmdline"))
+                .map(|c| String::from_utf8_lossy(&c).contains(&tag))
+                .unwrap_or(false)
+        })
+        .count();
+    assert_eq!(left, 0, "a process of the test survived rinit");
+}
+
+#[test]
+fn a_subreaper_never_sweeps_outside_its_scope() {
+    let tag = format!("bystander-{}", std::process::id());
+    let dir = TempDir::new("scope");
+    let config = dir.path("rinit.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "[rinit]\nsweep_ports = [47333]\nsweep_patterns = [\"{tag}\"]\n\n\
+             [service.app]\nexec = [\"{}\", \"--name\", \"app\", \"--log\", \"{}\", \"--ready\", \"{}\"]\n",
+            probe(),
+            dir.path("log"),
+            dir.path("app.ready")
+        ),
+    )
+    .unwrap();
+    let (log, ready, alive) = (
+        dir.path("log"),
+        dir.path("bystander.ready"),
+        dir.path("alive"),
+    );
+    // sh is PID 1; the bystander is its child, not rinit's.
+    let wrapper = format!(
+        "{p} --name {tag} --listen 127.0.0.1:47333 --log {log} --ready {ready} & b=$!; \
+         while [ ! -e {ready} ]; do sleep 0.01; done; $RINIT; \
+         kill -0 $b && echo alive > {alive}",
+        p = probe()
+    );
+    let mut r = Rinit::start(
+        &["-c", &config],
+        Opts {
+            net: true,
+            wrapper: Some(wrapper),
+            ..Opts::default()
+        },
+    );
+    wait_file(&dir.path("app.ready"), SHORT);
+    r.signal(libc::SIGTERM);
+    r.wait(SHORT);
+    assert_eq!(
+        std::fs::read_to_string(&alive).ok().as_deref(),
+        Some("alive\n"),
+        "{}",
+        r.stderr()
+    );
+    assert!(
+        sigs_of(&events(&log), &tag).is_empty(),
+        "the bystander was signalled"
+    );
+    assert!(
+        r.stderr().contains("outside rinit's scope; not signalled"),
+        "{}",
+        r.stderr()
+    );
+    assert_eq!(sigs_of(&events(&log), "app").first(), Some(&libc::SIGTERM));
+}
+
+#[test]
+fn the_30_second_cap_holds_whatever_the_services_do() {
+    let tag = format!("escapee-{}", std::process::id());
+    let config = format!(
+        r#"
+[service.c]
+stop_timeout = "30s"
+exec = ["{{probe}}", "--name", "c", "--log", "{{dir}}/log", "--ignore", "TERM", "--touch", "{{dir}}/c.ready"]
+ready = "file:{{dir}}/c.ready"
+
+[service.b]
+after = ["c"]
+stop_timeout = "30s"
+exec = ["{{probe}}", "--name", "b", "--log", "{{dir}}/log", "--ignore", "TERM", "--touch", "{{dir}}/b.ready"]
+ready = "file:{{dir}}/b.ready"
+
+[service.a]
+after = ["b"]
+stop_timeout = "30s"
+shell = true
+exec = "{{probe}} --daemonize --name {tag} --ignore TERM --log {{dir}}/log --ready {{dir}}/escapee.ready; exec {{probe}} --name a --log {{dir}}/log --ignore TERM --ready {{dir}}/a.ready"
+"#
+    );
+    let (mut r, dir) = start(&config, Opts::default());
+    wait_file(&dir.path("a.ready"), SHORT);
+    wait_file(&dir.path("escapee.ready"), SHORT);
+    let t0 = Instant::now();
+    r.signal(libc::SIGPWR);
+    r.wait(Duration::from_secs(40));
+    let took = t0.elapsed();
+    eprintln!(
+        "SIGPWR to exit with three stubborn waves: {} ms",
+        took.as_millis()
+    );
+    assert!(took <= Duration::from_millis(30_500), "took {took:?}");
+    let ev = events(&dir.path("log"));
+    for name in ["a", "b", "c", tag.as_str()] {
+        assert_eq!(
+            sigs_of(&ev, name).first(),
+            Some(&libc::SIGTERM),
+            "{name} never got its stop signal: {ev:?}"
+        );
+    }
+    assert!(
+        r.stderr()
+            .lines()
+            .any(|l| l.contains("sweep") && l.contains(&tag)),
+        "{}",
+        r.stderr()
+    );
+    assert!(r.ns_procs().is_empty());
+}
+
+#[test]
+fn ten_compliant_services_stop_in_well_under_a_second() {
+    let mut config = String::new();
+    for k in 0..10 {
+        writeln!(
+            config,
+            "[service.s{k}]\nexec = [\"{{probe}}\", \"--name\", \"s{k}\", \"--chain\", \"2\", \"--ready\", \"{{dir}}/s{k}.ready\"]\n"
+        )
+        .unwrap();
+    }
+    let (mut r, dir) = start(&config, Opts::default());
+    for k in 0..10 {
+        wait_file(&dir.path(&format!("s{k}.ready")), SHORT);
+    }
+    let t0 = Instant::now();
+    r.signal(libc::SIGTERM);
+    assert_eq!(r.wait(SHORT), 0, "{}", r.stderr());
+    let took = t0.elapsed();
+    eprintln!(
+        "10 services x 3 processes: SIGTERM to exit {} ms",
+        took.as_millis()
+    );
+    assert!(took < Duration::from_millis(1000), "took {took:?}");
+}
+
+#[test]
+fn a_thousand_process_tree_stops_promptly() {
+    let config = r#"
+[service.big]
+exec = ["{probe}", "--name", "big", "--fanout", "999", "--ready", "{dir}/ready"]
+"#;
+    let (mut r, dir) = start(config, Opts::default());
+    wait_file(&dir.path("ready"), Duration::from_secs(60));
+    let t0 = Instant::now();
+    r.signal(libc::SIGTERM);
+    assert_eq!(r.wait(SHORT), 0, "{}", r.stderr());
+    let took = t0.elapsed();
+    eprintln!(
+        "1,000-process tree: SIGTERM to exit {} ms",
+        took.as_millis()
+    );
+    assert!(took < Duration::from_secs(5), "took {took:?}");
+    assert!(!r.stderr().contains("KILLED"), "{}", r.stderr());
+}
+
+#[test]
+fn every_trigger_takes_the_same_path_and_nothing_restarts() {
+    let config = r#"
+[service.always]
+restart = "always"
+exec = ["{probe}", "--name", "always", "--log", "{dir}/log", "--exit", "1", "--ready", "{dir}/ready"]
+
+[service.job]
+critical = true
+exec = ["{probe}", "--name", "job", "--exit-on", "USR1", "--exit", "0", "--touch", "{dir}/job.ready"]
+ready = "file:{dir}/job.ready"
+"#;
+    for trigger in ["TERM", "PWR", "INT", "RTMIN+3", "critical"] {
+        let (mut r, dir) = start(config, Opts::default());
+        wait_file(&dir.path("ready"), SHORT);
+        wait_file(&dir.path("job.ready"), SHORT);
+        match trigger {
+            "TERM" => r.signal(libc::SIGTERM),
+            "PWR" => r.signal(libc::SIGPWR),
+            "INT" => r.signal(libc::SIGINT),
+            "RTMIN+3" => r.signal(libc::SIGRTMIN() + 3),
+            _ => {
+                let job = r
+                    .ns_procs()
+                    .into_iter()
+                    .find(|p| p.comm == "probe" && p.ns_pid > 2);
+                let job = r
+                    .ns_procs()
+                    .into_iter()
+                    .filter(|p| p.comm == "probe")
+                    .find(|p| {
+                        std::fs::read_to_string(format!("/proc/{}/cmdline", p.host_pid))
+                            .map(|c| c.contains("job"))
+                            .unwrap_or(false)
+                    })
+                    .or(job)
+                    .unwrap();
+                r.signal_host_pid(job.host_pid, libc::SIGUSR1);
+            }
+        }
+        assert_eq!(r.wait(SHORT), 0, "{trigger}: {}", r.stderr());
+        let stderr = r.stderr();
+        assert!(stderr.contains("shutting down"), "{trigger}: {stderr}");
+        assert!(stderr.contains("shutdown report"), "{trigger}: {stderr}");
+        let ev = events(&dir.path("log"));
+        let starts = ev
+            .iter()
+            .filter(|e| e.name == "always" && e.event == "START")
+            .count();
+        assert_eq!(starts, 1, "{trigger}: restarted during shutdown: {ev:?}");
+        assert_eq!(
+            sigs_of(&ev, "always").first(),
+            Some(&libc::SIGTERM),
+            "{trigger}"
+        );
+    }
+}
