@@ -197,6 +197,10 @@ fn stop_reaches_children_before_parents() {
         vec![0],
         "the parent was signalled before its child: {ev:?}"
     );
+    let sent = signal_order(&r.stderr(), "SIGTERM");
+    let (child, parent) = (probe_pid(&ev, "child"), probe_pid(&ev, "parent"));
+    let pos = |pid| sent.iter().position(|&p| p == pid).unwrap();
+    assert!(pos(child) < pos(parent), "sent {sent:?}; child {child}, parent {parent}");
 }
 
 #[test]

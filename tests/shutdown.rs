@@ -76,6 +76,10 @@ exec = ["{probe}", "--name", "t", "--log", "{dir}/log", "--chain", "2", "--ready
             "{name} was signalled before a child: {order:?}"
         );
     }
+    // And the order rinit sent them in, as its log says.
+    let sent = signal_order(&r.stderr(), "SIGTERM");
+    let pids: Vec<u32> = ["t.2", "t.1", "t"].iter().map(|n| probe_pid(&ev, n)).collect();
+    assert_eq!(sent, pids, "deepest first");
 }
 
 #[test]

@@ -366,3 +366,22 @@ pub fn events(path: &str) -> Vec<Event> {
         })
         .collect()
 }
+
+/// The pids rinit says it sent `signal` (e.g. "SIGTERM") to, in order, from its debug log
+/// lines `NAME: SIGTERM -> pid N (comm)`.
+pub fn signal_order(stderr: &str, signal: &str) -> Vec<u32> {
+    let marker = format!(" {signal} -> pid ");
+    stderr
+        .lines()
+        .filter_map(|l| l.split_once(&marker))
+        .filter_map(|(_, rest)| rest.split_whitespace().next()?.parse().ok())
+        .collect()
+}
+
+/// The pid a probe named `name` logged (its pid in the namespace).
+pub fn probe_pid(ev: &[Event], name: &str) -> u32 {
+    ev.iter()
+        .find(|e| e.name == name)
+        .unwrap_or_else(|| panic!("no event from {name}: {ev:?}"))
+        .pid
+}
