@@ -200,7 +200,10 @@ fn stop_reaches_children_before_parents() {
     let sent = signal_order(&r.stderr(), "SIGTERM");
     let (child, parent) = (probe_pid(&ev, "child"), probe_pid(&ev, "parent"));
     let pos = |pid| sent.iter().position(|&p| p == pid).unwrap();
-    assert!(pos(child) < pos(parent), "sent {sent:?}; child {child}, parent {parent}");
+    assert!(
+        pos(child) < pos(parent),
+        "sent {sent:?}; child {child}, parent {parent}"
+    );
 }
 
 #[test]

@@ -78,7 +78,10 @@ exec = ["{probe}", "--name", "t", "--log", "{dir}/log", "--chain", "2", "--ready
     }
     // And the order rinit sent them in, as its log says.
     let sent = signal_order(&r.stderr(), "SIGTERM");
-    let pids: Vec<u32> = ["t.2", "t.1", "t"].iter().map(|n| probe_pid(&ev, n)).collect();
+    let pids: Vec<u32> = ["t.2", "t.1", "t"]
+        .iter()
+        .map(|n| probe_pid(&ev, n))
+        .collect();
     assert_eq!(sent, pids, "deepest first");
 }
 
