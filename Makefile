@@ -16,7 +16,7 @@ demo: build
 # Unit tests, then every integration test (each runs rinit in its own PID namespace).
 test:
 	$(CARGO) build --examples
-	$(CARGO) test --all-targets
+	$(CARGO) test
 
 clean:
 	$(CARGO) clean

@@ -451,3 +451,49 @@ fn check_prints_waves_for_every_example_config() {
         );
     }
 }
+
+#[test]
+fn a_service_that_is_never_ready_fails_after_its_ready_timeout() {
+    let config = r#"
+[service.silent]
+ready = "file:{dir}/never"
+ready_timeout = "500ms"
+exec = ["{probe}", "--name", "silent", "--log", "{dir}/log", "--ready", "{dir}/silent.started"]
+
+[service.dependent]
+after = ["silent"]
+exec = ["{probe}", "--name", "dependent", "--log", "{dir}/log"]
+
+[service.keeper]
+exec = ["sleep", "1000"]
+"#;
+    let (mut r, dir) = start(config, Opts::default());
+    wait_file(&dir.path("silent.started"), SHORT);
+    let t0 = Instant::now();
+    wait_for("silent to fail", SHORT, || {
+        r.stderr()
+            .contains("silent failed: not ready after 500 ms")
+            .then_some(())
+    });
+    assert!(
+        t0.elapsed() < Duration::from_secs(2),
+        "the timeout was not enforced on time"
+    );
+    wait_for("dependent blocked", SHORT, || {
+        r.stderr().contains("dependent blocked").then_some(())
+    });
+    // The silent service was told to stop.
+    let ev = events(&dir.path("log"));
+    assert_eq!(
+        ev.iter()
+            .find(|e| e.name == "silent" && e.event == "SIG")
+            .map(|e| e.sig),
+        Some(libc::SIGTERM)
+    );
+    assert!(
+        ev.iter().all(|e| e.name != "dependent"),
+        "dependent must never start"
+    );
+    r.signal(libc::SIGTERM);
+    assert_eq!(r.wait(SHORT), 0, "{}", r.stderr());
+}
