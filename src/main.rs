@@ -6,7 +6,9 @@
 //! configuration error before anything started.
 
 mod config;
+mod control;
 mod graph;
+mod json;
 mod logs;
 mod pattern;
 mod pidfd;
@@ -25,6 +27,7 @@ use std::io::Write;
 const USAGE: &str = "\
 usage: rinit [-c PATH] [--vm] [-- COMMAND [ARG...]]   run as init
        rinit check [-c PATH]                          validate a configuration
+       rinit ctl [-s SOCKET] [--json] COMMAND [NAME] [SIGNAL]   talk to a running rinit
        rinit --help | --version
 
 Starts the services of the configuration (a TOML file or a directory of them) in
@@ -47,6 +50,7 @@ enum Cli {
     Check {
         config: Option<String>,
     },
+    Ctl(Vec<String>),
     Init {
         config: Option<String>,
         vm: bool,
@@ -55,6 +59,9 @@ enum Cli {
 }
 
 fn parse_args(args: &[String]) -> Result<Cli, String> {
+    if args.first().map(String::as_str) == Some("ctl") {
+        return Ok(Cli::Ctl(args.get(1..).unwrap_or_default().to_vec()));
+    }
     if args.first().map(String::as_str) == Some("check") {
         return match args.get(1..).unwrap_or_default() {
             [] => Ok(Cli::Check { config: None }),
@@ -124,12 +131,16 @@ fn main() {
             0
         }
         Ok(Cli::Check { config }) => check(config),
+        Ok(Cli::Ctl(args)) => control::client(&args),
         Ok(Cli::Init {
             config, command, ..
         }) => {
             init_logging();
-            match build_config(config, command) {
-                Ok(cfg) => run_init(cfg),
+            let path = config
+                .map(std::path::PathBuf::from)
+                .or_else(config::default_path);
+            match build_config(path.clone(), command.clone()) {
+                Ok(cfg) => run_init(cfg, path, command),
                 Err(msg) => {
                     eprintln!("rinit: {msg}");
                     EXIT_USAGE
@@ -145,11 +156,8 @@ fn main() {
 }
 
 /// Load the configuration (from -c, or the default places), print its warnings.
-fn load_config(path: Option<String>) -> Result<Option<config::Config>, String> {
-    let Some(path) = path
-        .map(std::path::PathBuf::from)
-        .or_else(config::default_path)
-    else {
+fn load_config(path: Option<std::path::PathBuf>) -> Result<Option<config::Config>, String> {
+    let Some(path) = path.or_else(config::default_path) else {
         return Ok(None);
     };
     let loaded = config::load(&path).map_err(|e| e.to_string())?;
@@ -160,7 +168,10 @@ fn load_config(path: Option<String>) -> Result<Option<config::Config>, String> {
 }
 
 /// The configuration to run: the files, plus `-- COMMAND` as service `main`.
-fn build_config(path: Option<String>, command: Vec<String>) -> Result<config::Config, String> {
+fn build_config(
+    path: Option<std::path::PathBuf>,
+    command: Vec<String>,
+) -> Result<config::Config, String> {
     let loaded = load_config(path)?;
     if loaded.is_none() && command.is_empty() {
         return Err(format!(
@@ -178,8 +189,10 @@ fn build_config(path: Option<String>, command: Vec<String>) -> Result<config::Co
     Ok(cfg)
 }
 
-fn run_init(cfg: config::Config) -> i32 {
-    match supervisor::Supervisor::new(cfg) {
+fn run_init(cfg: config::Config, path: Option<std::path::PathBuf>, command: Vec<String>) -> i32 {
+    // `reload` and SIGHUP read the same files again, with the same `-- COMMAND`.
+    let reloader = Box::new(move || build_config(path.clone(), command.clone()));
+    match supervisor::Supervisor::new(cfg, reloader) {
         Ok(mut sup) => sup.run(),
         Err(e) => {
             eprintln!("rinit: {e}");
@@ -190,7 +203,7 @@ fn run_init(cfg: config::Config) -> i32 {
 
 /// `rinit check`: validate, then print the start and stop waves.
 fn check(path: Option<String>) -> i32 {
-    let cfg = match load_config(path) {
+    let cfg = match load_config(path.map(std::path::PathBuf::from)) {
         Ok(Some(cfg)) => cfg,
         Ok(None) => {
             eprintln!("rinit: no configuration found (give -c PATH or set RINIT_CONFIG)");

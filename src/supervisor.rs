@@ -15,7 +15,10 @@ use std::time::{Duration, Instant};
 
 use log::{debug, error, info, warn};
 
-use crate::config::{Config, Global, LogTarget, MAIN};
+mod commands;
+
+use crate::config::{Config, Global, LogTarget, MAIN, Ready, ServiceConfig};
+use crate::control::{self, Server, Slot};
 use crate::graph::Graph;
 use crate::logs::LogPipe;
 use crate::proctree::{self, Scope, Snapshot};
@@ -68,12 +71,38 @@ struct Run {
     creds: Option<Credentials>,
 }
 
+impl Run {
+    /// The log pipe and credentials a service needs; errors name the service.
+    fn prepare(cfg: &ServiceConfig) -> Result<Run, String> {
+        let mut run = Run::default();
+        if cfg.log == LogTarget::Prefix {
+            run.log =
+                Some(LogPipe::new(&cfg.name).map_err(|e| format!("{}: pipe: {e}", cfg.name))?);
+        }
+        let creds = match (&cfg.user, &cfg.group) {
+            (Some(user), group) => Some(users::resolve(user, group.as_deref())),
+            (None, Some(group)) => {
+                // SAFETY: getuid cannot fail.
+                let uid = unsafe { libc::getuid() }.to_string();
+                Some(users::resolve(&uid, Some(group)))
+            }
+            (None, None) => None,
+        };
+        run.creds = creds
+            .transpose()
+            .map_err(|e| format!("{}: {e}", cfg.name))?;
+        Ok(run)
+    }
+}
+
 /// What a poll slot belongs to.
 #[derive(Clone, Copy)]
 enum Token {
     Signals,
     Notify,
     Log(usize),
+    Listener,
+    Client(u64),
     Other,
 }
 
@@ -93,11 +122,20 @@ pub struct Supervisor {
     shutdown: Option<Shutdown>,
     /// Decided when a critical service ended the run.
     exit_code: Option<i32>,
+    /// The control socket, if it could be created.
+    control: Option<Server>,
+    /// Stops requested with `ctl stop`, `restart` and `reload`.
+    jobs: Vec<commands::Job>,
+    /// Reads the configuration again, for `reload` and SIGHUP.
+    reloader: Reloader,
 }
+
+/// Re-reads the configuration (files plus `-- COMMAND`), fully validated.
+pub type Reloader = Box<dyn Fn() -> Result<Config, String>>;
 
 impl Supervisor {
     /// Take over signals, become a subreaper when not PID 1, and prepare every service.
-    pub fn new(config: Config) -> Result<Supervisor, String> {
+    pub fn new(config: Config, reloader: Reloader) -> Result<Supervisor, String> {
         let graph = config.graph().map_err(|e| e.to_string())?;
         let signals = signals::take_over().map_err(|e| format!("cannot set up signals: {e}"))?;
         let me = std::process::id() as i32;
@@ -117,30 +155,15 @@ impl Supervisor {
         if !proc_ok {
             error!("/proc does not show this PID namespace: process trees and sweeps are disabled");
         }
-        let mut runs = Vec::new();
-        for svc in &config.services {
-            let mut run = Run::default();
-            if svc.log == LogTarget::Prefix {
-                run.log =
-                    Some(LogPipe::new(&svc.name).map_err(|e| format!("{}: pipe: {e}", svc.name))?);
-            }
-            if let Some(user) = &svc.user {
-                run.creds = Some(
-                    users::resolve(user, svc.group.as_deref())
-                        .map_err(|e| format!("{}: {e}", svc.name))?,
-                );
-            } else if let Some(group) = &svc.group {
-                let uid = unsafe { libc::getuid() }.to_string();
-                run.creds = Some(
-                    users::resolve(&uid, Some(group)).map_err(|e| format!("{}: {e}", svc.name))?,
-                );
-            }
-            runs.push(run);
-        }
+        let runs = config
+            .services
+            .iter()
+            .map(Run::prepare)
+            .collect::<Result<Vec<_>, String>>()?;
         let notify = if config
             .services
             .iter()
-            .any(|s| s.ready == Some(crate::config::Ready::Notify))
+            .any(|s| s.ready == Some(Ready::Notify))
         {
             Some(
                 NotifySocket::bind()
@@ -148,6 +171,17 @@ impl Supervisor {
             )
         } else {
             None
+        };
+        let path = control::socket_path(config.rinit.control_socket.as_deref());
+        let control = match Server::bind(&path) {
+            Ok(server) => {
+                info!("control socket: {}", path.display());
+                Some(server)
+            }
+            Err(e) => {
+                warn!("no control socket at {}: {e}", path.display());
+                None
+            }
         };
         let null = std::fs::OpenOptions::new()
             .read(true)
@@ -168,6 +202,9 @@ impl Supervisor {
             null,
             shutdown: None,
             exit_code: None,
+            control,
+            jobs: Vec::new(),
+            reloader,
         })
     }
 
@@ -177,6 +214,7 @@ impl Supervisor {
         loop {
             let now = Instant::now();
             if self.shutdown.is_none() {
+                self.advance_jobs(now);
                 self.schedule(now);
             }
             if let Some(sd) = &mut self.shutdown {
@@ -200,20 +238,25 @@ impl Supervisor {
         for log in self.runs.iter_mut().filter_map(|r| r.log.as_mut()) {
             log.drain();
         }
+        if let Some(control) = &mut self.control {
+            control.flush_and_prune(Instant::now());
+        }
         self.finish()
     }
 
     /// The nearest moment something must happen without an event.
     fn next_deadline(&self) -> Option<Instant> {
+        let control = self.control.as_ref().and_then(Server::next_deadline);
         if let Some(sd) = &self.shutdown {
-            return sd.next_deadline();
+            return sd.next_deadline().into_iter().chain(control).min();
         }
         let timers = self.services.iter().filter_map(|s| s.timer);
         let checks = self
             .runs
             .iter()
             .filter_map(|r| r.check.as_ref()?.next_deadline());
-        timers.chain(checks).min()
+        let jobs = self.jobs.iter().filter_map(|j| j.plan.next_deadline());
+        timers.chain(checks).chain(jobs).chain(control).min()
     }
 
     /// Block in poll(2) on everything that can bring news, then handle what arrived.
@@ -246,6 +289,18 @@ impl Supervisor {
                 add(Token::Other, fd, libc::POLLIN);
             }
         }
+        for fd in self.jobs.iter().flat_map(|j| j.plan.pidfds()) {
+            add(Token::Other, fd, libc::POLLIN);
+        }
+        if let Some(control) = &self.control {
+            for (slot, fd, events) in control.poll_fds() {
+                let token = match slot {
+                    Slot::Listener => Token::Listener,
+                    Slot::Conn(id) => Token::Client(id),
+                };
+                add(token, fd, events);
+            }
+        }
         let mut pollfds: Vec<libc::pollfd> = slots.iter().map(|(_, p)| *p).collect();
         let ms = timeout.map_or(-1, |t| {
             // Round up so we never wake just before a deadline and spin.
@@ -272,8 +327,17 @@ impl Supervisor {
                         log.drain();
                     }
                 }
+                Token::Listener => {
+                    if let Some(control) = &mut self.control {
+                        control.accept(Instant::now());
+                    }
+                }
+                Token::Client(id) => self.serve_client(id),
                 Token::Other => {}
             }
+        }
+        if let Some(control) = &mut self.control {
+            control.flush_and_prune(Instant::now());
         }
     }
 
@@ -282,6 +346,11 @@ impl Supervisor {
             match signals::disposition(sig.signo) {
                 Disposition::Reap => self.reap(),
                 Disposition::Shutdown => self.on_trigger(sig.signo),
+                Disposition::Forward if sig.signo == libc::SIGHUP && !self.has_main() => {
+                    if let Err(e) = self.reload() {
+                        warn!("SIGHUP: {e}");
+                    }
+                }
                 Disposition::Forward => self.forward(sig.signo),
                 Disposition::Ignore | Disposition::Default => {}
             }
@@ -639,63 +708,10 @@ impl Supervisor {
     /// Start the one shutdown path (DESIGN §4). `interrupt`: the trigger was SIGINT.
     fn begin_shutdown(&mut self, reason: String, interrupt: bool) {
         let now = Instant::now();
-        let mut stages = Vec::new();
-        for wave in self.graph.stop_waves() {
-            let mut specs = Vec::new();
-            for i in wave {
-                let Some(svc) = self.services.get_mut(i) else {
-                    continue;
-                };
-                if svc.state().is_live() {
-                    let _ = svc.set_state(State::Stopping);
-                } else if matches!(
-                    svc.state(),
-                    State::Waiting | State::Backoff | State::Blocked
-                ) {
-                    let _ = svc.set_state(State::Stopped);
-                }
-                let Some(session) = svc.session else { continue };
-                // Ctrl+C stops the main command with SIGINT, as a terminal would.
-                let mut signal = svc.cfg.stop_signal;
-                if interrupt && svc.cfg.name == MAIN && signal == libc::SIGTERM {
-                    signal = libc::SIGINT;
-                }
-                if !self.proc_ok {
-                    if let Some(pid) = svc.pid {
-                        // Without /proc only the main process itself can be stopped.
-                        // SAFETY: pid is our own unreaped child.
-                        unsafe { libc::kill(pid, signal) };
-                    }
-                }
-                let main_pid = svc.pid;
-                let stop_exec = match main_pid.map(|pid| self.stop_exec(i, pid)) {
-                    Some(Ok(exec)) => exec,
-                    Some(Err(e)) => {
-                        warn!("{e}");
-                        None
-                    }
-                    None => None,
-                };
-                let Some(svc) = self.services.get(i) else {
-                    continue;
-                };
-                specs.push(StopSpec {
-                    name: svc.cfg.name.clone(),
-                    target: Target::Service {
-                        main_pid,
-                        session,
-                        mode: svc.cfg.stop_mode,
-                    },
-                    signal,
-                    timeout: svc.cfg.stop_timeout,
-                    delay: svc.cfg.stop_delay,
-                    stop_exec,
-                });
-            }
-            if !specs.is_empty() {
-                stages.push(Stage::Wave(specs));
-            }
-        }
+        // Stops already under way for `ctl` become part of the shutdown.
+        self.jobs.clear();
+        let all: Vec<usize> = (0..self.services.len()).collect();
+        let mut stages = self.stop_stages(&all, interrupt);
         let sessions = self.services.iter().filter_map(|s| s.session).collect();
         let mut ports = self.global.sweep_ports.clone();
         let mut patterns = self.global.sweep_patterns.clone();
@@ -717,6 +733,72 @@ impl Supervisor {
             sd.deadline.duration_since(now).as_secs()
         );
         self.shutdown = Some(sd);
+    }
+
+    /// Stop waves for the services in `set`, in reverse dependency order: each service
+    /// is marked `stopping` (or `stopped`, if it had nothing running) and gets a
+    /// [`StopSpec`] if it ever ran.
+    fn stop_stages(&mut self, set: &[usize], interrupt: bool) -> Vec<Stage> {
+        let mut stages = Vec::new();
+        for wave in self.graph.stop_waves() {
+            let specs: Vec<StopSpec> = wave
+                .into_iter()
+                .filter(|i| set.contains(i))
+                .filter_map(|i| self.stop_spec(i, interrupt))
+                .collect();
+            if !specs.is_empty() {
+                stages.push(Stage::Wave(specs));
+            }
+        }
+        stages
+    }
+
+    fn stop_spec(&mut self, i: usize, interrupt: bool) -> Option<StopSpec> {
+        let svc = self.services.get_mut(i)?;
+        if svc.state().is_live() {
+            let _ = svc.set_state(State::Stopping);
+        } else if matches!(
+            svc.state(),
+            State::Waiting | State::Backoff | State::Blocked
+        ) {
+            let _ = svc.set_state(State::Stopped);
+            svc.timer = None;
+        }
+        let session = svc.session?;
+        // Ctrl+C stops the main command with SIGINT, as a terminal would.
+        let mut signal = svc.cfg.stop_signal;
+        if interrupt && svc.cfg.name == MAIN && signal == libc::SIGTERM {
+            signal = libc::SIGINT;
+        }
+        let main_pid = svc.pid;
+        if !self.proc_ok {
+            if let Some(pid) = main_pid {
+                // Without /proc only the main process itself can be stopped.
+                // SAFETY: pid is our own unreaped child.
+                unsafe { libc::kill(pid, signal) };
+            }
+        }
+        let stop_exec = match main_pid.map(|pid| self.stop_exec(i, pid)) {
+            Some(Ok(exec)) => exec,
+            Some(Err(e)) => {
+                warn!("{e}");
+                None
+            }
+            None => None,
+        };
+        let svc = self.services.get(i)?;
+        Some(StopSpec {
+            name: svc.cfg.name.clone(),
+            target: Target::Service {
+                main_pid,
+                session,
+                mode: svc.cfg.stop_mode,
+            },
+            signal,
+            timeout: svc.cfg.stop_timeout,
+            delay: svc.cfg.stop_delay,
+            stop_exec,
+        })
     }
 
     /// The service's `stop_exec`, ready to spawn with its environment (plus `MAINPID`),
@@ -744,6 +826,8 @@ impl Supervisor {
 
     /// Report survivors and the shutdown, and compute the exit status (DESIGN §1).
     fn finish(&mut self) -> i32 {
+        // Removes the control socket.
+        self.control = None;
         let now = Instant::now();
         for svc in &mut self.services {
             if svc.state() == State::Stopping {

@@ -137,6 +137,8 @@ impl Rinit {
             }
         }
         cmd.env("RINIT_LOG", "debug");
+        // Each rinit gets its own control socket, away from the machine's /run.
+        cmd.env("RINIT_SOCKET", dir.path("rinit.sock"));
         for (k, v) in &opts.env {
             cmd.env(k, v);
         }
@@ -246,6 +248,25 @@ impl Rinit {
 
     pub fn stdout(&self) -> String {
         fs::read_to_string(self.dir.0.join("stdout")).unwrap_or_default()
+    }
+
+    /// The control socket path this rinit was given.
+    pub fn socket(&self) -> String {
+        self.dir.path("rinit.sock")
+    }
+
+    /// Run `rinit ctl -s SOCKET ARGS…`; return (exit code, stdout, stderr).
+    pub fn ctl(&self, args: &[&str]) -> (i32, String, String) {
+        let out = Command::new(RINIT)
+            .args(["ctl", "-s", &self.socket()])
+            .args(args)
+            .output()
+            .unwrap();
+        (
+            out.status.code().unwrap_or(-1),
+            String::from_utf8_lossy(&out.stdout).into_owned(),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        )
     }
 
     pub fn elapsed(&self) -> Duration {

@@ -1,0 +1,508 @@
+//! What the control commands do to the supervisor: status, start/stop/restart,
+//! pause/resume, kill, reload and shutdown (DESIGN §6).
+//!
+//! Every command goes through the service state machine, so an invalid request (start
+//! while stopping, resume when not paused) is refused with the state machine's reason.
+//! A stop is the same per-service stop as in a shutdown, run as a [`Job`]: the service's
+//! dependents stop first, in reverse dependency order; when the job is done each service
+//! moves on as the job says (stays stopped, starts again, or is removed by a reload).
+
+use std::time::Instant;
+
+use log::{info, warn};
+
+use super::{Run, Supervisor, scan};
+use crate::config::{MAIN, Ready};
+use crate::control::{Request, error_reply};
+use crate::json::Json;
+use crate::ready::NotifySocket;
+use crate::service::{Service, State};
+use crate::shutdown::{MAX_SHUTDOWN, Shutdown};
+use crate::signals;
+
+/// What happens to a service once its stop job is done.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum After {
+    /// Stay stopped (`ctl stop`).
+    Stopped,
+    /// Start again (`ctl restart`, or a reload that changed it).
+    Start,
+    /// Leave the supervisor (a reload removed it).
+    Remove,
+}
+
+/// A stop requested by a command.
+pub struct Job {
+    pub plan: Shutdown,
+    after: Vec<(String, After)>,
+}
+
+impl Supervisor {
+    pub(super) fn has_main(&self) -> bool {
+        self.services.iter().any(|s| s.name() == MAIN)
+    }
+
+    /// Drive the command stops; apply what follows each finished one.
+    pub(super) fn advance_jobs(&mut self, now: Instant) {
+        let proc_ok = self.proc_ok;
+        for job in &mut self.jobs {
+            job.plan.advance(self.me, now, &mut || scan(proc_ok));
+        }
+        let (done, running): (Vec<Job>, Vec<Job>) =
+            self.jobs.drain(..).partition(|j| j.plan.is_finished());
+        self.jobs = running;
+        for job in done {
+            for (name, after) in job.after {
+                self.after_stop(&name, after);
+            }
+        }
+    }
+
+    fn after_stop(&mut self, name: &str, after: After) {
+        let Some(i) = self.index_of(name) else { return };
+        if let Some(svc) = self.services.get_mut(i) {
+            if svc.state() == State::Stopping {
+                let _ = svc.set_state(State::Stopped);
+            }
+            svc.pid = None;
+            info!("{name} stopped");
+            if after == After::Start {
+                let _ = svc.set_state(State::Waiting);
+            }
+        }
+        if after == After::Remove {
+            self.services.remove(i);
+            self.runs.remove(i);
+            self.rebuild_graph();
+        }
+    }
+
+    fn rebuild_graph(&mut self) {
+        let pairs = self
+            .services
+            .iter()
+            .map(|s| (s.cfg.name.as_str(), s.cfg.after.as_slice()));
+        match crate::graph::Graph::new(pairs) {
+            Ok(g) => self.graph = g,
+            Err(e) => warn!("dependency graph after a change: {e}"),
+        }
+    }
+
+    /// Start a job that stops `set` (and what depends on it, first).
+    fn stop_job(&mut self, set: &[usize], after: &[(String, After)]) {
+        let stages = self.stop_stages(set, false);
+        let plan = Shutdown::new("ctl".into(), Instant::now(), MAX_SHUTDOWN, stages);
+        self.jobs.push(Job {
+            plan,
+            after: after.to_vec(),
+        });
+    }
+
+    /// Read requests from a client and answer each.
+    pub(super) fn serve_client(&mut self, id: u64) {
+        let now = Instant::now();
+        let Some(control) = &mut self.control else {
+            return;
+        };
+        let requests = control.read(id, now);
+        for request in requests {
+            let reply = match request {
+                Ok(req) => self.handle(&req),
+                Err(e) => error_reply(&e),
+            };
+            if let Some(control) = &mut self.control {
+                control.reply(id, &reply);
+            }
+        }
+    }
+
+    /// Answer one request.
+    pub(super) fn handle(&mut self, req: &Request) -> Json {
+        let name = req.name.as_deref().unwrap_or_default();
+        if req.command == "status" {
+            return self.status(req.name.as_deref());
+        }
+        if let Some(sd) = &self.shutdown {
+            let left = sd
+                .deadline
+                .saturating_duration_since(Instant::now())
+                .as_secs_f64();
+            let message = format!("already shutting down: {left:.1} s left");
+            return match req.command.as_str() {
+                "shutdown" | "poweroff" | "reboot" | "halt" => ok(message),
+                _ => error_reply(&format!(
+                    "shutting down ({left:.1} s left): only status is served"
+                )),
+            };
+        }
+        let result = match req.command.as_str() {
+            "shutdown" | "poweroff" | "reboot" | "halt" => {
+                self.begin_shutdown(format!("ctl {}", req.command), false);
+                let left = self.shutdown.as_ref().map_or(0.0, |sd| {
+                    sd.deadline
+                        .saturating_duration_since(Instant::now())
+                        .as_secs_f64()
+                });
+                Ok(format!("shutting down: deadline in {left:.0} s"))
+            }
+            "reload" => self.reload(),
+            "start" => self.ctl_start(name),
+            "stop" => self.ctl_stop(name, After::Stopped),
+            "restart" => self.ctl_restart(name),
+            "pause" => self.ctl_pause(name),
+            "resume" => self.ctl_resume(name),
+            "kill" => self.ctl_kill(name, req.signal.as_deref().unwrap_or_default()),
+            other => Err(format!("unknown command {other:?}")),
+        };
+        match result {
+            Ok(message) => ok(message),
+            Err(e) => error_reply(&e),
+        }
+    }
+
+    fn lookup(&self, name: &str) -> Result<usize, String> {
+        self.index_of(name).ok_or_else(|| {
+            let names: Vec<&str> = self.services.iter().map(Service::name).collect();
+            format!("no service {name:?} (services: {})", names.join(", "))
+        })
+    }
+
+    fn status(&self, only: Option<&str>) -> Json {
+        let now = Instant::now();
+        if let Some(name) = only {
+            if let Err(e) = self.lookup(name) {
+                return error_reply(&e);
+            }
+        }
+        let services = self
+            .services
+            .iter()
+            .filter(|s| only.is_none_or(|n| s.name() == n))
+            .map(|s| service_json(s, now))
+            .collect();
+        let (phase, left) = match &self.shutdown {
+            Some(sd) => (
+                "stopping",
+                Json::num(sd.deadline.saturating_duration_since(now).as_secs_f64()),
+            ),
+            None => ("running", Json::Null),
+        };
+        Json::obj([
+            ("ok", Json::Bool(true)),
+            ("phase", Json::str(phase)),
+            ("seconds_left", left),
+            ("services", Json::Arr(services)),
+        ])
+    }
+
+    fn ctl_start(&mut self, name: &str) -> Result<String, String> {
+        let i = self.lookup(name)?;
+        let state = self
+            .services
+            .get(i)
+            .map(Service::state)
+            .unwrap_or(State::Waiting);
+        if !state.is_final() {
+            return Err(format!(
+                "{name} is {state}; start applies to a stopped, exited, failed or blocked service"
+            ));
+        }
+        // It cannot start while what it needs is down: start those too.
+        let mut woken = Vec::new();
+        for j in std::iter::once(i).chain(self.all_deps(i)) {
+            if let Some(svc) = self.services.get_mut(j) {
+                let needed = j == i || !svc.satisfies_dependents();
+                if needed && svc.state().is_final() && svc.set_state(State::Waiting).is_ok() {
+                    svc.reason = None;
+                    woken.push(svc.name().to_string());
+                }
+            }
+        }
+        Ok(format!("starting {}", woken.join(", ")))
+    }
+
+    fn all_deps(&self, i: usize) -> Vec<usize> {
+        let mut seen = Vec::new();
+        let mut stack: Vec<usize> = self.graph.deps(i).to_vec();
+        while let Some(d) = stack.pop() {
+            if !seen.contains(&d) {
+                seen.push(d);
+                stack.extend_from_slice(self.graph.deps(d));
+            }
+        }
+        seen
+    }
+
+    /// Stop a service, its running dependents first.
+    fn ctl_stop(&mut self, name: &str, after: After) -> Result<String, String> {
+        let i = self.lookup(name)?;
+        let state = self
+            .services
+            .get(i)
+            .map(Service::state)
+            .unwrap_or(State::Stopped);
+        if !crate::service::allowed(state, State::Stopping)
+            && !crate::service::allowed(state, State::Stopped)
+        {
+            return Err(format!("{name} is {state}: nothing to stop"));
+        }
+        let dependents: Vec<usize> = self
+            .graph
+            .dependents(i)
+            .into_iter()
+            .filter(|&d| self.services.get(d).is_some_and(|s| !s.state().is_final()))
+            .collect();
+        let mut set = dependents.clone();
+        set.push(i);
+        let names: Vec<String> = set
+            .iter()
+            .filter_map(|&j| self.services.get(j))
+            .map(|s| s.name().to_string())
+            .collect();
+        let plan: Vec<(String, After)> = names.iter().map(|n| (n.clone(), after)).collect();
+        self.stop_job(&set, &plan);
+        let verb = if after == After::Start {
+            "restarting"
+        } else {
+            "stopping"
+        };
+        if dependents.is_empty() {
+            Ok(format!("{verb} {name}"))
+        } else {
+            let deps: Vec<&str> = names
+                .iter()
+                .take(dependents.len())
+                .map(String::as_str)
+                .collect();
+            Ok(format!(
+                "{verb} {name}, after its dependents: {}",
+                deps.join(", ")
+            ))
+        }
+    }
+
+    fn ctl_restart(&mut self, name: &str) -> Result<String, String> {
+        let i = self.lookup(name)?;
+        let state = self
+            .services
+            .get(i)
+            .map(Service::state)
+            .unwrap_or(State::Stopped);
+        if state.is_final() {
+            return self.ctl_start(name);
+        }
+        if state == State::Stopping {
+            return Err(format!("{name} is stopping"));
+        }
+        self.ctl_stop(name, After::Start)
+    }
+
+    /// SIGSTOP (pause) or SIGCONT (resume) every process of a service.
+    fn signal_tree(&mut self, i: usize, sig: i32) -> usize {
+        let Some(svc) = self.services.get(i) else {
+            return 0;
+        };
+        let Some(session) = svc.session else { return 0 };
+        let snap = scan(self.proc_ok);
+        let members = snap.service_members(svc.pid, session, self.me);
+        let mut sent = 0;
+        for p in snap.alive(&members) {
+            if let Ok(fd) = crate::pidfd::Pidfd::open_checked(p.pid, p.starttime) {
+                if fd.signal(sig).is_ok() {
+                    sent += 1;
+                }
+            }
+        }
+        sent
+    }
+
+    fn ctl_pause(&mut self, name: &str) -> Result<String, String> {
+        let i = self.lookup(name)?;
+        let svc = self.services.get_mut(i).ok_or("no such service")?;
+        if !matches!(svc.state(), State::Running | State::Starting) {
+            return Err(format!(
+                "{name} is {}: only a running service can be paused",
+                svc.state()
+            ));
+        }
+        svc.set_state(State::Paused)?;
+        let n = self.signal_tree(i, libc::SIGSTOP);
+        Ok(format!("paused {name} ({n} process(es))"))
+    }
+
+    fn ctl_resume(&mut self, name: &str) -> Result<String, String> {
+        let i = self.lookup(name)?;
+        let pending_check = self.runs.get(i).is_some_and(|r| r.check.is_some());
+        let svc = self.services.get_mut(i).ok_or("no such service")?;
+        if svc.state() != State::Paused {
+            return Err(format!("{name} is {}, not paused", svc.state()));
+        }
+        svc.set_state(if pending_check {
+            State::Starting
+        } else {
+            State::Running
+        })?;
+        let n = self.signal_tree(i, libc::SIGCONT);
+        Ok(format!("resumed {name} ({n} process(es))"))
+    }
+
+    fn ctl_kill(&mut self, name: &str, signal: &str) -> Result<String, String> {
+        let i = self.lookup(name)?;
+        let sig = signals::parse(signal)?;
+        let state = self
+            .services
+            .get(i)
+            .map(Service::state)
+            .unwrap_or(State::Stopped);
+        if !state.is_live() {
+            return Err(format!("{name} is {state}: it has no processes"));
+        }
+        let n = self.signal_tree(i, sig);
+        Ok(format!(
+            "sent {} to {n} process(es) of {name}",
+            signals::name(sig)
+        ))
+    }
+
+    /// Re-read the configuration; if it is valid, start what was added, stop what was
+    /// removed, restart what changed, and leave the rest alone.
+    pub(super) fn reload(&mut self) -> Result<String, String> {
+        let new =
+            (self.reloader)().map_err(|e| format!("reload rejected, nothing changed: {e}"))?;
+        new.graph()
+            .map_err(|e| format!("reload rejected, nothing changed: {e}"))?;
+        let mut fresh_runs = Vec::new();
+        for cfg in &new.services {
+            let unchanged = self
+                .index_of(&cfg.name)
+                .and_then(|i| self.services.get(i))
+                .is_some_and(|s| s.cfg.same_settings(cfg));
+            if !unchanged {
+                let run = Run::prepare(cfg)
+                    .map_err(|e| format!("reload rejected, nothing changed: {e}"))?;
+                fresh_runs.push((cfg.name.clone(), run));
+            }
+        }
+        if self.notify.is_none() && new.services.iter().any(|s| s.ready == Some(Ready::Notify)) {
+            self.notify = Some(
+                NotifySocket::bind().map_err(|e| format!("reload rejected: notify socket: {e}"))?,
+            );
+        }
+        let old_names: Vec<String> = self.services.iter().map(|s| s.name().to_string()).collect();
+        let (mut added, mut changed, mut removed, mut kept) = (vec![], vec![], vec![], 0);
+        let mut services = Vec::new();
+        let mut runs = Vec::new();
+        let mut old_services: Vec<Option<Service>> = self.services.drain(..).map(Some).collect();
+        let mut old_runs: Vec<Option<Run>> = self.runs.drain(..).map(Some).collect();
+        for cfg in new.services {
+            let old = old_names.iter().position(|n| *n == cfg.name);
+            let fresh = fresh_runs
+                .iter()
+                .position(|(n, _)| *n == cfg.name)
+                .map(|k| fresh_runs.swap_remove(k).1);
+            let taken = old.and_then(|i| {
+                Some((
+                    old_services.get_mut(i)?.take()?,
+                    old_runs.get_mut(i)?.take()?,
+                ))
+            });
+            match (taken, fresh) {
+                (Some((svc, run)), None) => {
+                    kept += 1;
+                    services.push(svc);
+                    runs.push(run);
+                }
+                (Some((mut svc, old_run)), Some(mut run)) => {
+                    changed.push(cfg.name.clone());
+                    svc.cfg = cfg;
+                    // The old instance keeps writing to its pipe until it has stopped.
+                    if run.log.is_some() && old_run.log.is_some() {
+                        run.log = old_run.log;
+                    }
+                    services.push(svc);
+                    runs.push(run);
+                }
+                (None, fresh) => {
+                    added.push(cfg.name.clone());
+                    services.push(Service::new(cfg));
+                    runs.push(fresh.unwrap_or_default());
+                }
+            }
+        }
+        for (svc, run) in old_services.into_iter().zip(old_runs) {
+            if let (Some(mut svc), Some(run)) = (svc, run) {
+                removed.push(svc.name().to_string());
+                svc.cfg.after.clear();
+                services.push(svc);
+                runs.push(run);
+            }
+        }
+        self.services = services;
+        self.runs = runs;
+        self.global = new.rinit;
+        self.rebuild_graph();
+        self.retire(&changed, &removed);
+        let message = format!(
+            "reloaded: added [{}], removed [{}], changed [{}], {kept} unchanged",
+            added.join(", "),
+            removed.join(", "),
+            changed.join(", ")
+        );
+        info!("{message}");
+        Ok(message)
+    }
+
+    /// After a reload: stop what changed (then start it) and what was removed (then
+    /// forget it).
+    fn retire(&mut self, changed: &[String], removed: &[String]) {
+        let mut set = Vec::new();
+        let mut plan = Vec::new();
+        for (names, after) in [(changed, After::Start), (removed, After::Remove)] {
+            for name in names {
+                let Some(i) = self.index_of(name) else {
+                    continue;
+                };
+                let live = self.services.get(i).is_some_and(|s| s.state().is_live());
+                if live {
+                    set.push(i);
+                    plan.push((name.clone(), after));
+                } else if let Some(svc) = self.services.get_mut(i) {
+                    let _ = svc.set_state(State::Stopped);
+                    let _ = svc.set_state(State::Waiting);
+                    svc.timer = None;
+                    if after == After::Remove {
+                        self.after_stop(name, After::Remove);
+                    }
+                }
+            }
+        }
+        if !set.is_empty() {
+            self.stop_job(&set, &plan);
+        }
+    }
+}
+
+fn ok(message: String) -> Json {
+    Json::obj([("ok", Json::Bool(true)), ("message", Json::str(message))])
+}
+
+/// One service in a status reply.
+fn service_json(s: &Service, now: Instant) -> Json {
+    let uptime = match (s.state().is_live(), s.started_at) {
+        (true, Some(t)) => Json::num(now.duration_since(t).as_millis() as f64),
+        _ => Json::Null,
+    };
+    Json::obj([
+        ("name", Json::str(s.name())),
+        ("state", Json::str(s.state().name())),
+        ("pid", Json::opt(s.pid, Json::num)),
+        ("uptime_ms", uptime),
+        ("restarts", Json::num(s.restarts)),
+        (
+            "last_exit",
+            Json::opt(s.last_exit, |e| Json::str(e.to_string())),
+        ),
+        ("ready", Json::Bool(s.satisfies_dependents())),
+        ("reason", Json::opt(s.reason.clone(), Json::str)),
+    ])
+}
