@@ -2,7 +2,9 @@
 CARGO ?= cargo
 RELEASE := target/release/rinit
 
-.PHONY: all build demo test check-configs clean
+.PHONY: all build demo test e2e static image clean
+TARGET := x86_64-unknown-linux-gnu
+STATIC := target/$(TARGET)/release/rinit
 
 all: build
 
@@ -13,10 +15,32 @@ build:
 demo: build
 	./demo/run.sh $(RELEASE)
 
-# Unit tests, then every integration test (each runs rinit in its own PID namespace).
-test:
+# Unit tests, then every integration test (each runs rinit in its own PID namespace),
+# then the Docker end-to-end tests (skipped when there is no Docker engine).
+test: static
 	$(CARGO) build --examples
 	$(CARGO) test
+
+# A fully static, stripped rinit (glibc with crt-static; users and groups are read from
+# /etc/passwd and /etc/group, so no NSS is needed).
+static:
+	RUSTFLAGS="-C target-feature=+crt-static -C relocation-model=static" \
+		$(CARGO) build --release --target $(TARGET)
+	@file $(STATIC) | grep -q 'statically linked' || { echo "not static: $(STATIC)"; exit 1; }
+	@ls -l $(STATIC)
+
+# The Docker image `rinit`: static rinit + busybox-static + configs/docker-demo.toml.
+image: static
+	@test -x /bin/busybox || { echo "needs Debian's busybox-static (apt-get install busybox-static)"; exit 1; }
+	mkdir -p target/image
+	cp $(STATIC) target/image/rinit
+	cp /bin/busybox target/image/busybox
+	cp configs/docker-demo.toml target/image/docker-demo.toml
+	docker build -q -t rinit -f Dockerfile target/image
+
+# End-to-end tests on a real Docker engine.
+e2e: image
+	$(CARGO) test --test e2e_docker -- --test-threads 1
 
 clean:
 	$(CARGO) clean

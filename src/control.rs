@@ -143,6 +143,17 @@ impl Server {
             ));
         }
         let _ = std::fs::remove_file(path);
+        // A minimal image may have no /run yet.
+        if let Some(dir) = path
+            .parent()
+            .filter(|d| !d.as_os_str().is_empty() && !d.exists())
+        {
+            use std::os::unix::fs::DirBuilderExt;
+            std::fs::DirBuilder::new()
+                .recursive(true)
+                .mode(0o755)
+                .create(dir)?;
+        }
         let c_path = CString::new(path.as_os_str().as_bytes())?;
         // SAFETY: plain socket calls; umask is restored right after bind.
         let listener = unsafe {

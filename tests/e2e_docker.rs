@@ -1,0 +1,410 @@
+//! End to end on a real Docker engine: rinit as a container's ENTRYPOINT, stopped with
+//! `docker stop`. Every image is built locally `FROM scratch` with the static rinit and
+//! Debian's busybox-static; nothing is pulled. Run with `make e2e` (which builds the
+//! static binary first); without a Docker engine the tests are skipped, unless
+//! `RINIT_REQUIRE_DOCKER=1` (as in CI) makes that a failure. Every container and image
+//! is removed, also when a test fails.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
+
+use std::process::{Command, Output};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
+
+const STATIC: &str = concat!(
+    env!("CARGO_MANIFEST_DIR"),
+    "/target/x86_64-unknown-linux-gnu/release/rinit"
+);
+
+fn docker(args: &[&str]) -> Output {
+    Command::new("docker")
+        .args(args)
+        .output()
+        .expect("cannot run docker")
+}
+
+fn docker_ok(args: &[&str]) -> String {
+    let out = docker(args);
+    assert!(
+        out.status.success(),
+        "docker {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+/// Docker is usable and the static binary is built; else skip (or fail in CI).
+fn ready() -> bool {
+    let have_docker = docker(&["info"]).status.success();
+    let have_static = std::path::Path::new(STATIC).exists();
+    let have_busybox = std::path::Path::new("/bin/busybox").exists();
+    if have_docker && have_static && have_busybox {
+        return true;
+    }
+    let why = format!(
+        "docker engine: {have_docker}, static rinit (make static): {have_static}, /bin/busybox (busybox-static): {have_busybox}"
+    );
+    assert!(
+        std::env::var_os("RINIT_REQUIRE_DOCKER").is_none(),
+        "e2e prerequisites missing: {why}"
+    );
+    eprintln!("skipped: {why}");
+    false
+}
+
+/// A locally built image, removed on drop.
+struct Image(String);
+
+impl Image {
+    /// Build `FROM scratch` + busybox + rinit, plus `extra` Dockerfile lines and files.
+    fn build(extra: &str, files: &[(&str, &str)]) -> Image {
+        static N: AtomicUsize = AtomicUsize::new(0);
+        let tag = format!(
+            "rinit-e2e-{}-{}",
+            std::process::id(),
+            N.fetch_add(1, Ordering::SeqCst)
+        );
+        let dir = std::env::temp_dir().join(&tag);
+        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::copy("/bin/busybox", dir.join("busybox")).unwrap();
+        std::fs::copy(STATIC, dir.join("rinit")).unwrap();
+        for (name, text) in files {
+            std::fs::write(dir.join(name), text).unwrap();
+        }
+        let dockerfile = format!(
+            "FROM scratch\nCOPY busybox /bin/busybox\nRUN [\"/bin/busybox\", \"--install\", \"-s\", \"/bin\"]\n\
+             COPY rinit /sbin/rinit\n{extra}\nENTRYPOINT [\"/sbin/rinit\"]\n"
+        );
+        std::fs::write(dir.join("Dockerfile"), dockerfile).unwrap();
+        let out = docker(&["build", "-q", "-t", &tag, dir.to_str().unwrap()]);
+        let _ = std::fs::remove_dir_all(&dir);
+        assert!(
+            out.status.success(),
+            "docker build: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        Image(tag)
+    }
+
+    fn with_config(config: &str, extra: &str) -> Image {
+        Image::build(
+            &format!("COPY rinit.toml /etc/rinit/rinit.toml\n{extra}"),
+            &[("rinit.toml", config)],
+        )
+    }
+}
+
+impl Drop for Image {
+    fn drop(&mut self) {
+        let _ = docker(&["rmi", "-f", &self.0]);
+    }
+}
+
+/// A container, removed on drop.
+struct Container(String);
+
+impl Container {
+    fn run(image: &Image, opts: &[&str], args: &[&str]) -> Container {
+        let name = format!("{}-c", image.0);
+        let mut all = vec!["run", "-d", "--name", &name];
+        all.extend_from_slice(opts);
+        all.push(&image.0);
+        all.extend_from_slice(args);
+        docker_ok(&all);
+        Container(name)
+    }
+
+    fn logs(&self) -> String {
+        let out = docker(&["logs", &self.0]);
+        format!(
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        )
+    }
+
+    fn wait_log(&self, needle: &str) -> String {
+        let start = Instant::now();
+        loop {
+            let logs = self.logs();
+            if logs.contains(needle) {
+                return logs;
+            }
+            assert!(
+                start.elapsed() < Duration::from_secs(20),
+                "no {needle:?} in logs:\n{logs}"
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
+    fn exit_code(&self) -> i32 {
+        docker_ok(&["wait", &self.0]).trim().parse().unwrap()
+    }
+
+    /// `docker stop` with a timeout; return how long it took.
+    fn stop(&self, timeout: u32) -> Duration {
+        let t0 = Instant::now();
+        docker_ok(&["stop", "-t", &timeout.to_string(), &self.0]);
+        t0.elapsed()
+    }
+}
+
+impl Drop for Container {
+    fn drop(&mut self) {
+        let _ = docker(&["rm", "-f", &self.0]);
+    }
+}
+
+/// The position of the first log line containing `needle`.
+fn line_of(logs: &str, needle: &str) -> usize {
+    logs.lines()
+        .position(|l| l.contains(needle))
+        .unwrap_or_else(|| panic!("no {needle:?} in:\n{logs}"))
+}
+
+#[test]
+fn exit_codes_pass_through() {
+    if !ready() {
+        return;
+    }
+    let image = Image::build("", &[]);
+    for (script, want) in [
+        ("exit 7", 7),
+        ("exit 0", 0),
+        ("kill -TERM $$", 143),
+        ("kill -KILL $$", 137),
+    ] {
+        let out = docker(&["run", "--rm", &image.0, "--", "sh", "-c", script]);
+        assert_eq!(
+            out.status.code(),
+            Some(want),
+            "{script}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    let out = docker(&["run", "--rm", &image.0, "--", "/no/such/command"]);
+    assert_eq!(out.status.code(), Some(127));
+}
+
+const MULTI: &str = r#"
+[rinit]
+shutdown_timeout = "25s"
+
+[service.db]
+shell = true
+exec = "trap 'echo db: stopping; exit 0' TERM; echo db: up; mkdir -p /tmp; touch /tmp/db.ready; while :; do sleep 1 & wait; done"
+ready = "file:/tmp/db.ready"
+
+[service.app]
+after = ["db"]
+shell = true
+exec = "trap 'echo app: stopping; exit 0' TERM; echo app: up; while :; do sleep 1 & wait; done"
+"#;
+
+#[test]
+fn docker_stop_runs_the_ordered_shutdown() {
+    if !ready() {
+        return;
+    }
+    let image = Image::with_config(MULTI, "");
+    let c = Container::run(&image, &[], &[]);
+    c.wait_log("app | app: up");
+    let took = c.stop(40);
+    assert!(took < Duration::from_secs(5), "docker stop took {took:?}");
+    assert_eq!(
+        c.exit_code(),
+        0,
+        "a requested shutdown with no main exits 0"
+    );
+    let logs = c.logs();
+    assert!(
+        logs.contains("db | db: up") && logs.contains("app | app: stopping"),
+        "{logs}"
+    );
+    assert!(
+        line_of(&logs, "stopping app with SIGTERM") < line_of(&logs, "stopping db with SIGTERM"),
+        "{logs}"
+    );
+    assert!(
+        line_of(&logs, "app exited") < line_of(&logs, "stopping db with SIGTERM"),
+        "{logs}"
+    );
+    assert!(logs.contains("shutdown report"), "{logs}");
+}
+
+#[test]
+fn a_service_ignoring_sigterm_takes_its_stop_timeout_not_dockers() {
+    if !ready() {
+        return;
+    }
+    let config = r#"
+[service.stubborn]
+stop_timeout = "3s"
+shell = true
+exec = "trap '' TERM; echo stubborn: up; while :; do sleep 1; done"
+"#;
+    let image = Image::with_config(config, "");
+    let c = Container::run(&image, &[], &[]);
+    c.wait_log("stubborn: up");
+    let took = c.stop(40);
+    assert!(took >= Duration::from_millis(2900), "{took:?}");
+    assert!(
+        took < Duration::from_secs(8),
+        "took Docker's timeout, not the service's: {took:?}"
+    );
+    let logs = c.logs();
+    assert!(
+        logs.lines()
+            .any(|l| l.contains("stubborn") && l.contains("KILLED")),
+        "{logs}"
+    );
+}
+
+#[test]
+fn stopsignal_sigpwr_and_sigrtmin_3_stop_the_same_way() {
+    if !ready() {
+        return;
+    }
+    for signal in ["SIGPWR", "SIGRTMIN+3"] {
+        let image = Image::with_config(MULTI, &format!("STOPSIGNAL {signal}"));
+        let c = Container::run(&image, &[], &[]);
+        c.wait_log("app | app: up");
+        let took = c.stop(40);
+        assert!(took < Duration::from_secs(5), "{signal}: {took:?}");
+        assert_eq!(c.exit_code(), 0);
+        let logs = c.logs();
+        assert!(
+            logs.contains(&format!("shutting down ({signal} received)")),
+            "{signal}: {logs}"
+        );
+        assert!(
+            line_of(&logs, "stopping app") < line_of(&logs, "stopping db"),
+            "{logs}"
+        );
+    }
+}
+
+#[test]
+fn docker_kill_hup_reaches_main() {
+    if !ready() {
+        return;
+    }
+    let image = Image::build("", &[]);
+    let script = "trap 'echo main: got HUP' HUP; echo main: up; while :; do sleep 1 & wait; done";
+    let c = Container::run(&image, &[], &["--", "sh", "-c", script]);
+    c.wait_log("main: up");
+    docker_ok(&["kill", "-s", "HUP", &c.0]);
+    c.wait_log("main: got HUP");
+    c.stop(10);
+}
+
+#[test]
+fn zombies_are_reaped_without_docker_init() {
+    if !ready() {
+        return;
+    }
+    let image = Image::build("", &[]);
+    let script = "i=0; while [ $i -lt 200 ]; do (sh -c 'exit 0' &); i=$((i+1)); done; echo main: orphans made; while :; do sleep 1 & wait; done";
+    let c = Container::run(&image, &[], &["--", "sh", "-c", script]);
+    c.wait_log("main: orphans made");
+    let start = Instant::now();
+    loop {
+        let states = docker_ok(&[
+            "exec",
+            &c.0,
+            "sh",
+            "-c",
+            "cat /proc/[0-9]*/stat 2>/dev/null",
+        ]);
+        let zombies = states
+            .lines()
+            .filter(|l| {
+                l.rsplit(')')
+                    .next()
+                    .is_some_and(|r| r.trim_start().starts_with('Z'))
+            })
+            .count();
+        if zombies == 0 {
+            break;
+        }
+        assert!(
+            start.elapsed() < Duration::from_secs(10),
+            "{zombies} zombies left"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    c.stop(10);
+}
+
+#[test]
+fn rinit_ctl_status_through_docker_exec() {
+    if !ready() {
+        return;
+    }
+    let image = Image::with_config(MULTI, "");
+    let c = Container::run(&image, &[], &[]);
+    c.wait_log("app | app: up");
+    let status = docker_ok(&["exec", &c.0, "rinit", "ctl", "status"]);
+    assert!(status.starts_with("phase: running"), "{status}");
+    assert!(
+        status
+            .lines()
+            .any(|l| l.starts_with("app ") && l.contains("running")),
+        "{status}"
+    );
+    c.stop(10);
+}
+
+#[test]
+fn with_pid_host_a_matching_host_process_survives_the_sweep() {
+    if !ready() {
+        return;
+    }
+    // A process on the machine whose command line matches the container's sweep pattern.
+    let tag = format!("4242.{}", std::process::id());
+    let mut bystander = Command::new("sleep").arg(&tag).spawn().unwrap();
+    let config = format!(
+        "[rinit]\nsweep_patterns = [\"sleep {tag}\"]\n\n[service.app]\nshell = true\nexec = \"echo app: up; while :; do sleep 1 & wait; done\"\n"
+    );
+    let image = Image::with_config(&config, "");
+    let c = Container::run(&image, &["--pid=host"], &[]);
+    c.wait_log("app: up");
+    c.stop(10);
+    let logs = c.logs();
+    let alive = bystander.try_wait().unwrap().is_none();
+    let _ = bystander.kill();
+    let _ = bystander.wait();
+    assert!(
+        alive,
+        "the host process was killed by the container's sweep:\n{logs}"
+    );
+    assert!(
+        logs.contains("outside rinit's scope; not signalled"),
+        "{logs}"
+    );
+}
+
+#[test]
+fn user_names_resolve_without_nss_in_a_static_image() {
+    if !ready() {
+        return;
+    }
+    let passwd = "root:x:0:0:root:/root:/bin/sh\napp:x:1234:1234:app:/:/bin/sh\n";
+    let group = "root:x:0:\napp:x:1234:\naudio:x:29:app\n";
+    let config = "[service.who]\nuser = \"app\"\noneshot = true\nexec = \"id\"\n\n[service.keep]\nexec = \"sleep 1000\"\n";
+    let image = Image::build(
+        "COPY passwd /etc/passwd\nCOPY group /etc/group\nCOPY rinit.toml /etc/rinit/rinit.toml",
+        &[("passwd", passwd), ("group", group), ("rinit.toml", config)],
+    );
+    let c = Container::run(&image, &[], &[]);
+    let logs = c.wait_log("who | uid=");
+    let line = logs.lines().find(|l| l.starts_with("who | uid=")).unwrap();
+    assert!(line.contains("uid=1234(app) gid=1234(app)"), "{line}");
+    assert!(line.contains("29(audio)"), "supplementary groups: {line}");
+    c.stop(10);
+}
