@@ -37,8 +37,18 @@ fn docker_ok(args: &[&str]) -> String {
     String::from_utf8_lossy(&out.stdout).into_owned()
 }
 
-/// Docker is usable and the static binary is built; else skip (or fail in CI).
-fn ready() -> bool {
+/// One test at a time: parallel builds on the legacy builder share cached layers, and
+/// one test removing its image can pull a parent layer from under another's build.
+static SERIAL: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
+/// Docker is usable and the static binary is built (else skip, or fail in CI); the
+/// guard keeps the tests serial.
+fn ready() -> Option<std::sync::MutexGuard<'static, ()>> {
+    let guard = SERIAL.lock().unwrap_or_else(|e| e.into_inner());
+    prerequisites().then_some(guard)
+}
+
+fn prerequisites() -> bool {
     let have_docker = docker(&["info"]).status.success();
     let have_static = std::path::Path::new(STATIC).exists();
     let have_busybox = std::path::Path::new("/bin/busybox").exists();
@@ -169,9 +179,7 @@ fn line_of(logs: &str, needle: &str) -> usize {
 
 #[test]
 fn exit_codes_pass_through() {
-    if !ready() {
-        return;
-    }
+    let Some(_serial) = ready() else { return };
     let image = Image::build("", &[]);
     for (script, want) in [
         ("exit 7", 7),
@@ -208,9 +216,7 @@ exec = "trap 'echo app: stopping; exit 0' TERM; echo app: up; while :; do sleep 
 
 #[test]
 fn docker_stop_runs_the_ordered_shutdown() {
-    if !ready() {
-        return;
-    }
+    let Some(_serial) = ready() else { return };
     let image = Image::with_config(MULTI, "");
     let c = Container::run(&image, &[], &[]);
     c.wait_log("app | app: up");
@@ -239,9 +245,7 @@ fn docker_stop_runs_the_ordered_shutdown() {
 
 #[test]
 fn a_service_ignoring_sigterm_takes_its_stop_timeout_not_dockers() {
-    if !ready() {
-        return;
-    }
+    let Some(_serial) = ready() else { return };
     let config = r#"
 [service.stubborn]
 stop_timeout = "3s"
@@ -267,9 +271,7 @@ exec = "trap '' TERM; echo stubborn: up; while :; do sleep 1; done"
 
 #[test]
 fn stopsignal_sigpwr_and_sigrtmin_3_stop_the_same_way() {
-    if !ready() {
-        return;
-    }
+    let Some(_serial) = ready() else { return };
     for signal in ["SIGPWR", "SIGRTMIN+3"] {
         let image = Image::with_config(MULTI, &format!("STOPSIGNAL {signal}"));
         let c = Container::run(&image, &[], &[]);
@@ -291,9 +293,7 @@ fn stopsignal_sigpwr_and_sigrtmin_3_stop_the_same_way() {
 
 #[test]
 fn docker_kill_hup_reaches_main() {
-    if !ready() {
-        return;
-    }
+    let Some(_serial) = ready() else { return };
     let image = Image::build("", &[]);
     let script = "trap 'echo main: got HUP' HUP; echo main: up; while :; do sleep 1 & wait; done";
     let c = Container::run(&image, &[], &["--", "sh", "-c", script]);
@@ -305,9 +305,7 @@ fn docker_kill_hup_reaches_main() {
 
 #[test]
 fn zombies_are_reaped_without_docker_init() {
-    if !ready() {
-        return;
-    }
+    let Some(_serial) = ready() else { return };
     let image = Image::build("", &[]);
     let script = "i=0; while [ $i -lt 200 ]; do (sh -c 'exit 0' &); i=$((i+1)); done; echo main: orphans made; while :; do sleep 1 & wait; done";
     let c = Container::run(&image, &[], &["--", "sh", "-c", script]);
@@ -343,9 +341,7 @@ fn zombies_are_reaped_without_docker_init() {
 
 #[test]
 fn rinit_ctl_status_through_docker_exec() {
-    if !ready() {
-        return;
-    }
+    let Some(_serial) = ready() else { return };
     let image = Image::with_config(MULTI, "");
     let c = Container::run(&image, &[], &[]);
     c.wait_log("app | app: up");
@@ -362,9 +358,7 @@ fn rinit_ctl_status_through_docker_exec() {
 
 #[test]
 fn with_pid_host_a_matching_host_process_survives_the_sweep() {
-    if !ready() {
-        return;
-    }
+    let Some(_serial) = ready() else { return };
     // A process on the machine whose command line matches the container's sweep pattern.
     let tag = format!("4242.{}", std::process::id());
     let mut bystander = Command::new("sleep").arg(&tag).spawn().unwrap();
@@ -391,9 +385,7 @@ fn with_pid_host_a_matching_host_process_survives_the_sweep() {
 
 #[test]
 fn user_names_resolve_without_nss_in_a_static_image() {
-    if !ready() {
-        return;
-    }
+    let Some(_serial) = ready() else { return };
     let passwd = "root:x:0:0:root:/root:/bin/sh\napp:x:1234:1234:app:/:/bin/sh\n";
     let group = "root:x:0:\napp:x:1234:\naudio:x:29:app\n";
     let config = "[service.who]\nuser = \"app\"\noneshot = true\nexec = \"id\"\n\n[service.keep]\nexec = \"sleep 1000\"\n";
