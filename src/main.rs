@@ -20,6 +20,7 @@ mod signals;
 mod spawn;
 mod supervisor;
 mod sweep;
+mod sysinit;
 mod users;
 
 use std::io::Write;
@@ -121,7 +122,13 @@ fn init_logging() {
 
 fn main() {
     let args: Vec<String> = std::env::args().skip(1).collect();
-    let code = match parse_args(&args) {
+    let parsed = parse_args(&args);
+    // As the kernel's init, rinit must never exit: even a usage error powers off.
+    let kernel_init = std::process::id() == 1 && sysinit::detect_vm(false);
+    if let (true, Err(msg)) = (kernel_init, &parsed) {
+        sysinit::fatal(msg);
+    }
+    let code = match parsed {
         Ok(Cli::Help) => {
             println!("{USAGE}");
             0
@@ -133,14 +140,22 @@ fn main() {
         Ok(Cli::Check { config }) => check(config),
         Ok(Cli::Ctl(args)) => control::client(&args),
         Ok(Cli::Init {
-            config, command, ..
+            config,
+            command,
+            vm,
         }) => {
             init_logging();
+            if vm && std::process::id() != 1 {
+                eprintln!("rinit: --vm needs rinit to be PID 1");
+                std::process::exit(EXIT_USAGE);
+            }
+            let vm = vm || kernel_init;
             let path = config
                 .map(std::path::PathBuf::from)
                 .or_else(config::default_path);
             match build_config(path.clone(), command.clone()) {
-                Ok(cfg) => run_init(cfg, path, command),
+                Ok(cfg) => run_init(cfg, path, command, vm),
+                Err(msg) if vm => sysinit::fatal(&msg),
                 Err(msg) => {
                     eprintln!("rinit: {msg}");
                     EXIT_USAGE
@@ -189,11 +204,26 @@ fn build_config(
     Ok(cfg)
 }
 
-fn run_init(cfg: config::Config, path: Option<std::path::PathBuf>, command: Vec<String>) -> i32 {
+fn run_init(
+    cfg: config::Config,
+    path: Option<std::path::PathBuf>,
+    command: Vec<String>,
+    vm: bool,
+) -> i32 {
+    if vm {
+        sysinit::early_boot(cfg.rinit.hostname.as_deref());
+    }
     // `reload` and SIGHUP read the same files again, with the same `-- COMMAND`.
     let reloader = Box::new(move || build_config(path.clone(), command.clone()));
-    match supervisor::Supervisor::new(cfg, reloader) {
-        Ok(mut sup) => sup.run(),
+    match supervisor::Supervisor::new(cfg, reloader, vm) {
+        Ok(mut sup) => {
+            let code = sup.run();
+            if vm {
+                sysinit::finish(sup.power_action());
+            }
+            code
+        }
+        Err(e) if vm => sysinit::fatal(&e),
         Err(e) => {
             eprintln!("rinit: {e}");
             EXIT_USAGE

@@ -69,6 +69,16 @@ pub fn disposition(sig: i32) -> Disposition {
     }
 }
 
+/// The role of `sig` when rinit may be the kernel's init: in VM mode SIGUSR1 (halt) and
+/// SIGUSR2 (power off) are shutdown triggers too, as with sysvinit and systemd.
+pub fn disposition_for(sig: i32, vm: bool) -> Disposition {
+    if vm && (sig == libc::SIGUSR1 || sig == libc::SIGUSR2) {
+        Disposition::Shutdown
+    } else {
+        disposition(sig)
+    }
+}
+
 /// The signals rinit reads from its signalfd: every one whose disposition is not `Default`
 /// or `Ignore`.
 pub fn handled() -> impl Iterator<Item = i32> {
@@ -333,6 +343,14 @@ mod tests {
         assert_eq!(disposition(libc::SIGSEGV), Disposition::Default);
         assert!(handled().all(|s| s != libc::SIGKILL && s != libc::SIGSTOP));
         assert!(handled().any(|s| s == libc::SIGCHLD));
+    }
+
+    #[test]
+    fn vm_mode_adds_the_power_signals() {
+        assert_eq!(disposition_for(libc::SIGUSR1, true), Disposition::Shutdown);
+        assert_eq!(disposition_for(libc::SIGUSR2, true), Disposition::Shutdown);
+        assert_eq!(disposition_for(libc::SIGUSR1, false), Disposition::Forward);
+        assert_eq!(disposition_for(libc::SIGHUP, true), Disposition::Forward);
     }
 
     #[test]

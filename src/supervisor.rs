@@ -27,6 +27,7 @@ use crate::service::{self, Service, State};
 use crate::shutdown::{self, Shutdown, Stage, StopSpec, Target};
 use crate::signals::{self, Disposition, SignalFd};
 use crate::spawn::{Spawn, Stdio};
+use crate::sysinit::PowerAction;
 use crate::users::{self, Credentials};
 
 /// How a process ended, as `waitpid` reported it.
@@ -128,6 +129,10 @@ pub struct Supervisor {
     jobs: Vec<commands::Job>,
     /// Reads the configuration again, for `reload` and SIGHUP.
     reloader: Reloader,
+    /// rinit is the kernel's init: power signals and a power action at the end.
+    vm: bool,
+    /// What the machine does once the shutdown is over (VM mode).
+    action: PowerAction,
 }
 
 /// Re-reads the configuration (files plus `-- COMMAND`), fully validated.
@@ -135,7 +140,7 @@ pub type Reloader = Box<dyn Fn() -> Result<Config, String>>;
 
 impl Supervisor {
     /// Take over signals, become a subreaper when not PID 1, and prepare every service.
-    pub fn new(config: Config, reloader: Reloader) -> Result<Supervisor, String> {
+    pub fn new(config: Config, reloader: Reloader, vm: bool) -> Result<Supervisor, String> {
         let graph = config.graph().map_err(|e| e.to_string())?;
         let signals = signals::take_over().map_err(|e| format!("cannot set up signals: {e}"))?;
         let me = std::process::id() as i32;
@@ -205,7 +210,14 @@ impl Supervisor {
             control,
             jobs: Vec::new(),
             reloader,
+            vm,
+            action: PowerAction::PowerOff,
         })
+    }
+
+    /// The power action the shutdown asked for (VM mode).
+    pub fn power_action(&self) -> PowerAction {
+        self.action
     }
 
     /// Run until the shutdown is complete; return rinit's exit status.
@@ -343,7 +355,7 @@ impl Supervisor {
 
     fn drain_signals(&mut self) {
         while let Some(sig) = self.signals.read() {
-            match signals::disposition(sig.signo) {
+            match signals::disposition_for(sig.signo, self.vm) {
                 Disposition::Reap => self.reap(),
                 Disposition::Shutdown => self.on_trigger(sig.signo),
                 Disposition::Forward if sig.signo == libc::SIGHUP && !self.has_main() => {
@@ -423,6 +435,7 @@ impl Supervisor {
             );
             return;
         }
+        self.action = PowerAction::for_signal(sig);
         self.begin_shutdown(
             format!("{} received", signals::name(sig)),
             sig == libc::SIGINT,
@@ -725,6 +738,11 @@ impl Supervisor {
             ports,
             patterns,
         }));
+        let reason = if self.vm {
+            format!("{reason}; then {}", self.action.name())
+        } else {
+            reason
+        };
         let sd = Shutdown::new(reason, now, self.global.shutdown_timeout, stages);
         info!(
             "shutting down ({}): {} service(s), deadline in {} s",

@@ -137,6 +137,7 @@ impl Supervisor {
         }
         let result = match req.command.as_str() {
             "shutdown" | "poweroff" | "reboot" | "halt" => {
+                self.action = crate::sysinit::PowerAction::for_command(&req.command);
                 self.begin_shutdown(format!("ctl {}", req.command), false);
                 let left = self.shutdown.as_ref().map_or(0.0, |sd| {
                     sd.deadline

@@ -1,0 +1,388 @@
+//! VM duties (DESIGN §7): detecting that rinit is the kernel's init, early mounts, the
+//! hostname, ctrl-alt-del, and the final sync, unmount and `reboot(2)`.
+//!
+//! In a container none of this runs: rinit is then PID 1 of a child PID namespace, where
+//! `reboot(2)` would only kill it. The decisions — which signal asks for which power
+//! action, which mounts are missing, in what order to unmount — are pure functions,
+//! unit-tested; the rest are thin system calls whose failures are logged, never fatal.
+
+use std::ffi::CString;
+use std::io::Write;
+use std::time::Duration;
+
+use log::{info, warn};
+
+/// The inode of the initial PID namespace (PROC_PID_INIT_INO).
+pub const PROC_PID_INIT_INO: u64 = 4026531836;
+
+/// What the machine does at the end of a shutdown.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum PowerAction {
+    PowerOff,
+    Reboot,
+    Halt,
+}
+
+impl PowerAction {
+    /// The action a signal asks for in VM mode (SIGINT is ctrl-alt-del: reboot).
+    pub fn for_signal(sig: i32) -> PowerAction {
+        match sig {
+            libc::SIGINT => PowerAction::Reboot,
+            libc::SIGUSR1 => PowerAction::Halt,
+            _ => PowerAction::PowerOff,
+        }
+    }
+
+    /// The action a control command asks for.
+    pub fn for_command(command: &str) -> PowerAction {
+        match command {
+            "reboot" => PowerAction::Reboot,
+            "halt" => PowerAction::Halt,
+            _ => PowerAction::PowerOff,
+        }
+    }
+
+    pub fn name(self) -> &'static str {
+        match self {
+            PowerAction::PowerOff => "power off",
+            PowerAction::Reboot => "reboot",
+            PowerAction::Halt => "halt",
+        }
+    }
+
+    fn reboot_cmd(self) -> libc::c_int {
+        match self {
+            PowerAction::PowerOff => libc::RB_POWER_OFF,
+            PowerAction::Reboot => libc::RB_AUTOBOOT,
+            PowerAction::Halt => libc::RB_HALT_SYSTEM,
+        }
+    }
+}
+
+/// Parse `pid:[4026531836]` (the target of /proc/self/ns/pid) into its inode.
+pub fn ns_inode(link: &str) -> Option<u64> {
+    link.strip_prefix("pid:[")?.strip_suffix(']')?.parse().ok()
+}
+
+/// Is rinit the kernel's init? PID 1 in the initial PID namespace (mounting /proc first
+/// if it is not there yet), or `--vm`.
+pub fn detect_vm(force: bool) -> bool {
+    if force {
+        return true;
+    }
+    if std::process::id() != 1 {
+        return false;
+    }
+    if std::fs::read_link("/proc/self/ns/pid").is_err() {
+        let _ = std::fs::create_dir_all("/proc");
+        mount(
+            "proc",
+            "/proc",
+            "proc",
+            libc::MS_NOSUID | libc::MS_NODEV | libc::MS_NOEXEC,
+            "",
+        );
+    }
+    std::fs::read_link("/proc/self/ns/pid")
+        .ok()
+        .and_then(|l| l.to_str().and_then(ns_inode))
+        == Some(PROC_PID_INIT_INO)
+}
+
+/// An early-boot mount: (source, target, fstype, flags, data).
+type MountSpec = (
+    &'static str,
+    &'static str,
+    &'static str,
+    libc::c_ulong,
+    &'static str,
+);
+
+const EARLY_MOUNTS: &[MountSpec] = &[
+    (
+        "proc",
+        "/proc",
+        "proc",
+        libc::MS_NOSUID | libc::MS_NODEV | libc::MS_NOEXEC,
+        "",
+    ),
+    (
+        "sysfs",
+        "/sys",
+        "sysfs",
+        libc::MS_NOSUID | libc::MS_NODEV | libc::MS_NOEXEC,
+        "",
+    ),
+    ("devtmpfs", "/dev", "devtmpfs", libc::MS_NOSUID, "mode=0755"),
+    (
+        "devpts",
+        "/dev/pts",
+        "devpts",
+        libc::MS_NOSUID | libc::MS_NOEXEC,
+        "gid=5,mode=0620,ptmxmode=0666",
+    ),
+    (
+        "tmpfs",
+        "/dev/shm",
+        "tmpfs",
+        libc::MS_NOSUID | libc::MS_NODEV,
+        "mode=1777",
+    ),
+    (
+        "tmpfs",
+        "/run",
+        "tmpfs",
+        libc::MS_NOSUID | libc::MS_NODEV,
+        "mode=0755",
+    ),
+];
+
+/// Mount points listed in /proc/self/mountinfo (field 5), in mount order. Pure.
+pub fn mount_points(mountinfo: &str) -> Vec<String> {
+    mountinfo
+        .lines()
+        .filter_map(|l| l.split_whitespace().nth(4))
+        .map(unescape_mount_path)
+        .collect()
+}
+
+/// mountinfo escapes space, tab, newline and backslash as octal (`\040`).
+fn unescape_mount_path(s: &str) -> String {
+    let mut out = String::new();
+    let mut rest = s;
+    while let Some(i) = rest.find('\\') {
+        out.push_str(rest.get(..i).unwrap_or_default());
+        let code = rest
+            .get(i + 1..i + 4)
+            .and_then(|o| u8::from_str_radix(o, 8).ok());
+        match code {
+            Some(c) => {
+                out.push(char::from(c));
+                rest = rest.get(i + 4..).unwrap_or_default();
+            }
+            None => {
+                out.push('\\');
+                rest = rest.get(i + 1..).unwrap_or_default();
+            }
+        }
+    }
+    out.push_str(rest);
+    out
+}
+
+/// The early mounts whose target is not mounted yet. Pure.
+fn missing_mounts(mounted: &[String]) -> Vec<&'static MountSpec> {
+    EARLY_MOUNTS
+        .iter()
+        .filter(|m| !mounted.iter().any(|p| p == m.1))
+        .collect()
+}
+
+/// What to unmount at the end, in order: everything but `/`, newest first. Pure.
+pub fn unmount_order(mounted: &[String]) -> Vec<String> {
+    let mut order: Vec<String> = mounted
+        .iter()
+        .filter(|p| p.as_str() != "/")
+        .cloned()
+        .collect();
+    order.reverse();
+    order.dedup();
+    order
+}
+
+fn mount(source: &str, target: &str, fstype: &str, flags: libc::c_ulong, data: &str) -> bool {
+    let (Ok(src), Ok(tgt), Ok(fs), Ok(dat)) = (
+        CString::new(source),
+        CString::new(target),
+        CString::new(fstype),
+        CString::new(data),
+    ) else {
+        return false;
+    };
+    // SAFETY: all pointers are valid C strings for the duration of the call.
+    let rc = unsafe {
+        libc::mount(
+            src.as_ptr(),
+            tgt.as_ptr(),
+            fs.as_ptr(),
+            flags,
+            dat.as_ptr().cast(),
+        )
+    };
+    rc == 0
+}
+
+fn read_mount_points() -> Vec<String> {
+    mount_points(&std::fs::read_to_string("/proc/self/mountinfo").unwrap_or_default())
+}
+
+/// Early boot: the missing mounts, a console for our output, the hostname, and
+/// ctrl-alt-del turned into SIGINT.
+pub fn early_boot(hostname: Option<&str>) {
+    for (source, target, fstype, flags, data) in missing_mounts(&read_mount_points()) {
+        let _ = std::fs::create_dir_all(target);
+        if !mount(source, target, fstype, *flags, data) {
+            warn!(
+                "cannot mount {fstype} on {target}: {}",
+                std::io::Error::last_os_error()
+            );
+        }
+    }
+    ensure_console();
+    if let Some(name) = hostname {
+        // SAFETY: the pointer and length describe `name`.
+        if unsafe { libc::sethostname(name.as_ptr().cast(), name.len()) } != 0 {
+            warn!(
+                "cannot set the hostname: {}",
+                std::io::Error::last_os_error()
+            );
+        }
+    }
+    // SAFETY: reboot with RB_DISABLE_CAD only changes what ctrl-alt-del does.
+    if unsafe { libc::reboot(libc::RB_DISABLE_CAD) } != 0 {
+        warn!(
+            "cannot disable ctrl-alt-del: {}",
+            std::io::Error::last_os_error()
+        );
+    }
+}
+
+/// If stdout is not open (an initramfs without /dev/console), use /dev/console.
+fn ensure_console() {
+    // SAFETY: F_GETFD on a descriptor number only queries it.
+    if unsafe { libc::fcntl(1, libc::F_GETFD) } >= 0 {
+        return;
+    }
+    let Ok(path) = CString::new("/dev/console") else {
+        return;
+    };
+    // SAFETY: open and dup2 on valid arguments.
+    unsafe {
+        let fd = libc::open(path.as_ptr(), libc::O_RDWR | libc::O_NOCTTY);
+        if fd >= 0 {
+            for target in 0..3 {
+                if target != fd {
+                    libc::dup2(fd, target);
+                }
+            }
+            if fd > 2 {
+                libc::close(fd);
+            }
+        }
+    }
+}
+
+/// The end of a VM's life: kill what is left (`kill(-1)` is allowed here and only here),
+/// sync, unmount, and `reboot(2)`. Never returns.
+pub fn finish(action: PowerAction) -> ! {
+    info!(
+        "{}: killing what is left, syncing, unmounting",
+        action.name()
+    );
+    // SAFETY: in VM mode rinit is the machine's init; everything else may go.
+    unsafe {
+        libc::kill(-1, libc::SIGKILL);
+        libc::sync();
+    }
+    reap_all();
+    for target in unmount_order(&read_mount_points()) {
+        let Ok(c) = CString::new(target.as_str()) else {
+            continue;
+        };
+        // SAFETY: umount2 on a valid C string.
+        if unsafe { libc::umount2(c.as_ptr(), 0) } != 0 {
+            let ro = libc::MS_REMOUNT | libc::MS_RDONLY;
+            if !mount("", &target, "", ro, "") {
+                // /proc, /sys and /dev may stay busy; that is harmless for a power-off.
+                log::debug!("cannot unmount {target}");
+            }
+        }
+    }
+    let _ = mount("", "/", "", libc::MS_REMOUNT | libc::MS_RDONLY, "");
+    // SAFETY: sync has no arguments.
+    unsafe { libc::sync() };
+    let _ = std::io::stdout().flush();
+    let _ = std::io::stderr().flush();
+    // SAFETY: reboot with a valid command; on success it does not return.
+    unsafe { libc::reboot(action.reboot_cmd()) };
+    warn!(
+        "reboot(2) failed: {}; waiting forever",
+        std::io::Error::last_os_error()
+    );
+    loop {
+        // SAFETY: pause just sleeps until a signal.
+        unsafe { libc::pause() };
+    }
+}
+
+fn reap_all() {
+    loop {
+        // SAFETY: a null status pointer is allowed.
+        if unsafe { libc::waitpid(-1, std::ptr::null_mut(), libc::WNOHANG) } <= 0 {
+            break;
+        }
+    }
+}
+
+/// A configuration error in VM mode: show it on the console, wait a little so a person
+/// can read it, and power off rather than let the kernel panic.
+pub fn fatal(message: &str) -> ! {
+    ensure_console();
+    eprintln!("rinit: fatal: {message}");
+    eprintln!("rinit: powering off in 5 seconds");
+    std::thread::sleep(Duration::from_secs(5));
+    finish(PowerAction::PowerOff)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn signals_map_to_power_actions() {
+        assert_eq!(PowerAction::for_signal(libc::SIGPWR), PowerAction::PowerOff);
+        assert_eq!(
+            PowerAction::for_signal(libc::SIGTERM),
+            PowerAction::PowerOff
+        );
+        assert_eq!(
+            PowerAction::for_signal(libc::SIGUSR2),
+            PowerAction::PowerOff
+        );
+        assert_eq!(PowerAction::for_signal(libc::SIGINT), PowerAction::Reboot);
+        assert_eq!(PowerAction::for_signal(libc::SIGUSR1), PowerAction::Halt);
+        assert_eq!(PowerAction::for_command("reboot"), PowerAction::Reboot);
+        assert_eq!(PowerAction::for_command("halt"), PowerAction::Halt);
+        assert_eq!(PowerAction::for_command("shutdown"), PowerAction::PowerOff);
+    }
+
+    #[test]
+    fn reads_the_namespace_inode() {
+        assert_eq!(ns_inode("pid:[4026531836]"), Some(PROC_PID_INIT_INO));
+        assert_eq!(ns_inode("pid:[4026532201]"), Some(4026532201));
+        assert_eq!(ns_inode("net:[1]"), None);
+    }
+
+    const MOUNTINFO: &str = "\
+22 1 0:21 / / rw,relatime - rootfs rootfs rw
+23 22 0:22 / /proc rw,nosuid,nodev,noexec - proc proc rw
+24 22 0:5 / /dev rw,nosuid - devtmpfs devtmpfs rw,mode=755
+25 24 0:23 / /dev/pts rw - devpts devpts rw
+26 22 0:24 / /mnt/with\\040space rw - tmpfs tmpfs rw
+";
+
+    #[test]
+    fn parses_mountinfo_and_plans_mounts() {
+        let points = mount_points(MOUNTINFO);
+        assert_eq!(
+            points,
+            vec!["/", "/proc", "/dev", "/dev/pts", "/mnt/with space"]
+        );
+        let missing: Vec<&str> = missing_mounts(&points).iter().map(|m| m.1).collect();
+        assert_eq!(missing, vec!["/sys", "/dev/shm", "/run"]);
+        assert_eq!(
+            unmount_order(&points),
+            vec!["/mnt/with space", "/dev/pts", "/dev", "/proc"]
+        );
+    }
+}
