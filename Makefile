@@ -2,7 +2,7 @@
 CARGO ?= cargo
 RELEASE := target/release/rinit
 
-.PHONY: all build demo test e2e static image clean
+.PHONY: all build demo test e2e static image bench clean
 TARGET := x86_64-unknown-linux-gnu
 STATIC := target/$(TARGET)/release/rinit
 
@@ -42,6 +42,12 @@ image: static
 # End-to-end tests on a real Docker engine.
 e2e: image
 	$(CARGO) test --test e2e_docker -- --test-threads 1
+
+# rinit against tini, dumb-init and catatonit (installed from Debian's packages when
+# missing), each as PID 1 of its own PID namespace; needs root and gcc. Prints a table
+# and writes bench/results.json. BENCH_ARGS=--quick for a short run.
+bench: static
+	python3 bench/bench.py $(BENCH_ARGS)
 
 clean:
 	$(CARGO) clean
