@@ -3,8 +3,9 @@ CARGO ?= cargo
 RELEASE := target/release/rinit
 
 .PHONY: all build demo test e2e static image bench clean
-TARGET := x86_64-unknown-linux-gnu
-STATIC := target/$(TARGET)/release/rinit
+MUSL := x86_64-unknown-linux-musl
+GNU := x86_64-unknown-linux-gnu
+STATIC := target/static/rinit
 
 all: build
 
@@ -21,12 +22,22 @@ test: static
 	$(CARGO) build --examples
 	$(CARGO) test
 
-# A fully static, stripped rinit (glibc with crt-static; users and groups are read from
-# /etc/passwd and /etc/group, so no NSS is needed).
+# A fully static, stripped rinit at target/static/rinit: musl when its Rust target is
+# installed (or can be: rustup target add), else glibc with crt-static. Users and groups
+# are read from /etc/passwd and /etc/group, so no NSS is needed either way.
 static:
-	RUSTFLAGS="-C target-feature=+crt-static -C relocation-model=static" \
-		$(CARGO) build --release --target $(TARGET)
-	@! command -v file >/dev/null || file $(STATIC) | grep -q 'statically linked' \
+	@if rustup target list --installed 2>/dev/null | grep -qx $(MUSL) \
+		|| rustup target add $(MUSL) >/dev/null 2>&1; then \
+		echo "static rinit: musl"; \
+		$(CARGO) build --release --target $(MUSL) && \
+		mkdir -p target/static && cp target/$(MUSL)/release/rinit $(STATIC); \
+	else \
+		echo "static rinit: glibc (crt-static)"; \
+		RUSTFLAGS="-C target-feature=+crt-static -C relocation-model=static" \
+			$(CARGO) build --release --target $(GNU) && \
+		mkdir -p target/static && cp target/$(GNU)/release/rinit $(STATIC); \
+	fi
+	@! command -v file >/dev/null || file $(STATIC) | grep -q 'static' \
 		|| { echo "not static: $(STATIC)"; exit 1; }
 	@ls -l $(STATIC)
 

@@ -37,7 +37,7 @@ import time
 BENCH = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(BENCH)
 BUILD = os.path.join(ROOT, "target", "bench")
-DEFAULT_RINIT = os.path.join(ROOT, "target", "x86_64-unknown-linux-gnu", "release", "rinit")
+DEFAULT_RINIT = os.path.join(ROOT, "target", "static", "rinit")
 DEFAULT_OUT = os.path.join(BENCH, "results.json")
 UNSHARE = ["unshare", "--pid", "--fork", "--mount-proc"]
 PEERS = [  # (label, Debian package, binaries in order of preference)

@@ -8,6 +8,7 @@
 
 use std::collections::{HashMap, HashSet};
 use std::fs;
+use std::io::Read;
 
 /// Kernel threads carry this flag (field 9 of /proc/PID/stat); rinit never touches them.
 const PF_KTHREAD: u64 = 0x0020_0000;
@@ -62,7 +63,19 @@ pub fn parse_stat(text: &str) -> Option<Proc> {
 
 /// Read one process's stat record; `None` if it is gone.
 pub fn read_proc(pid: i32) -> Option<Proc> {
-    parse_stat(&fs::read_to_string(format!("/proc/{pid}/stat")).ok()?)
+    // One read into a stack buffer: a stat line is a few hundred bytes, and
+    // read_to_string's growing buffer costs several system calls per process.
+    let mut file = fs::File::open(format!("/proc/{pid}/stat")).ok()?;
+    let mut buf = [0u8; 1024];
+    let mut len = 0;
+    while len < buf.len() {
+        match file.read(buf.get_mut(len..)?) {
+            Ok(0) => break,
+            Ok(n) => len += n,
+            Err(_) => return None,
+        }
+    }
+    parse_stat(std::str::from_utf8(buf.get(..len)?).ok()?)
 }
 
 /// A process's command line, arguments joined by spaces (empty for zombies).

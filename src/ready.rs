@@ -1,12 +1,14 @@
 //! Readiness probes (`ready = …`) and the sd_notify socket, all driven by the event loop.
 //!
 //! A [`Check`] never blocks: a TCP probe is a non-blocking connect whose socket waits in
-//! `poll(2)`; a file probe watches the file's directory with inotify; an exec probe is a
+//! `poll(2)`; a file probe is woken by the supervisor's one [`DirWatch`] (inotify on the
+//! files' directories, shared by all probes); an exec probe is a
 //! child process reaped like any other. Failed attempts are retried with a growing delay
 //! ([`retry_delay`]), which is the only timer a check sets. `notify` services are made
 //! ready by a `READY=1` datagram on the [`NotifySocket`], accepted only from a process of
 //! that service (checked with the sender's kernel-supplied credentials).
 
+use std::collections::{HashMap, HashSet};
 use std::ffi::CString;
 use std::io;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr, ToSocketAddrs};
@@ -40,7 +42,8 @@ enum Probe {
     },
     File {
         path: PathBuf,
-        inotify: Option<OwnedFd>,
+        /// The directory is watched, so no timer is needed.
+        watched: bool,
     },
     Exec {
         argv: Vec<String>,
@@ -69,7 +72,7 @@ impl Check {
                 sock: None,
             },
             Ready::File(path) => Probe::File {
-                inotify: watch_dir(path),
+                watched: false,
                 path: path.clone(),
             },
             Ready::Exec(argv) => Probe::Exec {
@@ -91,9 +94,6 @@ impl Check {
     pub fn poll_fd(&self) -> Option<(BorrowedFd<'_>, i16)> {
         match &self.probe {
             Probe::Tcp { sock: Some(s), .. } => Some((s.as_fd(), libc::POLLOUT)),
-            Probe::File {
-                inotify: Some(fd), ..
-            } => Some((fd.as_fd(), libc::POLLIN)),
             _ => None,
         }
     }
@@ -102,9 +102,7 @@ impl Check {
     pub fn next_deadline(&self) -> Option<Instant> {
         match &self.probe {
             Probe::Tcp { sock: Some(_), .. } | Probe::Notify { .. } => None,
-            Probe::File {
-                inotify: Some(_), ..
-            } => None,
+            Probe::File { watched: true, .. } => None,
             Probe::Exec {
                 pid: Some(_),
                 kill_at,
@@ -123,12 +121,9 @@ impl Check {
     pub fn advance(&mut self, name: &str, now: Instant) -> bool {
         match &mut self.probe {
             Probe::Notify { ready } => *ready,
-            Probe::File { path, inotify } => {
-                if let Some(fd) = inotify {
-                    drain(fd.as_raw_fd());
-                }
+            Probe::File { path, watched } => {
                 let ready = path.exists();
-                if !ready && inotify.is_none() && now >= self.next_try {
+                if !ready && !*watched && now >= self.next_try {
                     self.retry_later(now);
                 }
                 ready
@@ -229,6 +224,21 @@ impl Check {
         match &self.probe {
             Probe::Exec { pid, .. } => *pid,
             _ => None,
+        }
+    }
+
+    /// The directory a `file:` probe waits in.
+    pub fn watch_dir(&self) -> Option<&Path> {
+        match &self.probe {
+            Probe::File { path, .. } => path.parent().filter(|d| !d.as_os_str().is_empty()),
+            _ => None,
+        }
+    }
+
+    /// Tell a `file:` probe whether its directory is watched.
+    pub fn set_watched(&mut self, yes: bool) {
+        if let Probe::File { watched, .. } = &mut self.probe {
+            *watched = yes;
         }
     }
 
@@ -349,20 +359,79 @@ fn sockaddr(addr: SocketAddr) -> (libc::sockaddr_storage, libc::socklen_t) {
     (storage, len as libc::socklen_t)
 }
 
-/// Watch the directory of `path` for entries appearing; None if it cannot be watched
-/// (then the probe falls back to retrying on a timer).
-fn watch_dir(path: &Path) -> Option<OwnedFd> {
-    let dir = path.parent().filter(|d| !d.as_os_str().is_empty())?;
-    let dir = CString::new(dir.as_os_str().as_bytes()).ok()?;
-    // SAFETY: plain inotify calls on a valid C string.
-    unsafe {
-        let fd = libc::inotify_init1(libc::IN_NONBLOCK | libc::IN_CLOEXEC);
+/// One inotify instance watching the directories that `file:` probes wait in.
+///
+/// Shared, because closing an inotify instance waits for an RCU grace period (several
+/// milliseconds): one instance per probe made a 100-service start stall in close(2).
+#[derive(Debug)]
+pub struct DirWatch {
+    fd: OwnedFd,
+    watches: HashMap<PathBuf, i32>,
+}
+
+impl DirWatch {
+    pub fn new() -> io::Result<DirWatch> {
+        // SAFETY: plain inotify_init1.
+        let fd = unsafe { libc::inotify_init1(libc::IN_NONBLOCK | libc::IN_CLOEXEC) };
         if fd < 0 {
-            return None;
+            return Err(io::Error::last_os_error());
         }
-        let fd = OwnedFd::from_raw_fd(fd);
-        let mask = libc::IN_CREATE | libc::IN_MOVED_TO | libc::IN_CLOSE_WRITE | libc::IN_ATTRIB;
-        (libc::inotify_add_watch(fd.as_raw_fd(), dir.as_ptr(), mask) >= 0).then_some(fd)
+        // SAFETY: a new descriptor we own.
+        let fd = unsafe { OwnedFd::from_raw_fd(fd) };
+        Ok(DirWatch {
+            fd,
+            watches: HashMap::new(),
+        })
+    }
+
+    /// Watch exactly `dirs`: add the new ones, drop the ones no probe needs any more.
+    /// Returns whether a watch was added (a file may have appeared just before it).
+    pub fn sync(&mut self, dirs: &HashSet<PathBuf>) -> bool {
+        let mut added = false;
+        let fd = self.fd.as_raw_fd();
+        self.watches.retain(|dir, wd| {
+            let keep = dirs.contains(dir);
+            if !keep {
+                // SAFETY: removing a watch descriptor of our own instance.
+                unsafe { libc::inotify_rm_watch(fd, *wd) };
+            }
+            keep
+        });
+        for dir in dirs {
+            if self.watches.contains_key(dir) {
+                continue;
+            }
+            let Ok(c) = CString::new(dir.as_os_str().as_bytes()) else {
+                continue;
+            };
+            let mask = libc::IN_CREATE | libc::IN_MOVED_TO | libc::IN_CLOSE_WRITE | libc::IN_ATTRIB;
+            // SAFETY: a valid C string and our own instance.
+            let wd = unsafe { libc::inotify_add_watch(fd, c.as_ptr(), mask) };
+            if wd >= 0 {
+                self.watches.insert(dir.clone(), wd);
+                added = true;
+            }
+        }
+        added
+    }
+
+    pub fn is_watched(&self, dir: &Path) -> bool {
+        self.watches.contains_key(dir)
+    }
+
+    pub fn is_idle(&self) -> bool {
+        self.watches.is_empty()
+    }
+
+    /// Discard the pending events: the probes look at their files themselves.
+    pub fn drain(&self) {
+        drain(self.fd.as_raw_fd());
+    }
+}
+
+impl AsFd for DirWatch {
+    fn as_fd(&self) -> BorrowedFd<'_> {
+        self.fd.as_fd()
     }
 }
 
@@ -438,7 +507,7 @@ impl NotifySocket {
             msg.msg_iov = &mut iov;
             msg.msg_iovlen = 1;
             msg.msg_control = cmsg.as_mut_ptr().cast();
-            msg.msg_controllen = std::mem::size_of_val(&cmsg);
+            msg.msg_controllen = std::mem::size_of_val(&cmsg) as _;
             let n = libc::recvmsg(self.fd.as_raw_fd(), &mut msg, libc::MSG_DONTWAIT);
             if n < 0 {
                 return None;
@@ -514,10 +583,27 @@ mod tests {
         let path = dir.join("ready");
         let _ = std::fs::remove_file(&path);
         let mut c = Check::new(&Ready::File(path.clone()), Instant::now());
-        assert!(c.poll_fd().is_some(), "the directory is watched");
+        let mut watch = DirWatch::new().unwrap();
+        watch.sync(&[c.watch_dir().unwrap().to_path_buf()].into_iter().collect());
+        assert!(watch.is_watched(&dir));
+        c.set_watched(true);
+        assert_eq!(c.next_deadline(), None, "a watched probe needs no timer");
         assert!(!c.advance("f", Instant::now()));
         std::fs::write(&path, "").unwrap();
+        let mut pfd = libc::pollfd {
+            fd: watch.as_fd().as_raw_fd(),
+            events: libc::POLLIN,
+            revents: 0,
+        };
+        assert_eq!(
+            unsafe { libc::poll(&mut pfd, 1, 1000) },
+            1,
+            "inotify saw the file"
+        );
+        watch.drain();
         assert!(c.advance("f", Instant::now()));
+        watch.sync(&HashSet::new());
+        assert!(watch.is_idle());
         std::fs::remove_dir_all(&dir).unwrap();
     }
 }

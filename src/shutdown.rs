@@ -437,6 +437,7 @@ pub struct Shutdown {
     current: Vec<GroupStop>,
     reports: Vec<StopReport>,
     finished: bool,
+    timed_out: bool,
 }
 
 impl Shutdown {
@@ -450,7 +451,13 @@ impl Shutdown {
             current: Vec::new(),
             reports: Vec::new(),
             finished: false,
+            timed_out: false,
         }
+    }
+
+    /// The deadline ended the shutdown, so something may have survived.
+    pub fn timed_out(&self) -> bool {
+        self.timed_out
     }
 
     pub fn is_finished(&self) -> bool {
@@ -472,12 +479,15 @@ impl Shutdown {
 
     /// Drive the shutdown as far as it can go now. `scan` reads the process table.
     pub fn advance(&mut self, me: i32, now: Instant, scan: &mut dyn FnMut() -> Snapshot) {
+        // One scan per wakeup: a stage that ends lets the next begin on the same table.
+        let mut snap: Option<Snapshot> = None;
         while !self.finished {
             if now >= self.deadline {
                 warn!("shutdown deadline reached; killing what is left");
                 self.finish_current(now);
                 self.stages.clear();
                 self.finished = true;
+                self.timed_out = true;
                 return;
             }
             if self.current.is_empty() {
@@ -489,9 +499,9 @@ impl Shutdown {
                     }
                 }
             }
-            let snap = scan();
+            let table = snap.get_or_insert_with(&mut *scan);
             for stop in &mut self.current {
-                stop.advance(&snap, me, now);
+                stop.advance(table, me, now);
             }
             if self.current.iter().all(GroupStop::is_done) {
                 self.finish_current(now);

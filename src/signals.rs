@@ -26,15 +26,16 @@ pub enum Disposition {
 /// Highest signal number on Linux.
 pub const SIGMAX: i32 = 64;
 
-/// SIGRTMIN as user space sees it (glibc and musl reserve the first two or three
-/// real-time signals for themselves).
+/// SIGRTMIN as the world names it: 34, glibc's value, which systemd (SIGRTMIN+3),
+/// Docker's STOPSIGNAL and the kill(1) of most systems use. (musl reserves one more and
+/// would say 35; rinit does not depend on its C library for this.)
 pub fn sigrtmin() -> i32 {
-    libc::SIGRTMIN()
+    34
 }
 
-/// SIGRTMAX as user space sees it.
+/// SIGRTMAX: the kernel's last signal.
 pub fn sigrtmax() -> i32 {
-    libc::SIGRTMAX()
+    SIGMAX
 }
 
 /// SIGRTMIN+3: systemd's "halt" signal, used as STOPSIGNAL by systemd-based images.
@@ -176,38 +177,41 @@ pub fn name(sig: i32) -> String {
     format!("signal {sig}")
 }
 
-/// A raw `sigset_t`.
-#[derive(Clone, Copy)]
-pub struct SigSet(libc::sigset_t);
+/// A kernel signal set: bit `n - 1` stands for signal `n`. Built and applied with raw
+/// system calls, because C libraries refuse to add the signals they reserve (32–34).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct SigSet(u64);
 
 impl SigSet {
     pub fn empty() -> Self {
-        // SAFETY: sigemptyset initialises the set it is given.
-        unsafe {
-            let mut set = std::mem::zeroed::<libc::sigset_t>();
-            libc::sigemptyset(&mut set);
-            SigSet(set)
-        }
+        SigSet(0)
     }
 
     pub fn of(signals: impl IntoIterator<Item = i32>) -> Self {
-        let mut set = Self::empty();
-        for s in signals {
-            // SAFETY: the set is initialised; an invalid number only returns EINVAL.
-            unsafe { libc::sigaddset(&mut set.0, s) };
-        }
-        set
+        let bits = signals
+            .into_iter()
+            .filter(|s| (1..=SIGMAX).contains(s))
+            .fold(0u64, |bits, s| bits | (1u64 << (s - 1)));
+        SigSet(bits)
     }
 
-    pub fn raw(&self) -> &libc::sigset_t {
-        &self.0
+    pub fn contains(&self, sig: i32) -> bool {
+        (1..=SIGMAX).contains(&sig) && self.0 & (1u64 << (sig - 1)) != 0
     }
 }
 
-/// Set the signal mask of the calling (only) thread.
+/// Change the signal mask of the calling (only) thread: rt_sigprocmask(2).
 pub fn set_mask(how: libc::c_int, set: &SigSet) -> io::Result<()> {
-    // SAFETY: both pointers are valid for the call.
-    let rc = unsafe { libc::sigprocmask(how, set.raw(), std::ptr::null_mut()) };
+    // SAFETY: the kernel reads 8 bytes from the set; the old-set pointer may be null.
+    let rc = unsafe {
+        libc::syscall(
+            libc::SYS_rt_sigprocmask,
+            how,
+            &set.0 as *const u64,
+            std::ptr::null_mut::<u64>(),
+            8usize,
+        )
+    };
     if rc == 0 {
         Ok(())
     } else {
@@ -260,8 +264,16 @@ pub fn take_over() -> io::Result<SignalFd> {
     }
     let set = SigSet::of(handled());
     set_mask(libc::SIG_BLOCK, &set)?;
-    // SAFETY: the set is valid; -1 asks for a new fd.
-    let fd = unsafe { libc::signalfd(-1, set.raw(), libc::SFD_NONBLOCK | libc::SFD_CLOEXEC) };
+    // SAFETY: signalfd4(2) reads an 8-byte set; -1 asks for a new fd.
+    let fd = unsafe {
+        libc::syscall(
+            libc::SYS_signalfd4,
+            -1,
+            &set.0 as *const u64,
+            8usize,
+            libc::SFD_NONBLOCK | libc::SFD_CLOEXEC,
+        )
+    } as i32;
     if fd < 0 {
         return Err(io::Error::last_os_error());
     }
@@ -272,34 +284,31 @@ pub fn take_over() -> io::Result<SignalFd> {
 /// The signalfd rinit reads its signals from.
 pub struct SignalFd(OwnedFd);
 
-/// One signal read from the signalfd.
-#[derive(Clone, Copy, Debug)]
-pub struct Received {
-    pub signo: i32,
-    /// Sender's pid (0 when sent from an ancestor PID namespace or by the kernel).
-    pub pid: u32,
-}
-
 impl SignalFd {
-    /// Read one pending signal; `None` when none is pending.
-    pub fn read(&self) -> Option<Received> {
-        // SAFETY: an all-zero signalfd_siginfo is a valid value.
-        let mut info = unsafe { std::mem::zeroed::<libc::signalfd_siginfo>() };
+    /// Read the pending signals into `out`, up to [`BATCH`] per call; return how many
+    /// (0 when none is pending).
+    pub fn read_batch(&self, out: &mut [i32; BATCH]) -> usize {
+        // SAFETY: all-zero signalfd_siginfo values are valid.
+        let mut infos = [unsafe { std::mem::zeroed::<libc::signalfd_siginfo>() }; BATCH];
         let size = std::mem::size_of::<libc::signalfd_siginfo>();
-        // SAFETY: info is a writable buffer of exactly `size` bytes.
+        // SAFETY: infos is a writable buffer of BATCH * size bytes.
         let n = unsafe {
             libc::read(
                 self.0.as_raw_fd(),
-                (&raw mut info).cast::<libc::c_void>(),
-                size,
+                infos.as_mut_ptr().cast::<libc::c_void>(),
+                size * BATCH,
             )
         };
-        (n == size as isize).then_some(Received {
-            signo: info.ssi_signo as i32,
-            pid: info.ssi_pid,
-        })
+        let count = if n > 0 { n as usize / size } else { 0 };
+        for (slot, info) in out.iter_mut().zip(infos.iter().take(count)) {
+            *slot = info.ssi_signo as i32;
+        }
+        count.min(BATCH)
     }
 }
+
+/// Signals read from the signalfd per system call.
+pub const BATCH: usize = 16;
 
 impl AsFd for SignalFd {
     fn as_fd(&self) -> BorrowedFd<'_> {
@@ -367,6 +376,15 @@ mod tests {
         assert!(parse("65").is_err());
         assert!(parse("RTMIN+99").is_err());
         assert!(parse("RTMIN+").is_err());
+    }
+
+    #[test]
+    fn signal_sets_are_bitmasks() {
+        let set = SigSet::of([libc::SIGTERM, 34, 64, 0, 65]);
+        assert!(set.contains(libc::SIGTERM) && set.contains(34) && set.contains(64));
+        assert!(!set.contains(libc::SIGINT) && !set.contains(0) && !set.contains(65));
+        assert!(SigSet::of(handled()).contains(sigrtmin3()));
+        assert_eq!(sigrtmin3(), 37, "systemd's and Docker's SIGRTMIN+3");
     }
 
     #[test]

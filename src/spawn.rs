@@ -147,8 +147,7 @@ impl Spawn {
                     signals::set_action(sig, libc::SIG_DFL);
                 }
             }
-            let empty = signals::SigSet::empty();
-            libc::sigprocmask(libc::SIG_SETMASK, empty.raw(), std::ptr::null_mut());
+            let _ = signals::set_mask(libc::SIG_SETMASK, &signals::SigSet::empty());
             if let Some(fd) = self.stdin {
                 libc::dup2(fd, 0);
             }

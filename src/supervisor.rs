@@ -10,7 +10,9 @@
 //! recognising services' main processes inside that loop so coalesced SIGCHLDs never
 //! lose a status.
 
+use std::collections::HashSet;
 use std::os::fd::{AsFd, AsRawFd, OwnedFd};
+use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use log::{debug, error, info, warn};
@@ -22,7 +24,7 @@ use crate::control::{self, Server, Slot};
 use crate::graph::Graph;
 use crate::logs::LogPipe;
 use crate::proctree::{self, Scope, Snapshot};
-use crate::ready::{self, Check, NotifySocket};
+use crate::ready::{self, Check, DirWatch, NotifySocket};
 use crate::service::{self, Service, State};
 use crate::shutdown::{self, Shutdown, Stage, StopSpec, Target};
 use crate::signals::{self, Disposition, SignalFd};
@@ -104,6 +106,7 @@ enum Token {
     Log(usize),
     Listener,
     Client(u64),
+    DirWatch,
     Other,
 }
 
@@ -133,6 +136,8 @@ pub struct Supervisor {
     vm: bool,
     /// What the machine does once the shutdown is over (VM mode).
     action: PowerAction,
+    /// The inotify instance of the `file:` readiness probes, once one is needed.
+    dirwatch: Option<DirWatch>,
 }
 
 /// Re-reads the configuration (files plus `-- COMMAND`), fully validated.
@@ -212,6 +217,7 @@ impl Supervisor {
             reloader,
             vm,
             action: PowerAction::PowerOff,
+            dirwatch: None,
         })
     }
 
@@ -228,6 +234,10 @@ impl Supervisor {
             if self.shutdown.is_none() {
                 self.advance_jobs(now);
                 self.schedule(now);
+                // A file may appear just before its directory is watched: look again.
+                while self.sync_watches() {
+                    self.schedule(now);
+                }
             }
             if let Some(sd) = &mut self.shutdown {
                 let proc_ok = self.proc_ok;
@@ -254,6 +264,33 @@ impl Supervisor {
             control.flush_and_prune(Instant::now());
         }
         self.finish()
+    }
+
+    /// Watch the directories that `file:` probes wait in; true if a watch was added.
+    fn sync_watches(&mut self) -> bool {
+        let dirs: HashSet<PathBuf> = self
+            .runs
+            .iter()
+            .filter_map(|r| r.check.as_ref()?.watch_dir().map(Path::to_path_buf))
+            .collect();
+        if dirs.is_empty() && self.dirwatch.is_none() {
+            return false;
+        }
+        if self.dirwatch.is_none() {
+            match DirWatch::new() {
+                Ok(w) => self.dirwatch = Some(w),
+                Err(e) => warn!("no inotify for file probes, polling instead: {e}"),
+            }
+        }
+        let Some(watch) = &mut self.dirwatch else {
+            return false;
+        };
+        let added = watch.sync(&dirs);
+        for check in self.runs.iter_mut().filter_map(|r| r.check.as_mut()) {
+            let watched = check.watch_dir().is_some_and(|d| watch.is_watched(d));
+            check.set_watched(watched);
+        }
+        added
     }
 
     /// The nearest moment something must happen without an event.
@@ -287,6 +324,9 @@ impl Supervisor {
         add(Token::Signals, self.signals.as_fd(), libc::POLLIN);
         if let Some(n) = &self.notify {
             add(Token::Notify, n.as_fd(), libc::POLLIN);
+        }
+        if let Some(w) = self.dirwatch.as_ref().filter(|w| !w.is_idle()) {
+            add(Token::DirWatch, w.as_fd(), libc::POLLIN);
         }
         for (i, run) in self.runs.iter().enumerate() {
             if let Some(log) = &run.log {
@@ -345,6 +385,11 @@ impl Supervisor {
                     }
                 }
                 Token::Client(id) => self.serve_client(id),
+                Token::DirWatch => {
+                    if let Some(w) = &self.dirwatch {
+                        w.drain();
+                    }
+                }
                 Token::Other => {}
             }
         }
@@ -353,19 +398,33 @@ impl Supervisor {
         }
     }
 
+    /// Handle every pending signal. A short batch means the signalfd is empty; anything
+    /// arriving later makes it readable again for the next poll(2).
     fn drain_signals(&mut self) {
-        while let Some(sig) = self.signals.read() {
-            match signals::disposition_for(sig.signo, self.vm) {
-                Disposition::Reap => self.reap(),
-                Disposition::Shutdown => self.on_trigger(sig.signo),
-                Disposition::Forward if sig.signo == libc::SIGHUP && !self.has_main() => {
-                    if let Err(e) = self.reload() {
-                        warn!("SIGHUP: {e}");
-                    }
-                }
-                Disposition::Forward => self.forward(sig.signo),
-                Disposition::Ignore | Disposition::Default => {}
+        let mut batch = [0; signals::BATCH];
+        loop {
+            let count = self.signals.read_batch(&mut batch);
+            for &signo in batch.iter().take(count) {
+                self.on_signal(signo);
             }
+            if count < signals::BATCH {
+                break;
+            }
+        }
+    }
+
+    /// Dispatch one signal through the table in `signals`.
+    fn on_signal(&mut self, signo: i32) {
+        match signals::disposition_for(signo, self.vm) {
+            Disposition::Reap => self.reap(),
+            Disposition::Shutdown => self.on_trigger(signo),
+            Disposition::Forward if signo == libc::SIGHUP && !self.has_main() => {
+                if let Err(e) = self.reload() {
+                    warn!("SIGHUP: {e}");
+                }
+            }
+            Disposition::Forward => self.forward(signo),
+            Disposition::Ignore | Disposition::Default => {}
         }
     }
 
@@ -852,7 +911,10 @@ impl Supervisor {
                 let _ = svc.set_state(State::Stopped);
             }
         }
-        if self.proc_ok {
+        // Survivors are possible only when the deadline cut the shutdown short: otherwise
+        // the sweep ended on a scan that found nothing alive.
+        let cut_short = self.shutdown.as_ref().is_none_or(Shutdown::timed_out);
+        if self.proc_ok && cut_short {
             let snap = Snapshot::scan();
             let left = snap.in_scope(self.scope, self.me, &[]);
             for p in snap.alive(&left) {

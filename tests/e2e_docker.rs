@@ -15,10 +15,7 @@ use std::process::{Command, Output};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
-const STATIC: &str = concat!(
-    env!("CARGO_MANIFEST_DIR"),
-    "/target/x86_64-unknown-linux-gnu/release/rinit"
-);
+const STATIC: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/target/static/rinit");
 
 fn docker(args: &[&str]) -> Output {
     Command::new("docker")

@@ -27,7 +27,7 @@ fn vm_dir() -> PathBuf {
 }
 
 fn static_rinit() -> PathBuf {
-    Path::new(ROOT).join("target/x86_64-unknown-linux-gnu/release/rinit")
+    Path::new(ROOT).join("target/static/rinit")
 }
 
 /// One VM at a time: two cores cannot emulate two machines quickly.
