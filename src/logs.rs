@@ -7,13 +7,17 @@
 //! takes at most [`READ_BUDGET`] bytes per wakeup, so a service that floods its output
 //! cannot starve reaping, signals or the other services.
 
-use std::io::{self, Write};
+use std::io;
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd, FromRawFd, OwnedFd};
 
 /// Longest line passed on whole; longer ones are split.
 pub const MAX_LINE: usize = 4096;
 /// Bytes read from one pipe per event-loop wakeup.
 pub const READ_BUDGET: usize = 64 * 1024;
+
+/// Largest single write to stdout: whole lines, at most PIPE_BUF bytes when they fit, so a
+/// write to a pipe is atomic and never splits a line, with one system call for many lines.
+pub const WRITE_CHUNK: usize = 4096;
 
 /// Splits a byte stream into lines of at most `MAX_LINE` bytes. Pure.
 #[derive(Debug, Default)]
@@ -22,20 +26,32 @@ pub struct LineBuffer {
 }
 
 impl LineBuffer {
-    /// Add bytes; return every line they complete (without the newline).
-    pub fn push(&mut self, bytes: &[u8]) -> Vec<Vec<u8>> {
-        let mut lines = Vec::new();
-        for &b in bytes {
-            if b == b'\n' {
-                lines.push(std::mem::take(&mut self.pending));
+    /// Add bytes; call `line` with every line they complete (without the newline).
+    pub fn push(&mut self, mut bytes: &[u8], line: &mut dyn FnMut(&[u8])) {
+        while !bytes.is_empty() {
+            let room = MAX_LINE.saturating_sub(self.pending.len()).max(1);
+            let window = bytes.get(..bytes.len().min(room)).unwrap_or_default();
+            let (taken, complete) = match window.iter().position(|&b| b == b'\n') {
+                Some(i) => (i, true),
+                None => (window.len(), window.len() == room),
+            };
+            let piece = window.get(..taken).unwrap_or_default();
+            if complete && self.pending.is_empty() {
+                line(piece);
             } else {
-                self.pending.push(b);
-                if self.pending.len() >= MAX_LINE {
-                    lines.push(std::mem::take(&mut self.pending));
+                self.pending.extend_from_slice(piece);
+                if complete {
+                    line(&self.pending);
+                    self.pending.clear();
                 }
             }
+            let consumed = if taken < window.len() {
+                taken + 1
+            } else {
+                taken
+            };
+            bytes = bytes.get(consumed..).unwrap_or_default();
         }
-        lines
     }
 
     /// Whatever is left without a newline (at end of stream).
@@ -44,14 +60,25 @@ impl LineBuffer {
     }
 }
 
-/// Format one output line as rinit prints it.
-pub fn prefixed(name: &str, line: &[u8]) -> Vec<u8> {
-    let mut out = Vec::with_capacity(name.len() + line.len() + 4);
+/// Append one output line as rinit prints it: `NAME | line`.
+pub fn append_prefixed(out: &mut Vec<u8>, name: &str, line: &[u8]) {
     out.extend_from_slice(name.as_bytes());
     out.extend_from_slice(b" | ");
     out.extend_from_slice(line);
     out.push(b'\n');
-    out
+}
+
+/// Write all of `bytes` to fd 1; errors (a closed stdout) are not worth dying for.
+fn write_stdout(mut bytes: &[u8]) {
+    while !bytes.is_empty() {
+        // SAFETY: bytes is a valid buffer.
+        let n = unsafe { libc::write(1, bytes.as_ptr().cast(), bytes.len()) };
+        match usize::try_from(n) {
+            Ok(n) if n > 0 => bytes = bytes.get(n..).unwrap_or_default(),
+            _ if std::io::Error::last_os_error().kind() == io::ErrorKind::Interrupted => {}
+            _ => return,
+        }
+    }
 }
 
 /// The read side of one service's output pipe. rinit keeps the write side too, to hand
@@ -62,6 +89,8 @@ pub struct LogPipe {
     read: OwnedFd,
     write: OwnedFd,
     lines: LineBuffer,
+    /// Lines waiting to be written, reused between wakeups.
+    out: Vec<u8>,
 }
 
 impl LogPipe {
@@ -81,6 +110,7 @@ impl LogPipe {
             read,
             write,
             lines: LineBuffer::default(),
+            out: Vec::new(),
         })
     }
 
@@ -89,31 +119,49 @@ impl LogPipe {
         self.write.as_raw_fd()
     }
 
-    /// Read what is available (up to the budget) and print whole lines to stdout.
+    /// Read what is available (up to the budget) and print whole lines to stdout, many
+    /// lines per write but never a part of one.
     pub fn drain(&mut self) {
-        let mut buf = [0u8; 8192];
+        let mut buf = [0u8; 16384];
         let mut total = 0;
+        let LogPipe {
+            name,
+            read,
+            lines,
+            out,
+            ..
+        } = self;
         while total < READ_BUDGET {
             // SAFETY: buf is a writable buffer of its length.
-            let n =
-                unsafe { libc::read(self.read.as_raw_fd(), buf.as_mut_ptr().cast(), buf.len()) };
-            if n <= 0 {
+            let n = unsafe { libc::read(read.as_raw_fd(), buf.as_mut_ptr().cast(), buf.len()) };
+            let Ok(n) = usize::try_from(n) else { break };
+            if n == 0 {
                 break;
             }
-            let n = n as usize;
             total += n;
-            let lines = self.lines.push(buf.get(..n).unwrap_or_default());
-            self.emit(lines);
+            lines.push(buf.get(..n).unwrap_or_default(), &mut |line| {
+                if !out.is_empty() && out.len() + name.len() + line.len() + 4 > WRITE_CHUNK {
+                    write_stdout(out);
+                    out.clear();
+                }
+                append_prefixed(out, name, line);
+            });
+        }
+        if !out.is_empty() {
+            write_stdout(out);
+            out.clear();
         }
     }
+}
 
-    fn emit(&self, lines: Vec<Vec<u8>>) {
-        let mut out = io::stdout().lock();
-        for line in lines {
-            // One write per line; an error (stdout closed) is not worth dying for.
-            let _ = out.write_all(&prefixed(&self.name, &line));
+impl LogPipe {
+    /// Print a last line that had no newline (its service exited).
+    pub fn flush_partial(&mut self) {
+        if let Some(rest) = self.lines.flush() {
+            let mut out = Vec::new();
+            append_prefixed(&mut out, &self.name, &rest);
+            write_stdout(&out);
         }
-        let _ = out.flush();
     }
 }
 
@@ -127,14 +175,23 @@ impl AsFd for LogPipe {
 mod tests {
     use super::*;
 
+    fn lines_of(b: &mut LineBuffer, bytes: &[u8]) -> Vec<Vec<u8>> {
+        let mut out = Vec::new();
+        b.push(bytes, &mut |l| out.push(l.to_vec()));
+        out
+    }
+
     #[test]
     fn reassembles_lines_across_reads() {
         let mut b = LineBuffer::default();
-        assert!(b.push(b"hel").is_empty());
-        assert_eq!(b.push(b"lo\nwor"), vec![b"hello".to_vec()]);
-        assert_eq!(b.push(b"ld\n\n"), vec![b"world".to_vec(), b"".to_vec()]);
+        assert!(lines_of(&mut b, b"hel").is_empty());
+        assert_eq!(lines_of(&mut b, b"lo\nwor"), vec![b"hello".to_vec()]);
+        assert_eq!(
+            lines_of(&mut b, b"ld\n\n"),
+            vec![b"world".to_vec(), b"".to_vec()]
+        );
         assert_eq!(b.flush(), None);
-        b.push(b"tail");
+        lines_of(&mut b, b"tail");
         assert_eq!(b.flush(), Some(b"tail".to_vec()));
     }
 
@@ -142,14 +199,21 @@ mod tests {
     fn splits_overlong_lines() {
         let mut b = LineBuffer::default();
         let long = vec![b'x'; MAX_LINE * 2 + 10];
-        let lines = b.push(&long);
+        let lines = lines_of(&mut b, &long);
         assert_eq!(lines.len(), 2);
         assert!(lines.iter().all(|l| l.len() == MAX_LINE));
         assert_eq!(b.flush().map(|l| l.len()), Some(10));
+        // A long line that ends within the limit is one line.
+        let mut b = LineBuffer::default();
+        let mut text = vec![b'y'; MAX_LINE - 1];
+        text.push(b'\n');
+        assert_eq!(lines_of(&mut b, &text), vec![vec![b'y'; MAX_LINE - 1]]);
     }
 
     #[test]
     fn prefix_format() {
-        assert_eq!(prefixed("db", b"ready"), b"db | ready\n".to_vec());
+        let mut out = Vec::new();
+        append_prefixed(&mut out, "db", b"ready");
+        assert_eq!(out, b"db | ready\n".to_vec());
     }
 }

@@ -8,7 +8,7 @@
 
 use std::collections::{HashMap, HashSet};
 use std::fs;
-use std::io::Read;
+use std::io::Write;
 
 /// Kernel threads carry this flag (field 9 of /proc/PID/stat); rinit never touches them.
 const PF_KTHREAD: u64 = 0x0020_0000;
@@ -63,18 +63,22 @@ pub fn parse_stat(text: &str) -> Option<Proc> {
 
 /// Read one process's stat record; `None` if it is gone.
 pub fn read_proc(pid: i32) -> Option<Proc> {
-    // One read into a stack buffer: a stat line is a few hundred bytes, and
-    // read_to_string's growing buffer costs several system calls per process.
-    let mut file = fs::File::open(format!("/proc/{pid}/stat")).ok()?;
+    // open, one read into a stack buffer, close: a stat line is a few hundred bytes and
+    // is generated whole, and this runs for every process on every scan.
+    let mut path = [0u8; 32];
+    let mut cursor = std::io::Cursor::new(&mut path[..]);
+    write!(cursor, "/proc/{pid}/stat\0").ok()?;
     let mut buf = [0u8; 1024];
-    let mut len = 0;
-    while len < buf.len() {
-        match file.read(buf.get_mut(len..)?) {
-            Ok(0) => break,
-            Ok(n) => len += n,
-            Err(_) => return None,
+    // SAFETY: path is NUL-terminated; buf is writable for its length; fd is closed once.
+    let len = unsafe {
+        let fd = libc::open(path.as_ptr().cast(), libc::O_RDONLY | libc::O_CLOEXEC);
+        if fd < 0 {
+            return None;
         }
-    }
+        let n = libc::read(fd, buf.as_mut_ptr().cast(), buf.len());
+        libc::close(fd);
+        usize::try_from(n).ok()?
+    };
     parse_stat(std::str::from_utf8(buf.get(..len)?).ok()?)
 }
 

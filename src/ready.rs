@@ -44,6 +44,8 @@ enum Probe {
         path: PathBuf,
         /// The directory is watched, so no timer is needed.
         watched: bool,
+        /// Something happened to the file (or we have not looked yet): look.
+        poked: bool,
     },
     Exec {
         argv: Vec<String>,
@@ -73,6 +75,7 @@ impl Check {
             },
             Ready::File(path) => Probe::File {
                 watched: false,
+                poked: true,
                 path: path.clone(),
             },
             Ready::Exec(argv) => Probe::Exec {
@@ -121,7 +124,16 @@ impl Check {
     pub fn advance(&mut self, name: &str, now: Instant) -> bool {
         match &mut self.probe {
             Probe::Notify { ready } => *ready,
-            Probe::File { path, watched } => {
+            Probe::File {
+                path,
+                watched,
+                poked,
+            } => {
+                // A watched directory says when to look: no stat on every wakeup.
+                if *watched && !*poked {
+                    return false;
+                }
+                *poked = false;
                 let ready = path.exists();
                 if !ready && !*watched && now >= self.next_try {
                     self.retry_later(now);
@@ -235,10 +247,23 @@ impl Check {
         }
     }
 
-    /// Tell a `file:` probe whether its directory is watched.
+    /// Tell a `file:` probe whether its directory is watched. A probe that just became
+    /// watched looks once more: the file may have appeared before the watch.
     pub fn set_watched(&mut self, yes: bool) {
-        if let Probe::File { watched, .. } = &mut self.probe {
+        if let Probe::File { watched, poked, .. } = &mut self.probe {
+            if yes && !*watched {
+                *poked = true;
+            }
             *watched = yes;
+        }
+    }
+
+    /// The watched directory reported an event for `path`.
+    pub fn poke(&mut self, event_path: &Path) {
+        if let Probe::File { path, poked, .. } = &mut self.probe {
+            if path == event_path {
+                *poked = true;
+            }
         }
     }
 
@@ -423,9 +448,24 @@ impl DirWatch {
         self.watches.is_empty()
     }
 
-    /// Discard the pending events: the probes look at their files themselves.
-    pub fn drain(&self) {
-        drain(self.fd.as_raw_fd());
+    /// Read the pending events: the paths that appeared or changed.
+    pub fn drain(&self) -> Vec<PathBuf> {
+        let mut paths = Vec::new();
+        let mut buf = [0u8; 4096];
+        loop {
+            // SAFETY: buf is writable for its length.
+            let n = unsafe { libc::read(self.fd.as_raw_fd(), buf.as_mut_ptr().cast(), buf.len()) };
+            let Ok(n) = usize::try_from(n) else { break };
+            if n == 0 {
+                break;
+            }
+            for (wd, name) in parse_events(buf.get(..n).unwrap_or_default()) {
+                if let Some((dir, _)) = self.watches.iter().find(|(_, w)| **w == wd) {
+                    paths.push(dir.join(name));
+                }
+            }
+        }
+        paths
     }
 }
 
@@ -433,6 +473,26 @@ impl AsFd for DirWatch {
     fn as_fd(&self) -> BorrowedFd<'_> {
         self.fd.as_fd()
     }
+}
+
+/// Parse a buffer of `struct inotify_event`s into (watch descriptor, name). Pure.
+pub fn parse_events(mut buf: &[u8]) -> Vec<(i32, String)> {
+    let mut events = Vec::new();
+    // struct inotify_event { int wd; uint32_t mask, cookie, len; char name[len]; }
+    while buf.len() >= 16 {
+        let word = |i: usize| -> [u8; 4] {
+            let mut w = [0u8; 4];
+            w.copy_from_slice(buf.get(i..i + 4).unwrap_or(&[0; 4]));
+            w
+        };
+        let wd = i32::from_ne_bytes(word(0));
+        let len = u32::from_ne_bytes(word(12)) as usize;
+        let name = buf.get(16..16 + len).unwrap_or_default();
+        let name = name.split(|&b| b == 0).next().unwrap_or_default();
+        events.push((wd, String::from_utf8_lossy(name).into_owned()));
+        buf = buf.get(16 + len..).unwrap_or_default();
+    }
+    events
 }
 
 /// Empty a non-blocking fd.
@@ -600,7 +660,10 @@ mod tests {
             1,
             "inotify saw the file"
         );
-        watch.drain();
+        let paths = watch.drain();
+        assert!(paths.contains(&path), "{paths:?}");
+        assert!(!c.advance("f", Instant::now()), "not poked: no look");
+        c.poke(&path);
         assert!(c.advance("f", Instant::now()));
         watch.sync(&HashSet::new());
         assert!(watch.is_idle());

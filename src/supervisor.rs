@@ -138,6 +138,9 @@ pub struct Supervisor {
     action: PowerAction,
     /// The inotify instance of the `file:` readiness probes, once one is needed.
     dirwatch: Option<DirWatch>,
+    /// poll(2)'s arrays, kept between wakeups.
+    poll_tokens: Vec<Token>,
+    poll_fds: Vec<libc::pollfd>,
 }
 
 /// Re-reads the configuration (files plus `-- COMMAND`), fully validated.
@@ -218,6 +221,8 @@ impl Supervisor {
             vm,
             action: PowerAction::PowerOff,
             dirwatch: None,
+            poll_tokens: Vec::new(),
+            poll_fds: Vec::new(),
         })
     }
 
@@ -309,17 +314,47 @@ impl Supervisor {
     }
 
     /// Block in poll(2) on everything that can bring news, then handle what arrived.
+    /// The two buffers live in the supervisor, so a wakeup allocates nothing.
     fn wait_and_dispatch(&mut self, timeout: Option<Duration>) {
-        let mut slots: Vec<(Token, libc::pollfd)> = Vec::new();
+        let mut tokens = std::mem::take(&mut self.poll_tokens);
+        let mut fds = std::mem::take(&mut self.poll_fds);
+        tokens.clear();
+        fds.clear();
+        self.poll_set(&mut tokens, &mut fds);
+        let ms = timeout.map_or(-1, |t| {
+            // Round up so we never wake just before a deadline and spin.
+            i32::try_from(t.as_micros().div_ceil(1000)).unwrap_or(i32::MAX)
+        });
+        // SAFETY: fds is a valid array of the given length.
+        let rc = unsafe { libc::poll(fds.as_mut_ptr(), fds.len() as libc::nfds_t, ms) };
+        if rc < 0 {
+            let err = std::io::Error::last_os_error();
+            if err.raw_os_error() != Some(libc::EINTR) {
+                error!("poll failed: {err}");
+            }
+        } else {
+            for (token, pfd) in tokens.iter().zip(&fds) {
+                if pfd.revents != 0 {
+                    self.dispatch(*token);
+                }
+            }
+        }
+        if let Some(control) = &mut self.control {
+            control.flush_and_prune(Instant::now());
+        }
+        self.poll_tokens = tokens;
+        self.poll_fds = fds;
+    }
+
+    /// Everything to wait on, each with what it belongs to.
+    fn poll_set(&self, tokens: &mut Vec<Token>, fds: &mut Vec<libc::pollfd>) {
         let mut add = |token, fd: std::os::fd::BorrowedFd<'_>, events| {
-            slots.push((
-                token,
-                libc::pollfd {
-                    fd: fd.as_raw_fd(),
-                    events,
-                    revents: 0,
-                },
-            ));
+            tokens.push(token);
+            fds.push(libc::pollfd {
+                fd: fd.as_raw_fd(),
+                events,
+                revents: 0,
+            });
         };
         add(Token::Signals, self.signals.as_fd(), libc::POLLIN);
         if let Some(n) = &self.notify {
@@ -336,12 +371,9 @@ impl Supervisor {
                 add(Token::Other, fd, events);
             }
         }
-        if let Some(sd) = &self.shutdown {
-            for fd in sd.pidfds() {
-                add(Token::Other, fd, libc::POLLIN);
-            }
-        }
-        for fd in self.jobs.iter().flat_map(|j| j.plan.pidfds()) {
+        let stopping = self.shutdown.iter().flat_map(Shutdown::pidfds);
+        let jobs = self.jobs.iter().flat_map(|j| j.plan.pidfds());
+        for fd in stopping.chain(jobs) {
             add(Token::Other, fd, libc::POLLIN);
         }
         if let Some(control) = &self.control {
@@ -353,48 +385,37 @@ impl Supervisor {
                 add(token, fd, events);
             }
         }
-        let mut pollfds: Vec<libc::pollfd> = slots.iter().map(|(_, p)| *p).collect();
-        let ms = timeout.map_or(-1, |t| {
-            // Round up so we never wake just before a deadline and spin.
-            i32::try_from(t.as_micros().div_ceil(1000)).unwrap_or(i32::MAX)
-        });
-        // SAFETY: pollfds is a valid array of the given length.
-        let rc = unsafe { libc::poll(pollfds.as_mut_ptr(), pollfds.len() as libc::nfds_t, ms) };
-        if rc < 0 {
-            let err = std::io::Error::last_os_error();
-            if err.raw_os_error() != Some(libc::EINTR) {
-                error!("poll failed: {err}");
+    }
+
+    /// Handle one ready fd.
+    fn dispatch(&mut self, token: Token) {
+        match token {
+            Token::Signals => self.drain_signals(),
+            Token::Notify => self.read_notify(),
+            Token::Log(i) => {
+                if let Some(log) = self.runs.get_mut(i).and_then(|r| r.log.as_mut()) {
+                    log.drain();
+                }
             }
-            return;
-        }
-        for ((token, _), pfd) in slots.iter().zip(&pollfds) {
-            if pfd.revents == 0 {
-                continue;
+            Token::Listener => {
+                if let Some(control) = &mut self.control {
+                    control.accept(Instant::now());
+                }
             }
-            match *token {
-                Token::Signals => self.drain_signals(),
-                Token::Notify => self.read_notify(),
-                Token::Log(i) => {
-                    if let Some(log) = self.runs.get_mut(i).and_then(|r| r.log.as_mut()) {
-                        log.drain();
+            Token::Client(id) => self.serve_client(id),
+            Token::DirWatch => {
+                let paths = self
+                    .dirwatch
+                    .as_ref()
+                    .map(DirWatch::drain)
+                    .unwrap_or_default();
+                for check in self.runs.iter_mut().filter_map(|r| r.check.as_mut()) {
+                    for path in &paths {
+                        check.poke(path);
                     }
                 }
-                Token::Listener => {
-                    if let Some(control) = &mut self.control {
-                        control.accept(Instant::now());
-                    }
-                }
-                Token::Client(id) => self.serve_client(id),
-                Token::DirWatch => {
-                    if let Some(w) = &self.dirwatch {
-                        w.drain();
-                    }
-                }
-                Token::Other => {}
             }
-        }
-        if let Some(control) = &mut self.control {
-            control.flush_and_prune(Instant::now());
+            Token::Other => {}
         }
     }
 
@@ -447,6 +468,7 @@ impl Supervisor {
                 // Print what it wrote before saying it exited.
                 if let Some(log) = self.runs.get_mut(i).and_then(|r| r.log.as_mut()) {
                     log.drain();
+                    log.flush_partial();
                 }
                 self.on_service_exit(i, status, now);
             } else if self
