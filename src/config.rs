@@ -447,6 +447,7 @@ fn load_files(files: &[(PathBuf, String)]) -> Result<Loaded, ConfigError> {
         let mut checker = Checker {
             path,
             text,
+            line_starts: line_starts(text),
             warnings: Vec::new(),
         };
         let raw = checker.parse()?;
@@ -671,6 +672,8 @@ impl GlobalPatch {
 struct Checker<'a> {
     path: &'a Path,
     text: &'a str,
+    /// Byte offset of the start of every line, for positions without rescanning.
+    line_starts: Vec<usize>,
     warnings: Vec<String>,
 }
 
@@ -691,7 +694,7 @@ impl Checker<'_> {
     }
 
     fn origin(&self, span: &Range<usize>) -> Origin {
-        let (line, col) = line_col(self.text, span.start);
+        let (line, col) = line_col_indexed(self.text, &self.line_starts, span.start);
         Origin {
             file: self.path.to_path_buf(),
             line,
@@ -941,21 +944,29 @@ impl Checker<'_> {
 }
 
 /// 1-based line and column (in characters) of byte `offset` in `text`.
+/// Where each line of `text` starts.
+fn line_starts(text: &str) -> Vec<usize> {
+    std::iter::once(0)
+        .chain(text.match_indices('\n').map(|(i, _)| i + 1))
+        .collect()
+}
+
+/// 1-based line and column (in characters) of a byte offset, using `line_starts`:
+/// a binary search for the line, then a count within it.
+fn line_col_indexed(text: &str, starts: &[usize], offset: usize) -> (usize, usize) {
+    let line = starts.partition_point(|&s| s <= offset).max(1);
+    let start = starts.get(line - 1).copied().unwrap_or(0);
+    let before = text.get(start..).map_or(0, |t| {
+        t.char_indices()
+            .take_while(|(i, _)| start + i < offset)
+            .count()
+    });
+    (line, before + 1)
+}
+
+#[cfg(test)]
 fn line_col(text: &str, offset: usize) -> (usize, usize) {
-    let mut line = 1;
-    let mut col = 1;
-    for (i, c) in text.char_indices() {
-        if i >= offset {
-            break;
-        }
-        if c == '\n' {
-            line += 1;
-            col = 1;
-        } else {
-            col += 1;
-        }
-    }
-    (line, col)
+    line_col_indexed(text, &line_starts(text), offset)
 }
 
 // ---------------------------------------------------------------------------------------
