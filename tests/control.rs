@@ -32,15 +32,6 @@ exec = ["{probe}", "--name", "lone", "--log", "{dir}/log", "--touch", "{dir}/lon
 ready = "file:{dir}/lone.ready"
 "#;
 
-fn write_config(dir: &TempDir, text: &str) -> String {
-    let text = text
-        .replace("{probe}", &probe())
-        .replace("{dir}", dir.0.to_str().unwrap());
-    let path = dir.path("rinit.toml");
-    std::fs::write(&path, text).unwrap();
-    path
-}
-
 fn start(config: &str) -> (Rinit, TempDir, String) {
     let dir = TempDir::new("ctl");
     let path = write_config(&dir, config);

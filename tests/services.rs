@@ -17,16 +17,8 @@ use std::time::{Duration, Instant};
 
 const SHORT: Duration = Duration::from_secs(15);
 
-/// Start rinit on a config written into a fresh temp dir. `{probe}` and `{dir}` in the
-/// text are replaced.
 fn start(config: &str, opts: Opts) -> (Rinit, TempDir) {
-    let dir = TempDir::new("svc");
-    let text = config
-        .replace("{probe}", &probe())
-        .replace("{dir}", dir.0.to_str().unwrap());
-    let path = dir.path("rinit.toml");
-    std::fs::write(&path, text).unwrap();
-    (Rinit::start(&["-c", &path], opts), dir)
+    start_with_config("svc", config, opts)
 }
 
 fn first(ev: &[Event], name: &str, event: &str) -> u128 {
@@ -482,14 +474,15 @@ exec = ["sleep", "1000"]
     wait_for("dependent blocked", SHORT, || {
         r.stderr().contains("dependent blocked").then_some(())
     });
-    // The silent service was told to stop.
-    let ev = events(&dir.path("log"));
-    assert_eq!(
-        ev.iter()
+    // The silent service was told to stop (the probe logs it when it gets there).
+    let first_sig = wait_for("silent to log its signal", SHORT, || {
+        events(&dir.path("log"))
+            .iter()
             .find(|e| e.name == "silent" && e.event == "SIG")
-            .map(|e| e.sig),
-        Some(libc::SIGTERM)
-    );
+            .map(|e| e.sig)
+    });
+    assert_eq!(first_sig, libc::SIGTERM);
+    let ev = events(&dir.path("log"));
     assert!(
         ev.iter().all(|e| e.name != "dependent"),
         "dependent must never start"

@@ -17,20 +17,7 @@ use std::time::{Duration, Instant};
 const SHORT: Duration = Duration::from_secs(15);
 
 fn start(config: &str, opts: Opts) -> (Rinit, TempDir) {
-    let dir = TempDir::new("stop");
-    let text = config
-        .replace("{probe}", &probe())
-        .replace("{dir}", dir.0.to_str().unwrap());
-    let path = dir.path("rinit.toml");
-    std::fs::write(&path, text).unwrap();
-    (Rinit::start(&["-c", &path], opts), dir)
-}
-
-fn sigs_of(ev: &[Event], name: &str) -> Vec<i32> {
-    ev.iter()
-        .filter(|e| e.name == name && e.event == "SIG")
-        .map(|e| e.sig)
-        .collect()
+    start_with_config("stop", config, opts)
 }
 
 fn time_of(ev: &[Event], name: &str, event: &str, sig: i32) -> u128 {

@@ -161,6 +161,11 @@ impl Supervisor {
         }
     }
 
+    /// The state of service `i` (`missing` if there is none).
+    fn state_of(&self, i: usize, missing: State) -> State {
+        self.services.get(i).map_or(missing, Service::state)
+    }
+
     fn lookup(&self, name: &str) -> Result<usize, String> {
         self.index_of(name).ok_or_else(|| {
             let names: Vec<&str> = self.services.iter().map(Service::name).collect();
@@ -198,11 +203,7 @@ impl Supervisor {
 
     fn ctl_start(&mut self, name: &str) -> Result<String, String> {
         let i = self.lookup(name)?;
-        let state = self
-            .services
-            .get(i)
-            .map(Service::state)
-            .unwrap_or(State::Waiting);
+        let state = self.state_of(i, State::Waiting);
         if !state.is_final() {
             return Err(format!(
                 "{name} is {state}; start applies to a stopped, exited, failed or blocked service"
@@ -237,11 +238,7 @@ impl Supervisor {
     /// Stop a service, its running dependents first.
     fn ctl_stop(&mut self, name: &str, after: After) -> Result<String, String> {
         let i = self.lookup(name)?;
-        let state = self
-            .services
-            .get(i)
-            .map(Service::state)
-            .unwrap_or(State::Stopped);
+        let state = self.state_of(i, State::Stopped);
         if !crate::service::allowed(state, State::Stopping)
             && !crate::service::allowed(state, State::Stopped)
         {
@@ -284,11 +281,7 @@ impl Supervisor {
 
     fn ctl_restart(&mut self, name: &str) -> Result<String, String> {
         let i = self.lookup(name)?;
-        let state = self
-            .services
-            .get(i)
-            .map(Service::state)
-            .unwrap_or(State::Stopped);
+        let state = self.state_of(i, State::Stopped);
         if state.is_final() {
             return self.ctl_start(name);
         }
@@ -350,11 +343,7 @@ impl Supervisor {
     fn ctl_kill(&mut self, name: &str, signal: &str) -> Result<String, String> {
         let i = self.lookup(name)?;
         let sig = signals::parse(signal)?;
-        let state = self
-            .services
-            .get(i)
-            .map(Service::state)
-            .unwrap_or(State::Stopped);
+        let state = self.state_of(i, State::Stopped);
         if !state.is_live() {
             return Err(format!("{name} is {state}: it has no processes"));
         }

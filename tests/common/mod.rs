@@ -30,6 +30,31 @@ pub fn probe() -> String {
     path.to_str().unwrap().to_string()
 }
 
+/// Write `text` as `dir/rinit.toml`, with `{probe}` and `{dir}` replaced; return its path.
+pub fn write_config(dir: &TempDir, text: &str) -> String {
+    let text = text
+        .replace("{probe}", &probe())
+        .replace("{dir}", dir.0.to_str().unwrap());
+    let path = dir.path("rinit.toml");
+    fs::write(&path, text).unwrap();
+    path
+}
+
+/// Start rinit on `config` (see [`write_config`]) in a fresh temp dir.
+pub fn start_with_config(tag: &str, config: &str, opts: Opts) -> (Rinit, TempDir) {
+    let dir = TempDir::new(tag);
+    let path = write_config(&dir, config);
+    (Rinit::start(&["-c", &path], opts), dir)
+}
+
+/// The signals a probe named `name` logged, in order.
+pub fn sigs_of(ev: &[Event], name: &str) -> Vec<i32> {
+    ev.iter()
+        .filter(|e| e.name == name && e.event == "SIG")
+        .map(|e| e.sig)
+        .collect()
+}
+
 /// A scratch directory removed on drop.
 pub struct TempDir(pub PathBuf);
 
