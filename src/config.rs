@@ -322,10 +322,16 @@ impl ServiceConfig {
     }
 
     /// True if both describe the same service, wherever their tables are: everything but
-    /// `origin` is equal. A reload restarts only services for which this is false.
+    /// `origin` is equal. A reload restarts only services for which this is false. For
+    /// `main`, `after` does not count: it is usually "every other service", which any
+    /// added or removed service would change, and restarting the main workload for that
+    /// is not what a reload is for.
     pub fn same_settings(&self, other: &ServiceConfig) -> bool {
         let mut moved = self.clone();
         moved.origin = other.origin.clone();
+        if self.name == MAIN {
+            moved.after = other.after.clone();
+        }
         moved == *other
     }
 }

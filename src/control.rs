@@ -292,17 +292,26 @@ impl Server {
         };
         let mut requests = Vec::new();
         let mut buf = [0u8; 8192];
-        loop {
+        // At most two lines' worth per wakeup: a client streaming input cannot make
+        // rinit buffer without bound or keep it from its other work.
+        let mut budget = 2 * MAX_LINE;
+        while budget > 0 {
             match conn.stream.read(&mut buf) {
                 Ok(0) => {
                     conn.closing = true;
                     break;
                 }
                 Ok(n) => {
+                    budget = budget.saturating_sub(n);
                     conn.last_active = now;
                     conn.input
                         .extend_from_slice(buf.get(..n).unwrap_or_default());
-                    if conn.input.len() > MAX_LINE && !conn.input.contains(&b'\n') {
+                    let last_line_start = conn
+                        .input
+                        .iter()
+                        .rposition(|&b| b == b'\n')
+                        .map_or(0, |i| i + 1);
+                    if conn.input.len() - last_line_start > MAX_LINE {
                         requests.push(Err(format!("request line longer than {MAX_LINE} bytes")));
                         conn.input.clear();
                         conn.closing = true;

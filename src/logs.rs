@@ -15,8 +15,8 @@ pub const MAX_LINE: usize = 4096;
 /// Bytes read from one pipe per event-loop wakeup.
 pub const READ_BUDGET: usize = 64 * 1024;
 
-/// Largest single write to stdout: whole lines, at most PIPE_BUF bytes when they fit, so a
-/// write to a pipe is atomic and never splits a line, with one system call for many lines.
+/// Largest single write to stdout: whole lines, at most PIPE_BUF bytes, so a write to a
+/// pipe is atomic, never splits a line, and never blocks once poll(2) said POLLOUT.
 pub const WRITE_CHUNK: usize = 4096;
 
 /// Splits a byte stream into lines of at most `MAX_LINE` bytes. Pure.
@@ -68,15 +68,81 @@ pub fn append_prefixed(out: &mut Vec<u8>, name: &str, line: &[u8]) {
     out.push(b'\n');
 }
 
-/// Write all of `bytes` to fd 1; errors (a closed stdout) are not worth dying for.
-fn write_stdout(mut bytes: &[u8]) {
-    while !bytes.is_empty() {
-        // SAFETY: bytes is a valid buffer.
-        let n = unsafe { libc::write(1, bytes.as_ptr().cast(), bytes.len()) };
-        match usize::try_from(n) {
-            Ok(n) if n > 0 => bytes = bytes.get(n..).unwrap_or_default(),
-            _ if std::io::Error::last_os_error().kind() == io::ErrorKind::Interrupted => {}
-            _ => return,
+/// Most output kept for a stdout that does not keep up; beyond it, lines are dropped
+/// (and counted) rather than blocking PID 1.
+pub const MAX_PENDING: usize = 1024 * 1024;
+
+/// rinit's stdout as the services' lines go to it: a queue of whole lines, written only
+/// when fd 1 can take a chunk without blocking (a paused terminal or a stuck log reader
+/// must not stall reaping and signals).
+#[derive(Debug, Default)]
+pub struct Output {
+    pending: Vec<u8>,
+    dropped: usize,
+}
+
+impl Output {
+    /// Queue whole lines (each ending in a newline), or drop them when the queue is full.
+    pub fn push(&mut self, lines: &[u8]) {
+        if self.pending.len() + lines.len() > MAX_PENDING {
+            if self.dropped == 0 {
+                log::warn!("stdout is not keeping up: dropping service lines until it does");
+            }
+            self.dropped += lines.iter().filter(|&&b| b == b'\n').count();
+            return;
+        }
+        self.pending.extend_from_slice(lines);
+    }
+
+    /// Lines are waiting: poll fd 1 for POLLOUT.
+    pub fn wants_write(&self) -> bool {
+        !self.pending.is_empty()
+    }
+
+    /// Write queued lines while fd 1 takes them without blocking, waiting at most
+    /// `wait_ms` for it to become writable (0 in the event loop).
+    pub fn flush(&mut self, wait_ms: i32) {
+        while !self.pending.is_empty() {
+            let mut pfd = libc::pollfd {
+                fd: 1,
+                events: libc::POLLOUT,
+                revents: 0,
+            };
+            // SAFETY: one valid pollfd.
+            if unsafe { libc::poll(&mut pfd, 1, wait_ms) } <= 0 || pfd.revents & libc::POLLOUT == 0
+            {
+                return;
+            }
+            // A chunk that ends at a line's end and fits in PIPE_BUF is written whole.
+            let limit = self.pending.len().min(WRITE_CHUNK);
+            let end = match self
+                .pending
+                .get(..limit)
+                .and_then(|c| c.iter().rposition(|&b| b == b'\n'))
+            {
+                Some(i) => i + 1,
+                None => limit,
+            };
+            // SAFETY: the chunk is a valid buffer.
+            let n = unsafe { libc::write(1, self.pending.as_ptr().cast(), end) };
+            match usize::try_from(n) {
+                Ok(n) if n > 0 => {
+                    self.pending.drain(..n.min(self.pending.len()));
+                }
+                _ if io::Error::last_os_error().kind() == io::ErrorKind::Interrupted => {}
+                _ => {
+                    // stdout is gone: nothing will ever read these lines.
+                    self.pending.clear();
+                    return;
+                }
+            }
+        }
+        if self.dropped > 0 {
+            log::warn!(
+                "stdout did not keep up: {} service line(s) dropped",
+                self.dropped
+            );
+            self.dropped = 0;
         }
     }
 }
@@ -89,8 +155,6 @@ pub struct LogPipe {
     read: OwnedFd,
     write: OwnedFd,
     lines: LineBuffer,
-    /// Lines waiting to be written, reused between wakeups.
-    out: Vec<u8>,
 }
 
 impl LogPipe {
@@ -110,7 +174,6 @@ impl LogPipe {
             read,
             write,
             lines: LineBuffer::default(),
-            out: Vec::new(),
         })
     }
 
@@ -119,17 +182,14 @@ impl LogPipe {
         self.write.as_raw_fd()
     }
 
-    /// Read what is available (up to the budget) and print whole lines to stdout, many
-    /// lines per write but never a part of one.
-    pub fn drain(&mut self) {
+    /// Read what is available (up to the budget) and queue whole prefixed lines on
+    /// `output`, which writes them when stdout can take them.
+    pub fn drain(&mut self, output: &mut Output) {
         let mut buf = [0u8; 16384];
         let mut total = 0;
+        let mut lines_out = Vec::new();
         let LogPipe {
-            name,
-            read,
-            lines,
-            out,
-            ..
+            name, read, lines, ..
         } = self;
         while total < READ_BUDGET {
             // SAFETY: buf is a writable buffer of its length.
@@ -140,27 +200,20 @@ impl LogPipe {
             }
             total += n;
             lines.push(buf.get(..n).unwrap_or_default(), &mut |line| {
-                if !out.is_empty() && out.len() + name.len() + line.len() + 4 > WRITE_CHUNK {
-                    write_stdout(out);
-                    out.clear();
-                }
-                append_prefixed(out, name, line);
+                append_prefixed(&mut lines_out, name, line);
             });
         }
-        if !out.is_empty() {
-            write_stdout(out);
-            out.clear();
-        }
+        output.push(&lines_out);
+        output.flush(0);
     }
-}
 
-impl LogPipe {
-    /// Print a last line that had no newline (its service exited).
-    pub fn flush_partial(&mut self) {
+    /// Queue a last line that had no newline (its service exited).
+    pub fn flush_partial(&mut self, output: &mut Output) {
         if let Some(rest) = self.lines.flush() {
-            let mut out = Vec::new();
-            append_prefixed(&mut out, &self.name, &rest);
-            write_stdout(&out);
+            let mut line = Vec::new();
+            append_prefixed(&mut line, &self.name, &rest);
+            output.push(&line);
+            output.flush(0);
         }
     }
 }
@@ -208,6 +261,21 @@ mod tests {
         let mut text = vec![b'y'; MAX_LINE - 1];
         text.push(b'\n');
         assert_eq!(lines_of(&mut b, &text), vec![vec![b'y'; MAX_LINE - 1]]);
+    }
+
+    #[test]
+    fn output_drops_lines_beyond_its_cap_instead_of_growing() {
+        let mut out = Output::default();
+        let line = vec![b'x'; 1023]
+            .into_iter()
+            .chain([b'\n'])
+            .collect::<Vec<u8>>();
+        for _ in 0..(MAX_PENDING / line.len() + 10) {
+            out.push(&line);
+        }
+        assert!(out.pending.len() <= MAX_PENDING);
+        assert_eq!(out.dropped, 10);
+        assert!(out.wants_write());
     }
 
     #[test]

@@ -168,8 +168,9 @@ impl Snapshot {
 
     /// A service's processes: the descendants of its main process plus every process in
     /// its session (double-forked children reparented to rinit keep the session), and
-    /// their descendants. Never `exclude` (rinit itself).
-    pub fn service_members(&self, main_pid: Option<i32>, session: i32, exclude: i32) -> Vec<i32> {
+    /// their descendants — but only among rinit's own descendants, so a stale or recycled
+    /// session id can never reach anyone else's process. Never rinit itself.
+    pub fn service_members(&self, main_pid: Option<i32>, session: i32, rinit: i32) -> Vec<i32> {
         let mut roots: Vec<i32> = self
             .procs
             .iter()
@@ -177,26 +178,21 @@ impl Snapshot {
             .map(|p| p.pid)
             .collect();
         roots.extend(main_pid);
-        let mut members: Vec<i32> = self.descendants_of(&roots).into_iter().collect();
-        members.retain(|&pid| pid != exclude);
+        let ours = self.descendants_of(&[rinit]);
+        let members: Vec<i32> = self
+            .descendants_of(&roots)
+            .into_iter()
+            .filter(|pid| *pid != rinit && ours.contains(pid))
+            .collect();
         self.deepest_first(members)
     }
 
-    /// Every process rinit may touch (see [`Scope`]), rinit itself excluded.
-    /// `sessions` are the sessions rinit created for its services.
-    pub fn in_scope(&self, scope: Scope, rinit: i32, sessions: &[i32]) -> Vec<i32> {
+    /// Every process rinit may touch (see [`Scope`]), rinit itself excluded. As a
+    /// subreaper that is its descendants: orphans of its services are reparented to it.
+    pub fn in_scope(&self, scope: Scope, rinit: i32) -> Vec<i32> {
         let members: Vec<i32> = match scope {
             Scope::Namespace => self.procs.iter().map(|p| p.pid).collect(),
-            Scope::Descendants => {
-                let mut roots = vec![rinit];
-                roots.extend(
-                    self.procs
-                        .iter()
-                        .filter(|p| sessions.contains(&p.session))
-                        .map(|p| p.pid),
-                );
-                self.descendants_of(&roots).into_iter().collect()
-            }
+            Scope::Descendants => self.descendants_of(&[rinit]).into_iter().collect(),
         };
         let members = members.into_iter().filter(|&pid| pid != rinit).collect();
         self.deepest_first(members)
@@ -314,7 +310,7 @@ mod tests {
     #[test]
     fn children_always_precede_parents() {
         let snap = fixture();
-        let order = snap.in_scope(Scope::Namespace, 1, &[]);
+        let order = snap.in_scope(Scope::Namespace, 1);
         for proc in &snap.procs {
             let (Some(ci), Some(pi)) = (
                 order.iter().position(|&x| x == proc.pid),
@@ -335,13 +331,19 @@ mod tests {
     #[test]
     fn subreaper_scope_leaves_bystanders_alone() {
         let snap = fixture();
-        let scope = snap.in_scope(Scope::Descendants, 1, &[10]);
+        let scope = snap.in_scope(Scope::Descendants, 1);
         assert!(!scope.contains(&40));
         assert!(scope.contains(&31) && scope.contains(&21));
         // rinit at pid 30 as a subreaper: only 31.
-        assert_eq!(snap.in_scope(Scope::Descendants, 30, &[]), vec![31]);
+        assert_eq!(snap.in_scope(Scope::Descendants, 30), vec![31]);
+        // A session id that names no process of ours reaches nobody: 40 (outside)
+        // shares session 10 with main's service in this variant.
+        let mut procs = snap.procs.clone();
+        procs.push(p(41, 40, 10, 'S'));
+        let snap = Snapshot::from_procs(procs);
+        assert!(!snap.service_members(None, 10, 1).contains(&41));
         // Namespace scope includes the bystander.
-        assert!(snap.in_scope(Scope::Namespace, 1, &[]).contains(&40));
+        assert!(snap.in_scope(Scope::Namespace, 1).contains(&40));
     }
 
     #[test]

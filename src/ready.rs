@@ -11,7 +11,7 @@
 use std::collections::{HashMap, HashSet};
 use std::ffi::CString;
 use std::io;
-use std::net::{IpAddr, Ipv4Addr, SocketAddr, ToSocketAddrs};
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd, FromRawFd, OwnedFd, RawFd};
 use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
@@ -37,6 +37,8 @@ pub fn retry_delay(attempt: u32) -> Duration {
 #[derive(Debug)]
 enum Probe {
     Tcp {
+        host: String,
+        port: u16,
         addr: Option<SocketAddr>,
         sock: Option<OwnedFd>,
     },
@@ -70,7 +72,9 @@ impl Check {
     pub fn new(ready: &Ready, now: Instant) -> Check {
         let probe = match ready {
             Ready::Tcp { host, port } => Probe::Tcp {
-                addr: resolve(host, *port),
+                host: host.clone(),
+                port: *port,
+                addr: None,
                 sock: None,
             },
             Ready::File(path) => Probe::File {
@@ -140,8 +144,21 @@ impl Check {
                 }
                 ready
             }
-            Probe::Tcp { addr, sock } => {
-                let Some(addr) = *addr else { return false };
+            Probe::Tcp {
+                host,
+                port,
+                addr,
+                sock,
+            } => {
+                if addr.is_none() && now >= self.next_try {
+                    *addr = resolve(host, *port);
+                }
+                let Some(addr) = *addr else {
+                    if now >= self.next_try {
+                        self.retry_later(now);
+                    }
+                    return false;
+                };
                 if let Some(s) = sock {
                     match connect_result(s.as_raw_fd()) {
                         None => return false,
@@ -275,6 +292,8 @@ impl Check {
     }
 }
 
+/// An address for a tcp probe without DNS (a resolver could block the event loop for
+/// seconds): an IP address, `localhost`, or a name in /etc/hosts.
 fn resolve(host: &str, port: u16) -> Option<SocketAddr> {
     if host == "localhost" {
         return Some(SocketAddr::new(IpAddr::V4(Ipv4Addr::LOCALHOST), port));
@@ -282,11 +301,22 @@ fn resolve(host: &str, port: u16) -> Option<SocketAddr> {
     if let Ok(ip) = host.parse::<IpAddr>() {
         return Some(SocketAddr::new(ip, port));
     }
-    let addr = (host, port).to_socket_addrs().ok()?.next();
-    if addr.is_none() {
-        log::warn!("cannot resolve {host:?} for a tcp ready probe");
+    let hosts = std::fs::read_to_string("/etc/hosts").unwrap_or_default();
+    let ip = lookup_hosts(&hosts, host);
+    if ip.is_none() {
+        log::warn!("tcp ready probe: {host:?} is not an IP address or in /etc/hosts; retrying");
     }
-    addr
+    ip.map(|ip| SocketAddr::new(ip, port))
+}
+
+/// The first address /etc/hosts gives `name`. Pure.
+pub fn lookup_hosts(hosts: &str, name: &str) -> Option<IpAddr> {
+    hosts.lines().find_map(|line| {
+        let line = line.split('#').next().unwrap_or_default();
+        let mut words = line.split_whitespace();
+        let ip = words.next()?.parse::<IpAddr>().ok()?;
+        words.any(|w| w.eq_ignore_ascii_case(name)).then_some(ip)
+    })
 }
 
 /// Start a non-blocking connect. Ok((fd, true)) if it connected at once.
@@ -608,6 +638,16 @@ mod tests {
         assert_eq!(retry_delay(0), RETRY_START);
         assert_eq!(retry_delay(1), RETRY_START * 2);
         assert_eq!(retry_delay(40), RETRY_MAX);
+    }
+
+    #[test]
+    fn hosts_file_lookup() {
+        let hosts = "127.0.0.1 localhost\n# 10.0.0.9 commented\n10.1.2.3 db db.internal # x\n::1 ip6-localhost\n";
+        assert_eq!(lookup_hosts(hosts, "db.internal"), "10.1.2.3".parse().ok());
+        assert_eq!(lookup_hosts(hosts, "DB"), "10.1.2.3".parse().ok());
+        assert_eq!(lookup_hosts(hosts, "ip6-localhost"), "::1".parse().ok());
+        assert_eq!(lookup_hosts(hosts, "commented"), None);
+        assert_eq!(lookup_hosts(hosts, "nowhere"), None);
     }
 
     #[test]

@@ -92,7 +92,7 @@ const TRANSITIONS: &[(State, &[State])] = {
             Paused,
             &[Running, Starting, Stopping, Exited, Failed, Backoff],
         ),
-        (Stopping, &[Stopped]),
+        (Stopping, &[Stopped, Failed]),
         (Exited, &[Waiting]),
         (Failed, &[Waiting]),
         (Blocked, &[Waiting, Stopped]),

@@ -35,6 +35,9 @@ pub const RESERVE: Duration = Duration::from_secs(2);
 pub const SWEEP_RESERVE: Duration = Duration::from_secs(1);
 /// Even a service stopped late gets this long between its stop signal and SIGKILL.
 pub const MIN_GRACE: Duration = Duration::from_millis(100);
+/// How long processes get to die after SIGKILL before a stop gives up on them (one in
+/// uninterruptible sleep cannot die): the next wave must still get its stop signal.
+pub const KILL_GRACE: Duration = Duration::from_millis(500);
 
 /// When a service's stop escalates to SIGKILL: after its own timeout, but no later than
 /// `RESERVE` before the global deadline — except that a service reached late still gets
@@ -74,7 +77,6 @@ pub enum Target {
     /// Everything left in rinit's scope, with the ports and patterns that name targets.
     Sweep {
         scope: Scope,
-        sessions: Vec<i32>,
         ports: Vec<PortSpec>,
         patterns: Vec<String>,
     },
@@ -172,8 +174,10 @@ impl GroupStop {
 
     /// The moment this stop needs attention without any event.
     pub fn next_deadline(&self) -> Option<Instant> {
-        if self.is_done() || self.killed {
+        if self.is_done() {
             None
+        } else if self.killed {
+            Some(self.kill_at + KILL_GRACE)
         } else if self.active {
             Some(self.kill_at)
         } else {
@@ -187,9 +191,7 @@ impl GroupStop {
             Target::Service {
                 main_pid, session, ..
             } => snap.service_members(*main_pid, *session, me),
-            Target::Sweep {
-                scope, sessions, ..
-            } => snap.in_scope(*scope, me, sessions),
+            Target::Sweep { scope, .. } => snap.in_scope(*scope, me),
         };
         // A running stop_exec is not one of the processes being stopped.
         members.retain(|pid| Some(*pid) != self.stop_exec_pid);
@@ -239,6 +241,16 @@ impl GroupStop {
         if alive.is_empty() {
             self.finished = Some(now);
             self.kill_stop_exec();
+            return;
+        }
+        if self.killed && now >= self.kill_at + KILL_GRACE {
+            for p in &alive {
+                warn!(
+                    "{}: pid {} ({}, state {}) survived SIGKILL; moving on",
+                    self.name, p.pid, p.comm, p.state
+                );
+            }
+            self.finished = Some(now);
             return;
         }
         if let Some(exec) = self.stop_exec.take() {
@@ -330,7 +342,6 @@ impl GroupStop {
     fn sweep_targeting(&self, snap: &Snapshot, me: i32) -> Targets {
         let Target::Sweep {
             scope,
-            sessions,
             ports,
             patterns,
         } = &self.target
@@ -339,7 +350,7 @@ impl GroupStop {
         };
         let targets = Targets::new(ports, patterns);
         if *scope == Scope::Descendants && !targets.is_empty() {
-            let inside = snap.in_scope(*scope, me, sessions);
+            let inside = snap.in_scope(*scope, me);
             for p in snap
                 .procs
                 .iter()
@@ -469,6 +480,10 @@ impl Shutdown {
         if self.finished {
             return None;
         }
+        if self.current.is_empty() {
+            // Not begun yet: due at once.
+            return Some(self.t0);
+        }
         let stops = self.current.iter().filter_map(|s| s.next_deadline());
         Some(stops.fold(self.deadline, Instant::min))
     }
@@ -575,8 +590,8 @@ impl Shutdown {
 
 /// SIGKILL everything left in scope, deepest first, without waiting: the last act of a
 /// shutdown that reached its deadline.
-pub fn kill_everything(snap: &Snapshot, scope: Scope, me: i32, sessions: &[i32]) {
-    let left = snap.in_scope(scope, me, sessions);
+pub fn kill_everything(snap: &Snapshot, scope: Scope, me: i32) {
+    let left = snap.in_scope(scope, me);
     for p in snap.alive(&left) {
         if let Some(fd) = open(p, "deadline") {
             send(&fd, p, libc::SIGKILL, "deadline");
@@ -657,7 +672,6 @@ mod tests {
                 }]),
                 Stage::Sweep(Target::Sweep {
                     scope: Scope::Namespace,
-                    sessions: vec![],
                     ports: vec![],
                     patterns: vec![],
                 }),

@@ -22,7 +22,7 @@ mod commands;
 use crate::config::{Config, Global, LogTarget, MAIN, Ready, ServiceConfig};
 use crate::control::{self, Server, Slot};
 use crate::graph::Graph;
-use crate::logs::LogPipe;
+use crate::logs::{LogPipe, Output};
 use crate::proctree::{self, Scope, Snapshot};
 use crate::ready::{self, Check, DirWatch, NotifySocket};
 use crate::service::{self, Service, State};
@@ -107,6 +107,7 @@ enum Token {
     Listener,
     Client(u64),
     DirWatch,
+    Stdout,
     Other,
 }
 
@@ -138,6 +139,8 @@ pub struct Supervisor {
     action: PowerAction,
     /// The inotify instance of the `file:` readiness probes, once one is needed.
     dirwatch: Option<DirWatch>,
+    /// Service lines on their way to rinit's stdout.
+    output: Output,
     /// poll(2)'s arrays, kept between wakeups.
     poll_tokens: Vec<Token>,
     poll_fds: Vec<libc::pollfd>,
@@ -221,6 +224,7 @@ impl Supervisor {
             vm,
             action: PowerAction::PowerOff,
             dirwatch: None,
+            output: Output::default(),
             poll_tokens: Vec::new(),
             poll_fds: Vec::new(),
         })
@@ -249,9 +253,7 @@ impl Supervisor {
                 sd.advance(self.me, now, &mut || scan(proc_ok));
                 if sd.is_finished() {
                     if now >= sd.deadline {
-                        let sessions: Vec<i32> =
-                            self.services.iter().filter_map(|s| s.session).collect();
-                        shutdown::kill_everything(&scan(proc_ok), self.scope, self.me, &sessions);
+                        shutdown::kill_everything(&scan(proc_ok), self.scope, self.me);
                     }
                     break;
                 }
@@ -263,7 +265,12 @@ impl Supervisor {
         }
         self.reap();
         for log in self.runs.iter_mut().filter_map(|r| r.log.as_mut()) {
-            log.drain();
+            log.drain(&mut self.output);
+        }
+        // The last lines may wait a little for a slow stdout, not forever.
+        let until = Instant::now() + Duration::from_secs(1);
+        while self.output.wants_write() && Instant::now() < until {
+            self.output.flush(100);
         }
         if let Some(control) = &mut self.control {
             control.flush_and_prune(Instant::now());
@@ -304,11 +311,20 @@ impl Supervisor {
         if let Some(sd) = &self.shutdown {
             return sd.next_deadline().into_iter().chain(control).min();
         }
-        let timers = self.services.iter().filter_map(|s| s.timer);
-        let checks = self
-            .runs
+        // Only a starting service's readiness and a backed-off service's restart have
+        // timers; anything left over from another state must not wake us.
+        let waiting = |s: &Service| matches!(s.state(), State::Starting | State::Backoff);
+        let timers = self
+            .services
             .iter()
-            .filter_map(|r| r.check.as_ref()?.next_deadline());
+            .filter(|s| waiting(s))
+            .filter_map(|s| s.timer);
+        let checks = self
+            .services
+            .iter()
+            .zip(&self.runs)
+            .filter(|(s, _)| s.state() == State::Starting)
+            .filter_map(|(_, r)| r.check.as_ref()?.next_deadline());
         let jobs = self.jobs.iter().filter_map(|j| j.plan.next_deadline());
         timers.chain(checks).chain(jobs).chain(control).min()
     }
@@ -363,9 +379,20 @@ impl Supervisor {
         if let Some(w) = self.dirwatch.as_ref().filter(|w| !w.is_idle()) {
             add(Token::DirWatch, w.as_fd(), libc::POLLIN);
         }
-        for (i, run) in self.runs.iter().enumerate() {
+        if self.output.wants_write() {
+            // SAFETY: fd 1 stays open for rinit's whole life.
+            add(
+                Token::Stdout,
+                unsafe { std::os::fd::BorrowedFd::borrow_raw(1) },
+                libc::POLLOUT,
+            );
+        }
+        for (i, (svc, run)) in self.services.iter().zip(&self.runs).enumerate() {
             if let Some(log) = &run.log {
                 add(Token::Log(i), log.as_fd(), libc::POLLIN);
+            }
+            if svc.state() != State::Starting {
+                continue;
             }
             if let Some((fd, events)) = run.check.as_ref().and_then(Check::poll_fd) {
                 add(Token::Other, fd, events);
@@ -394,7 +421,7 @@ impl Supervisor {
             Token::Notify => self.read_notify(),
             Token::Log(i) => {
                 if let Some(log) = self.runs.get_mut(i).and_then(|r| r.log.as_mut()) {
-                    log.drain();
+                    log.drain(&mut self.output);
                 }
             }
             Token::Listener => {
@@ -415,6 +442,7 @@ impl Supervisor {
                     }
                 }
             }
+            Token::Stdout => self.output.flush(0),
             Token::Other => {}
         }
     }
@@ -440,7 +468,9 @@ impl Supervisor {
             Disposition::Reap => self.reap(),
             Disposition::Shutdown => self.on_trigger(signo),
             Disposition::Forward if signo == libc::SIGHUP && !self.has_main() => {
-                if let Err(e) = self.reload() {
+                if self.shutdown.is_some() {
+                    info!("SIGHUP received; shutting down, so no reload");
+                } else if let Err(e) = self.reload() {
                     warn!("SIGHUP: {e}");
                 }
             }
@@ -467,8 +497,8 @@ impl Supervisor {
             if let Some(i) = self.services.iter().position(|s| s.pid == Some(pid)) {
                 // Print what it wrote before saying it exited.
                 if let Some(log) = self.runs.get_mut(i).and_then(|r| r.log.as_mut()) {
-                    log.drain();
-                    log.flush_partial();
+                    log.drain(&mut self.output);
+                    log.flush_partial(&mut self.output);
                 }
                 self.on_service_exit(i, status, now);
             } else if self
@@ -597,7 +627,10 @@ impl Supervisor {
                 svc.started_at = Some(now);
                 svc.reason = None;
                 run.check = svc.cfg.ready.as_ref().map(|r| Check::new(r, now));
-                svc.timer = run.check.as_ref().map(|_| now + svc.cfg.ready_timeout);
+                svc.timer = run
+                    .check
+                    .as_ref()
+                    .and_then(|_| now.checked_add(svc.cfg.ready_timeout));
                 if run.check.is_none() && !svc.cfg.oneshot {
                     let _ = svc.set_state(State::Running);
                 }
@@ -680,16 +713,17 @@ impl Supervisor {
         }
         if svc.timer.is_some_and(|t| now >= t) {
             let reason = format!("not ready after {} ms", svc.cfg.ready_timeout.as_millis());
-            if let Some(pid) = svc.pid {
-                // SAFETY: pid is our own unreaped child and leads its process group.
-                unsafe { libc::kill(-pid, svc.cfg.stop_signal) };
+            if svc.cfg.critical {
+                // The shutdown this starts stops it like everything else.
+                self.end_for_good(i, State::Failed, reason, now);
+            } else {
+                // The same stop as any other (its tree, its signal, its timeout), then
+                // `failed`; its dependents are blocked.
+                warn!("{} failed: {reason}; stopping it", svc.name());
+                svc.reason = Some(reason);
+                let plan = [(svc.cfg.name.clone(), commands::After::Failed)];
+                self.stop_job(&[i], &plan);
             }
-            if let Some(pid) = check.probe_pid() {
-                // SAFETY: the probe is our own unreaped child.
-                unsafe { libc::kill(pid, libc::SIGKILL) };
-            }
-            run.check = None;
-            self.end_for_good(i, State::Failed, reason, now);
             return true;
         }
         false
@@ -708,10 +742,10 @@ impl Supervisor {
         if stopping || !matches!(was, State::Starting | State::Running | State::Paused) {
             return;
         }
-        svc.timer = None;
-        if let Some(run) = self.runs.get_mut(i) {
-            run.check = None;
-        }
+        self.leave_starting(i);
+        let Some(svc) = self.services.get_mut(i) else {
+            return;
+        };
         let success = svc.is_success(status);
         if svc.cfg.oneshot && success {
             self.end_for_good(i, State::Exited, String::new(), now);
@@ -749,6 +783,7 @@ impl Supervisor {
 
     /// Service `i` will not run again: record why, and end the run if it is critical.
     fn end_for_good(&mut self, i: usize, to: State, reason: String, _now: Instant) {
+        self.leave_starting(i);
         let Some(svc) = self.services.get_mut(i) else {
             return;
         };
@@ -772,6 +807,21 @@ impl Supervisor {
         self.exit_code = Some(code);
         let why = format!("critical service {} {to}", svc.name());
         self.begin_shutdown(why, false);
+    }
+
+    /// Drop a service's readiness timer and probe (killing an exec probe still running):
+    /// it is no longer starting.
+    pub(super) fn leave_starting(&mut self, i: usize) {
+        if let Some(svc) = self.services.get_mut(i) {
+            svc.timer = None;
+        }
+        let Some(check) = self.runs.get_mut(i).and_then(|r| r.check.take()) else {
+            return;
+        };
+        if let Some(pid) = check.probe_pid() {
+            // SAFETY: the probe is rinit's own unreaped child.
+            unsafe { libc::kill(pid, libc::SIGKILL) };
+        }
     }
 
     /// A datagram on the notify socket: READY=1 from a starting notify service.
@@ -806,7 +856,6 @@ impl Supervisor {
         self.jobs.clear();
         let all: Vec<usize> = (0..self.services.len()).collect();
         let mut stages = self.stop_stages(&all, interrupt);
-        let sessions = self.services.iter().filter_map(|s| s.session).collect();
         let mut ports = self.global.sweep_ports.clone();
         let mut patterns = self.global.sweep_patterns.clone();
         for svc in &self.services {
@@ -815,7 +864,6 @@ impl Supervisor {
         }
         stages.push(Stage::Sweep(Target::Sweep {
             scope: self.scope,
-            sessions,
             ports,
             patterns,
         }));
@@ -853,6 +901,7 @@ impl Supervisor {
     }
 
     fn stop_spec(&mut self, i: usize, interrupt: bool) -> Option<StopSpec> {
+        self.leave_starting(i);
         let svc = self.services.get_mut(i)?;
         if svc.state().is_live() {
             let _ = svc.set_state(State::Stopping);
@@ -938,7 +987,7 @@ impl Supervisor {
         let cut_short = self.shutdown.as_ref().is_none_or(Shutdown::timed_out);
         if self.proc_ok && cut_short {
             let snap = Snapshot::scan();
-            let left = snap.in_scope(self.scope, self.me, &[]);
+            let left = snap.in_scope(self.scope, self.me);
             for p in snap.alive(&left) {
                 let note = if p.state == 'D' {
                     " (uninterruptible: cannot be killed)"

@@ -126,6 +126,9 @@ fn stop_start_and_restart_respect_dependents() {
     let (code, out, _) = r.ctl(&["stop", "db"]);
     assert_eq!(code, 0);
     assert!(out.contains("after its dependents: app"), "{out}");
+    let (code, _, err) = r.ctl(&["stop", "db"]);
+    assert_eq!(code, 1, "a second stop while stopping is refused");
+    assert!(err.contains("already stopping"), "{err}");
     wait_states(
         &r,
         &[("db", "stopped"), ("app", "stopped"), ("lone", "running")],

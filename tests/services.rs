@@ -487,6 +487,48 @@ exec = ["sleep", "1000"]
         ev.iter().all(|e| e.name != "dependent"),
         "dependent must never start"
     );
+    // Nothing is left to wait for: rinit is idle, not spinning on a stale timer.
+    let before = r.wakeups();
+    std::thread::sleep(Duration::from_millis(500));
+    let woke = r.wakeups() - before;
+    assert!(woke <= 2, "rinit woke {woke} times while idle");
     r.signal(libc::SIGTERM);
     assert_eq!(r.wait(SHORT), 0, "{}", r.stderr());
+}
+
+#[test]
+fn a_stdout_nobody_reads_does_not_stall_rinit() {
+    // rinit's stdout is a pipe that fills up and is never read: services keep printing,
+    // and rinit must still reap a zombie storm and answer SIGTERM at once.
+    let config = r#"
+[service.chatty]
+exec = "sh -c 'yes a-line-of-service-output | head -c 20000000; exec sleep 1000'"
+
+[service.storm]
+exec = ["{probe}", "--name", "storm", "--orphans", "2000", "--ready", "{dir}/storm.ready"]
+"#;
+    let (mut r, dir) = start(
+        config,
+        Opts {
+            stuck_stdout: true,
+            ..Opts::default()
+        },
+    );
+    wait_file(&dir.path("storm.ready"), Duration::from_secs(60));
+    wait_for("no zombies while stdout is stuck", SHORT, || {
+        (r.ns_procs().iter().filter(|p| p.state == 'Z').count() == 0).then_some(())
+    });
+    let t0 = Instant::now();
+    r.signal(libc::SIGTERM);
+    assert_eq!(r.wait(SHORT), 0, "{}", r.stderr());
+    let took = t0.elapsed();
+    assert!(
+        took < Duration::from_secs(3),
+        "shutdown stalled on stdout: {took:?}"
+    );
+    assert!(
+        r.stderr().contains("dropping service lines"),
+        "{}",
+        r.stderr()
+    );
 }

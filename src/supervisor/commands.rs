@@ -29,6 +29,8 @@ pub enum After {
     Start,
     /// Leave the supervisor (a reload removed it).
     Remove,
+    /// It was stopped because it failed (not ready in time).
+    Failed,
 }
 
 /// A stop requested by a command.
@@ -58,19 +60,34 @@ impl Supervisor {
         }
     }
 
+    /// A stop job is done with `name`. Only the instance the job stopped is touched: a
+    /// service that is no longer `stopping` was started again meanwhile.
     fn after_stop(&mut self, name: &str, after: After) {
         let Some(i) = self.index_of(name) else { return };
-        if let Some(svc) = self.services.get_mut(i) {
-            if svc.state() == State::Stopping {
-                let _ = svc.set_state(State::Stopped);
-            }
-            svc.pid = None;
-            info!("{name} stopped");
-            if after == After::Start {
+        let Some(svc) = self.services.get_mut(i) else {
+            return;
+        };
+        if svc.state() != State::Stopping {
+            return;
+        }
+        svc.pid = None;
+        let to = match after {
+            After::Failed => State::Failed,
+            _ => State::Stopped,
+        };
+        let _ = svc.set_state(to);
+        info!("{name} {to}");
+        match after {
+            After::Start => {
                 let _ = svc.set_state(State::Waiting);
             }
+            After::Remove => self.remove_service(i),
+            After::Stopped | After::Failed => {}
         }
-        if after == After::Remove {
+    }
+
+    fn remove_service(&mut self, i: usize) {
+        if i < self.services.len() && i < self.runs.len() {
             self.services.remove(i);
             self.runs.remove(i);
             self.rebuild_graph();
@@ -89,7 +106,7 @@ impl Supervisor {
     }
 
     /// Start a job that stops `set` (and what depends on it, first).
-    fn stop_job(&mut self, set: &[usize], after: &[(String, After)]) {
+    pub(super) fn stop_job(&mut self, set: &[usize], after: &[(String, After)]) {
         let stages = self.stop_stages(set, false);
         let plan = Shutdown::new("ctl".into(), Instant::now(), MAX_SHUTDOWN, stages);
         self.jobs.push(Job {
@@ -239,6 +256,9 @@ impl Supervisor {
     fn ctl_stop(&mut self, name: &str, after: After) -> Result<String, String> {
         let i = self.lookup(name)?;
         let state = self.state_of(i, State::Stopped);
+        if state == State::Stopping {
+            return Err(format!("{name} is already stopping"));
+        }
         if !crate::service::allowed(state, State::Stopping)
             && !crate::service::allowed(state, State::Stopped)
         {
@@ -456,13 +476,12 @@ impl Supervisor {
                 if live {
                     set.push(i);
                     plan.push((name.clone(), after));
+                } else if after == After::Remove {
+                    self.remove_service(i);
                 } else if let Some(svc) = self.services.get_mut(i) {
                     let _ = svc.set_state(State::Stopped);
                     let _ = svc.set_state(State::Waiting);
                     svc.timer = None;
-                    if after == After::Remove {
-                        self.after_stop(name, After::Remove);
-                    }
                 }
             }
         }

@@ -124,6 +124,8 @@ pub struct Opts {
     pub env: Vec<(String, String)>,
     /// Run in the background of a parent that ignores and blocks signals first.
     pub dirty_signals: bool,
+    /// rinit's stdout is a pipe that nobody reads (a stuck log reader).
+    pub stuck_stdout: bool,
 }
 
 /// A running rinit in its own PID namespace.
@@ -131,6 +133,8 @@ pub struct Rinit {
     child: Child,
     pub dir: TempDir,
     started: Instant,
+    /// The read end of a stuck stdout, kept open and never read.
+    _stuck: Option<std::io::PipeReader>,
 }
 
 impl Rinit {
@@ -167,9 +171,16 @@ impl Rinit {
         for (k, v) in &opts.env {
             cmd.env(k, v);
         }
+        let mut stuck = None;
         cmd.stdin(Stdio::null())
-            .stdout(fs::File::create(dir.0.join("stdout")).unwrap())
             .stderr(fs::File::create(dir.0.join("stderr")).unwrap());
+        if opts.stuck_stdout {
+            let (reader, writer) = std::io::pipe().unwrap();
+            cmd.stdout(writer);
+            stuck = Some(reader);
+        } else {
+            cmd.stdout(fs::File::create(dir.0.join("stdout")).unwrap());
+        }
         if opts.dirty_signals {
             use std::os::unix::process::CommandExt;
             unsafe {
@@ -191,6 +202,7 @@ impl Rinit {
             child,
             dir,
             started: Instant::now(),
+            _stuck: stuck,
         }
     }
 
@@ -292,6 +304,16 @@ impl Rinit {
             String::from_utf8_lossy(&out.stdout).into_owned(),
             String::from_utf8_lossy(&out.stderr).into_owned(),
         )
+    }
+
+    /// rinit's context switches so far (voluntary + involuntary): how often it woke up.
+    pub fn wakeups(&self) -> u64 {
+        let status = fs::read_to_string(format!("/proc/{}/status", self.host_pid())).unwrap();
+        status
+            .lines()
+            .filter(|l| l.contains("ctxt_switches"))
+            .filter_map(|l| l.split_whitespace().last()?.parse::<u64>().ok())
+            .sum()
     }
 
     pub fn elapsed(&self) -> Duration {
