@@ -114,6 +114,8 @@ pub enum Scope {
 #[derive(Clone, Debug, Default)]
 pub struct Snapshot {
     pub procs: Vec<Proc>,
+    /// rinit's descendants, computed once per snapshot (every service's stop needs them).
+    ours: std::cell::OnceCell<(i32, HashSet<i32>)>,
 }
 
 impl Snapshot {
@@ -131,11 +133,17 @@ impl Snapshot {
                 }
             }
         }
-        Snapshot { procs }
+        Snapshot {
+            procs,
+            ours: std::cell::OnceCell::new(),
+        }
     }
 
     pub fn from_procs(procs: Vec<Proc>) -> Snapshot {
-        Snapshot { procs }
+        Snapshot {
+            procs,
+            ours: std::cell::OnceCell::new(),
+        }
     }
 
     pub fn get(&self, pid: i32) -> Option<&Proc> {
@@ -178,7 +186,7 @@ impl Snapshot {
             .map(|p| p.pid)
             .collect();
         roots.extend(main_pid);
-        let ours = self.descendants_of(&[rinit]);
+        let ours = self.ours(rinit);
         let members: Vec<i32> = self
             .descendants_of(&roots)
             .into_iter()
@@ -187,12 +195,24 @@ impl Snapshot {
         self.deepest_first(members)
     }
 
+    /// rinit's descendants (computed on first use; a snapshot belongs to one rinit).
+    fn ours(&self, rinit: i32) -> std::borrow::Cow<'_, HashSet<i32>> {
+        let (pid, set) = self
+            .ours
+            .get_or_init(|| (rinit, self.descendants_of(&[rinit])));
+        if *pid == rinit {
+            std::borrow::Cow::Borrowed(set)
+        } else {
+            std::borrow::Cow::Owned(self.descendants_of(&[rinit]))
+        }
+    }
+
     /// Every process rinit may touch (see [`Scope`]), rinit itself excluded. As a
     /// subreaper that is its descendants: orphans of its services are reparented to it.
     pub fn in_scope(&self, scope: Scope, rinit: i32) -> Vec<i32> {
         let members: Vec<i32> = match scope {
             Scope::Namespace => self.procs.iter().map(|p| p.pid).collect(),
-            Scope::Descendants => self.descendants_of(&[rinit]).into_iter().collect(),
+            Scope::Descendants => self.ours(rinit).iter().copied().collect(),
         };
         let members = members.into_iter().filter(|&pid| pid != rinit).collect();
         self.deepest_first(members)
