@@ -64,8 +64,25 @@ enum Probe {
 #[derive(Debug)]
 pub struct Check {
     probe: Probe,
+    retry: Retry,
+}
+
+/// When a probe tries again: after [`retry_delay`] of its failed attempts.
+#[derive(Debug)]
+struct Retry {
     attempts: u32,
     next_try: Instant,
+}
+
+impl Retry {
+    fn due(&self, now: Instant) -> bool {
+        now >= self.next_try
+    }
+
+    fn later(&mut self, now: Instant) {
+        self.next_try = now + retry_delay(self.attempts);
+        self.attempts += 1;
+    }
 }
 
 impl Check {
@@ -92,8 +109,10 @@ impl Check {
         };
         Check {
             probe,
-            attempts: 0,
-            next_try: now,
+            retry: Retry {
+                attempts: 0,
+                next_try: now,
+            },
         }
     }
 
@@ -115,112 +134,32 @@ impl Check {
                 kill_at,
                 ..
             } => *kill_at,
-            _ => Some(self.next_try),
+            _ => Some(self.retry.next_try),
         }
-    }
-
-    fn retry_later(&mut self, now: Instant) {
-        self.next_try = now + retry_delay(self.attempts);
-        self.attempts += 1;
     }
 
     /// Run the probe as far as it goes now; true once the service is ready.
     pub fn advance(&mut self, name: &str, now: Instant) -> bool {
+        let retry = &mut self.retry;
         match &mut self.probe {
             Probe::Notify { ready } => *ready,
             Probe::File {
                 path,
                 watched,
                 poked,
-            } => {
-                // A watched directory says when to look: no stat on every wakeup.
-                if *watched && !*poked {
-                    return false;
-                }
-                *poked = false;
-                let ready = path.exists();
-                if !ready && !*watched && now >= self.next_try {
-                    self.retry_later(now);
-                }
-                ready
-            }
+            } => file_ready(path, *watched, poked, retry, now),
             Probe::Tcp {
                 host,
                 port,
                 addr,
                 sock,
-            } => {
-                if addr.is_none() && now >= self.next_try {
-                    *addr = resolve(host, *port);
-                }
-                let Some(addr) = *addr else {
-                    if now >= self.next_try {
-                        self.retry_later(now);
-                    }
-                    return false;
-                };
-                if let Some(s) = sock {
-                    match connect_result(s.as_raw_fd()) {
-                        None => return false,
-                        Some(true) => return true,
-                        Some(false) => *sock = None,
-                    }
-                    self.retry_later(now);
-                    return false;
-                }
-                if now < self.next_try {
-                    return false;
-                }
-                match start_connect(addr) {
-                    Ok((fd, true)) => {
-                        drop(fd);
-                        true
-                    }
-                    Ok((fd, false)) => {
-                        *sock = Some(fd);
-                        false
-                    }
-                    Err(_) => {
-                        self.retry_later(now);
-                        false
-                    }
-                }
-            }
+            } => tcp_ready(host, *port, addr, sock, retry, now),
             Probe::Exec {
                 argv,
                 pid,
                 kill_at,
                 passed,
-            } => {
-                if *passed {
-                    return true;
-                }
-                match *pid {
-                    Some(p) if kill_at.is_some_and(|k| now >= k) => {
-                        // SAFETY: p is our own unreaped child.
-                        unsafe { libc::kill(p, libc::SIGKILL) };
-                        *kill_at = None;
-                    }
-                    Some(_) => {}
-                    None if now >= self.next_try => {
-                        let spawned =
-                            Spawn::new(&format!("{name} ready probe"), argv, Stdio::Inherit)
-                                .and_then(|s| s.spawn().map_err(|e| e.to_string()));
-                        match spawned {
-                            Ok(p) => {
-                                *pid = Some(p);
-                                *kill_at = Some(now + EXEC_ATTEMPT_TIMEOUT);
-                            }
-                            Err(e) => {
-                                log::warn!("{name}: cannot run ready probe: {e}");
-                                self.retry_later(now);
-                            }
-                        }
-                    }
-                    None => {}
-                }
-                false
-            }
+            } => *passed || exec_step(name, argv, pid, kill_at, retry, now),
         }
     }
 
@@ -243,7 +182,7 @@ impl Check {
         if status == ExitStatus::Code(0) {
             *passed = true;
         } else {
-            self.retry_later(now);
+            self.retry.later(now);
         }
         true
     }
@@ -290,6 +229,105 @@ impl Check {
             *ready = true;
         }
     }
+}
+
+/// `file:`: look at the file when inotify named it (or, unwatched, on the retry timer).
+fn file_ready(
+    path: &Path,
+    watched: bool,
+    poked: &mut bool,
+    retry: &mut Retry,
+    now: Instant,
+) -> bool {
+    // A watched directory says when to look: no stat on every wakeup.
+    if watched && !*poked {
+        return false;
+    }
+    *poked = false;
+    let ready = path.exists();
+    if !ready && !watched && retry.due(now) {
+        retry.later(now);
+    }
+    ready
+}
+
+/// `tcp:`: a non-blocking connect, its result, or the next attempt when one is due.
+fn tcp_ready(
+    host: &str,
+    port: u16,
+    addr: &mut Option<SocketAddr>,
+    sock: &mut Option<OwnedFd>,
+    retry: &mut Retry,
+    now: Instant,
+) -> bool {
+    if addr.is_none() && retry.due(now) {
+        *addr = resolve(host, port);
+    }
+    let Some(target) = *addr else {
+        if retry.due(now) {
+            retry.later(now);
+        }
+        return false;
+    };
+    if let Some(s) = sock {
+        match connect_result(s.as_raw_fd()) {
+            None => return false,
+            Some(true) => return true,
+            Some(false) => *sock = None,
+        }
+        retry.later(now);
+        return false;
+    }
+    if !retry.due(now) {
+        return false;
+    }
+    match start_connect(target) {
+        Ok((_, true)) => true,
+        Ok((fd, false)) => {
+            *sock = Some(fd);
+            false
+        }
+        Err(_) => {
+            retry.later(now);
+            false
+        }
+    }
+}
+
+/// `exec:`: start an attempt when one is due, kill one that ran too long. Its exit
+/// arrives through [`Check::on_exit`]; this never reports ready by itself.
+fn exec_step(
+    name: &str,
+    argv: &[String],
+    pid: &mut Option<i32>,
+    kill_at: &mut Option<Instant>,
+    retry: &mut Retry,
+    now: Instant,
+) -> bool {
+    match *pid {
+        Some(p) if kill_at.is_some_and(|k| now >= k) => {
+            // SAFETY: p is our own unreaped child.
+            unsafe { libc::kill(p, libc::SIGKILL) };
+            *kill_at = None;
+        }
+        Some(_) => {}
+        None if retry.due(now) => {
+            let spawned = Spawn::new(&format!("{name} ready probe"), argv, Stdio::Inherit)
+                .and_then(|s| s.spawn().map_err(|e| e.to_string()));
+            match spawned {
+                Ok(p) => {
+                    *pid = Some(p);
+                    *kill_at = Some(now + EXEC_ATTEMPT_TIMEOUT);
+                }
+                Err(e) => {
+                    log::warn!("{name}: cannot run ready probe: {e}");
+                    retry.later(now);
+                }
+            }
+        }
+        None => {}
+    }
+    false
 }
 
 /// An address for a tcp probe without DNS (a resolver could block the event loop for

@@ -155,18 +155,7 @@ impl Supervisor {
         let graph = config.graph().map_err(|e| e.to_string())?;
         let signals = signals::take_over().map_err(|e| format!("cannot set up signals: {e}"))?;
         let me = std::process::id() as i32;
-        let scope = if me == 1 {
-            Scope::Namespace
-        } else {
-            // SAFETY: prctl with integer arguments.
-            if unsafe { libc::prctl(libc::PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) } != 0 {
-                warn!(
-                    "cannot become a child subreaper: {}",
-                    std::io::Error::last_os_error()
-                );
-            }
-            Scope::Descendants
-        };
+        let scope = claim_scope(me);
         let proc_ok = proc_matches_namespace(me);
         if !proc_ok {
             error!("/proc does not show this PID namespace: process trees and sweeps are disabled");
@@ -188,17 +177,7 @@ impl Supervisor {
         } else {
             None
         };
-        let path = control::socket_path(config.rinit.control_socket.as_deref());
-        let control = match Server::bind(&path) {
-            Ok(server) => {
-                info!("control socket: {}", path.display());
-                Some(server)
-            }
-            Err(e) => {
-                warn!("no control socket at {}: {e}", path.display());
-                None
-            }
-        };
+        let control = open_control(config.rinit.control_socket.as_deref());
         let null = std::fs::OpenOptions::new()
             .read(true)
             .write(true)
@@ -1041,6 +1020,37 @@ fn belongs_to(pid: i32, main: Option<i32>, session: i32) -> bool {
         cur = p.ppid;
     }
     false
+}
+
+/// What rinit may touch: as PID 1, its whole PID namespace; otherwise it becomes a child
+/// subreaper (so its services' orphans come to it) and keeps to its descendants.
+fn claim_scope(me: i32) -> Scope {
+    if me == 1 {
+        return Scope::Namespace;
+    }
+    // SAFETY: prctl with integer arguments.
+    if unsafe { libc::prctl(libc::PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) } != 0 {
+        warn!(
+            "cannot become a child subreaper: {}",
+            std::io::Error::last_os_error()
+        );
+    }
+    Scope::Descendants
+}
+
+/// The control socket, or none (with a warning) when it cannot be created.
+fn open_control(configured: Option<&Path>) -> Option<Server> {
+    let path = control::socket_path(configured);
+    match Server::bind(&path) {
+        Ok(server) => {
+            info!("control socket: {}", path.display());
+            Some(server)
+        }
+        Err(e) => {
+            warn!("no control socket at {}: {e}", path.display());
+            None
+        }
+    }
 }
 
 /// Read the process table, or nothing when /proc is not this namespace's.

@@ -12,7 +12,7 @@ use std::time::Instant;
 use log::{info, warn};
 
 use super::{Run, Supervisor, scan};
-use crate::config::{MAIN, Ready};
+use crate::config::{Config, MAIN, Ready};
 use crate::control::{Request, error_reply};
 use crate::json::Json;
 use crate::ready::NotifySocket;
@@ -377,10 +377,21 @@ impl Supervisor {
     /// Re-read the configuration; if it is valid, start what was added, stop what was
     /// removed, restart what changed, and leave the rest alone.
     pub(super) fn reload(&mut self) -> Result<String, String> {
-        let new =
-            (self.reloader)().map_err(|e| format!("reload rejected, nothing changed: {e}"))?;
-        new.graph()
+        let (new, fresh_runs) = self
+            .prepare_reload()
             .map_err(|e| format!("reload rejected, nothing changed: {e}"))?;
+        let summary = self.apply_reload(new, fresh_runs);
+        self.retire(&summary.changed, &summary.removed);
+        let message = summary.to_string();
+        info!("{message}");
+        Ok(message)
+    }
+
+    /// Everything that can fail, before anything changes: the new configuration, its
+    /// graph, the runs (log pipes, users) of new and changed services, the notify socket.
+    fn prepare_reload(&mut self) -> Result<(Config, Vec<(String, Run)>), String> {
+        let new = (self.reloader)()?;
+        new.graph().map_err(|e| e.to_string())?;
         let mut fresh_runs = Vec::new();
         for cfg in &new.services {
             let unchanged = self
@@ -388,78 +399,70 @@ impl Supervisor {
                 .and_then(|i| self.services.get(i))
                 .is_some_and(|s| s.cfg.same_settings(cfg));
             if !unchanged {
-                let run = Run::prepare(cfg)
-                    .map_err(|e| format!("reload rejected, nothing changed: {e}"))?;
-                fresh_runs.push((cfg.name.clone(), run));
+                fresh_runs.push((cfg.name.clone(), Run::prepare(cfg)?));
             }
         }
         if self.notify.is_none() && new.services.iter().any(|s| s.ready == Some(Ready::Notify)) {
-            self.notify = Some(
-                NotifySocket::bind().map_err(|e| format!("reload rejected: notify socket: {e}"))?,
-            );
+            let socket = NotifySocket::bind().map_err(|e| format!("notify socket: {e}"))?;
+            self.notify = Some(socket);
         }
-        let old_names: Vec<String> = self.services.iter().map(|s| s.name().to_string()).collect();
-        let (mut added, mut changed, mut removed, mut kept) = (vec![], vec![], vec![], 0);
-        let mut services = Vec::new();
-        let mut runs = Vec::new();
-        let mut old_services: Vec<Option<Service>> = self.services.drain(..).map(Some).collect();
-        let mut old_runs: Vec<Option<Run>> = self.runs.drain(..).map(Some).collect();
+        Ok((new, fresh_runs))
+    }
+
+    /// Rebuild the service list in the new order: unchanged services keep their state
+    /// and processes, changed ones their processes (until `retire` stops them), removed
+    /// ones stay at the end until stopped, added ones are new.
+    fn apply_reload(&mut self, new: Config, mut fresh_runs: Vec<(String, Run)>) -> ReloadSummary {
+        let mut summary = ReloadSummary::default();
+        let mut old: Vec<Option<(Service, Run)>> = self
+            .services
+            .drain(..)
+            .zip(self.runs.drain(..))
+            .map(Some)
+            .collect();
+        let (mut services, mut runs) = (Vec::new(), Vec::new());
         for cfg in new.services {
-            let old = old_names.iter().position(|n| *n == cfg.name);
+            let taken = old
+                .iter_mut()
+                .find(|slot| slot.as_ref().is_some_and(|(s, _)| s.name() == cfg.name))
+                .and_then(Option::take);
             let fresh = fresh_runs
                 .iter()
                 .position(|(n, _)| *n == cfg.name)
                 .map(|k| fresh_runs.swap_remove(k).1);
-            let taken = old.and_then(|i| {
-                Some((
-                    old_services.get_mut(i)?.take()?,
-                    old_runs.get_mut(i)?.take()?,
-                ))
-            });
-            match (taken, fresh) {
-                (Some((svc, run)), None) => {
-                    kept += 1;
-                    services.push(svc);
-                    runs.push(run);
+            let (svc, run) = match (taken, fresh) {
+                (Some(kept), None) => {
+                    summary.kept += 1;
+                    kept
                 }
                 (Some((mut svc, old_run)), Some(mut run)) => {
-                    changed.push(cfg.name.clone());
+                    summary.changed.push(cfg.name.clone());
                     svc.cfg = cfg;
                     // The old instance keeps writing to its pipe until it has stopped.
                     if run.log.is_some() && old_run.log.is_some() {
                         run.log = old_run.log;
                     }
-                    services.push(svc);
-                    runs.push(run);
+                    (svc, run)
                 }
                 (None, fresh) => {
-                    added.push(cfg.name.clone());
-                    services.push(Service::new(cfg));
-                    runs.push(fresh.unwrap_or_default());
+                    summary.added.push(cfg.name.clone());
+                    (Service::new(cfg), fresh.unwrap_or_default())
                 }
-            }
+            };
+            services.push(svc);
+            runs.push(run);
         }
-        for (svc, run) in old_services.into_iter().zip(old_runs) {
-            if let (Some(mut svc), Some(run)) = (svc, run) {
-                removed.push(svc.name().to_string());
-                svc.cfg.after.clear();
-                services.push(svc);
-                runs.push(run);
-            }
+        for (mut svc, run) in old.into_iter().flatten() {
+            summary.removed.push(svc.name().to_string());
+            svc.cfg.after.clear();
+            services.push(svc);
+            runs.push(run);
         }
         self.services = services;
         self.runs = runs;
         self.global = new.rinit;
         self.rebuild_graph();
-        self.retire(&changed, &removed);
-        let message = format!(
-            "reloaded: added [{}], removed [{}], changed [{}], {kept} unchanged",
-            added.join(", "),
-            removed.join(", "),
-            changed.join(", ")
-        );
-        info!("{message}");
-        Ok(message)
+        summary
     }
 
     /// After a reload: stop what changed (then start it) and what was removed (then
@@ -488,6 +491,28 @@ impl Supervisor {
         if !set.is_empty() {
             self.stop_job(&set, &plan);
         }
+    }
+}
+
+/// What a reload did.
+#[derive(Default)]
+struct ReloadSummary {
+    added: Vec<String>,
+    changed: Vec<String>,
+    removed: Vec<String>,
+    kept: usize,
+}
+
+impl std::fmt::Display for ReloadSummary {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "reloaded: added [{}], removed [{}], changed [{}], {} unchanged",
+            self.added.join(", "),
+            self.removed.join(", "),
+            self.changed.join(", "),
+            self.kept
+        )
     }
 }
 
