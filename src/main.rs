@@ -1,29 +1,12 @@
-#![allow(dead_code)] // modules are wired up issue by issue
 //! rinit: a PID 1 for containers and virtual machines.
 //!
 //! This file is the command line (DESIGN §1): it parses the arguments, sets up rinit's
 //! own logging on stderr, and hands over to the supervisor. Exit status 2 means a usage or
 //! configuration error before anything started.
 
-mod config;
-mod control;
-mod graph;
-mod json;
-mod logs;
-mod pattern;
-mod pidfd;
-mod proctree;
-mod ready;
-mod service;
-mod shutdown;
-mod signals;
-mod spawn;
-mod supervisor;
-mod sweep;
-mod sysinit;
-mod users;
-
 use std::io::Write;
+
+use rinit::{config, control, supervisor, sysinit};
 
 const USAGE: &str = "\
 usage: rinit [-c PATH] [--vm] [-- COMMAND [ARG...]]   run as init

@@ -1,0 +1,21 @@
+#![allow(dead_code)] // modules are wired up issue by issue
+//! rinit as a library: every module of the init, so that the binary (`src/main.rs`) and
+//! the fuzz targets (`fuzz/`) share one implementation. Nothing here is a stable API.
+
+pub mod config;
+pub mod control;
+pub mod graph;
+pub mod json;
+pub mod logs;
+pub mod pattern;
+pub mod pidfd;
+pub mod proctree;
+pub mod ready;
+pub mod service;
+pub mod shutdown;
+pub mod signals;
+pub mod spawn;
+pub mod supervisor;
+pub mod sweep;
+pub mod sysinit;
+pub mod users;
