@@ -29,6 +29,7 @@
 //! - Paths (`workdir`, a `log` file, `ready = "file:…"`, `control_socket`) must be absolute.
 
 use std::collections::BTreeMap;
+use std::ffi::OsString;
 use std::fmt;
 use std::ops::Range;
 use std::path::{Path, PathBuf};
@@ -260,8 +261,9 @@ pub struct ServiceConfig {
     pub name: String,
     /// Where the service's table starts.
     pub origin: Origin,
-    /// The argv to run. Empty only for a `main` waiting for `-- COMMAND`.
-    pub exec: Vec<String>,
+    /// The argv to run, as bytes (`-- COMMAND` may hold any). Empty only for a `main`
+    /// waiting for `-- COMMAND`.
+    pub exec: Vec<OsString>,
     pub shell: bool,
     pub after: Vec<String>,
     pub oneshot: bool,
@@ -355,7 +357,7 @@ impl Config {
     /// Adds `-- COMMAND` as the service `main`. If the configuration has a `main` table,
     /// `argv` replaces its `exec` and its other keys stay; otherwise a new `main` is added,
     /// critical, logging to rinit's own stdout, after every other service.
-    pub fn with_main(mut self, argv: Vec<String>) -> Result<Config, String> {
+    pub fn with_main(mut self, argv: Vec<OsString>) -> Result<Config, String> {
         if argv.first().is_none_or(|program| program.is_empty()) {
             return Err("-- needs a COMMAND".to_string());
         }
@@ -848,7 +850,7 @@ impl Checker<'_> {
             return Err(ConfigError::at(&s.origin, message));
         }
         s.exec = self.field("exec", raw.exec.take(), Vec::new(), |v| {
-            command_value(v, shell)
+            command_value(v, shell).map(|argv| argv.into_iter().map(OsString::from).collect())
         })?;
         s.stop_exec = self.field("stop_exec", raw.stop_exec.take(), None, |v| {
             command_value(v, shell).map(Some)
@@ -1394,6 +1396,10 @@ mod tests {
         format!("[service.a]\nexec = \"a\"\n{keys}\n")
     }
 
+    fn os_strings(items: &[&str]) -> Vec<OsString> {
+        items.iter().map(OsString::from).collect()
+    }
+
     fn strings(items: &[&str]) -> Vec<String> {
         items.iter().map(|s| s.to_string()).collect()
     }
@@ -1416,7 +1422,7 @@ mod tests {
                 col: 1,
             },
         );
-        expected.exec = strings(&["nginx", "-g", "daemon off;"]);
+        expected.exec = os_strings(&["nginx", "-g", "daemon off;"]);
         assert_eq!(*web, expected);
         assert_eq!(web.restart, Restart::Never);
         assert_eq!(web.stop_signal, libc::SIGTERM);
@@ -1566,7 +1572,7 @@ stop_timeout = 5
 ready = "exec:test -e /tmp/a"
 "#;
         let a = load_ok(text).config.services.remove(0);
-        assert_eq!(a.exec, strings(&["/bin/sh", "-c", "echo $HOME && sleep 1"]));
+        assert_eq!(a.exec, os_strings(&["/bin/sh", "-c", "echo $HOME && sleep 1"]));
         assert_eq!(
             a.stop_exec,
             Some(strings(&["/bin/sh", "-c", "kill -TERM $(cat /run/a.pid)"]))
@@ -2111,9 +2117,9 @@ exec = \"x\"
     #[test]
     fn command_becomes_main_after_everything() {
         let c = load_ok("[service.db]\nexec = \"db\"\n[service.app]\nexec = \"app\"\n").config;
-        let c = c.with_main(strings(&["sh", "-c", "exit 3"])).unwrap();
+        let c = c.with_main(os_strings(&["sh", "-c", "exit 3"])).unwrap();
         let main = c.service(MAIN).unwrap();
-        assert_eq!(main.exec, strings(&["sh", "-c", "exit 3"]));
+        assert_eq!(main.exec, os_strings(&["sh", "-c", "exit 3"]));
         assert!(main.critical);
         assert_eq!(main.log, LogTarget::Inherit);
         assert_eq!(main.after, strings(&["db", "app"]));
@@ -2126,7 +2132,7 @@ exec = \"x\"
     #[test]
     fn command_without_config() {
         let c = Config::default()
-            .with_main(strings(&["sleep", "1"]))
+            .with_main(os_strings(&["sleep", "1"]))
             .unwrap();
         assert_eq!(c.services.len(), 1);
         assert!(c.services[0].after.is_empty());
@@ -2155,9 +2161,9 @@ after = [\"main\"]
         let e = c.require_exec().unwrap_err();
         assert_eq!((e.line, e.col), (3, 1));
         assert!(e.message.contains("-- COMMAND"));
-        let c = c.with_main(strings(&["java", "-jar", "app.jar"])).unwrap();
+        let c = c.with_main(os_strings(&["java", "-jar", "app.jar"])).unwrap();
         let main = c.service(MAIN).unwrap();
-        assert_eq!(main.exec, strings(&["java", "-jar", "app.jar"]));
+        assert_eq!(main.exec, os_strings(&["java", "-jar", "app.jar"]));
         assert_eq!(main.stop_signal, libc::SIGINT);
         assert_eq!(main.success_codes, vec![0, 143]);
         c.require_exec().unwrap();
@@ -2184,7 +2190,7 @@ log = \"prefix\"
         assert!(main.after.is_empty());
         assert!(!main.critical);
         assert_eq!(main.log, LogTarget::Prefix);
-        assert_eq!(main.exec, strings(&["app"]));
+        assert_eq!(main.exec, os_strings(&["app"]));
         c.require_exec().unwrap();
     }
 

@@ -4,7 +4,9 @@
 //! own logging on stderr, and hands over to the supervisor. Exit status 2 means a usage or
 //! configuration error before anything started.
 
+use std::ffi::OsString;
 use std::io::Write;
+use std::path::PathBuf;
 
 use rinit::{config, control, supervisor, sysinit};
 
@@ -32,25 +34,30 @@ enum Cli {
     Help,
     Version,
     Check {
-        config: Option<String>,
+        config: Option<PathBuf>,
     },
     Ctl(Vec<String>),
     Init {
-        config: Option<String>,
+        config: Option<PathBuf>,
         vm: bool,
-        command: Vec<String>,
+        command: Vec<OsString>,
     },
 }
 
-fn parse_args(args: &[String]) -> Result<Cli, String> {
-    if args.first().map(String::as_str) == Some("ctl") {
-        return Ok(Cli::Ctl(args.get(1..).unwrap_or_default().to_vec()));
+/// Parse the command line. Arguments are bytes: COMMAND and paths pass through exactly,
+/// whatever their encoding; only rinit's own words must be what they say.
+fn parse_args(args: &[OsString]) -> Result<Cli, String> {
+    let word = |i: usize| args.get(i).and_then(|a| a.to_str());
+    if word(0) == Some("ctl") {
+        let rest = args.get(1..).unwrap_or_default();
+        let rest = rest.iter().map(|a| a.to_string_lossy().into_owned());
+        return Ok(Cli::Ctl(rest.collect()));
     }
-    if args.first().map(String::as_str) == Some("check") {
+    if word(0) == Some("check") {
         return match args.get(1..).unwrap_or_default() {
             [] => Ok(Cli::Check { config: None }),
             [flag, path] if flag == "-c" || flag == "--config" => Ok(Cli::Check {
-                config: Some(path.clone()),
+                config: Some(PathBuf::from(path)),
             }),
             _ => Err("usage: rinit check [-c PATH]".into()),
         };
@@ -59,15 +66,15 @@ fn parse_args(args: &[String]) -> Result<Cli, String> {
     let mut vm = false;
     let mut iter = args.iter();
     while let Some(arg) = iter.next() {
-        match arg.as_str() {
+        match arg.to_str().unwrap_or_default() {
             "-h" | "--help" => return Ok(Cli::Help),
             "-V" | "--version" => return Ok(Cli::Version),
             "--vm" => vm = true,
             "-c" | "--config" => {
-                config = Some(iter.next().ok_or("-c needs a PATH")?.clone());
+                config = Some(PathBuf::from(iter.next().ok_or("-c needs a PATH")?));
             }
             "--" => {
-                let command: Vec<String> = iter.cloned().collect();
+                let command: Vec<OsString> = iter.cloned().collect();
                 if command.is_empty() {
                     return Err("-- needs a COMMAND".into());
                 }
@@ -77,7 +84,7 @@ fn parse_args(args: &[String]) -> Result<Cli, String> {
                     command,
                 });
             }
-            other => return Err(format!("unexpected argument {other:?}")),
+            _ => return Err(format!("unexpected argument {arg:?}")),
         }
     }
     Ok(Cli::Init {
@@ -104,7 +111,7 @@ fn init_logging() {
 }
 
 fn main() {
-    let args: Vec<String> = std::env::args().skip(1).collect();
+    let args: Vec<OsString> = std::env::args_os().skip(1).collect();
     let parsed = parse_args(&args);
     // As the kernel's init, rinit must never exit: even a usage error powers off.
     let kernel_init = std::process::id() == 1 && sysinit::detect_vm(false);
@@ -133,9 +140,7 @@ fn main() {
                 std::process::exit(EXIT_USAGE);
             }
             let vm = vm || kernel_init;
-            let path = config
-                .map(std::path::PathBuf::from)
-                .or_else(config::default_path);
+            let path = config.or_else(config::default_path);
             match build_config(path.clone(), command.clone()) {
                 Ok(cfg) => run_init(cfg, path, command, vm),
                 Err(msg) if vm => sysinit::fatal(&msg),
@@ -154,7 +159,7 @@ fn main() {
 }
 
 /// Load the configuration (from -c, or the default places), print its warnings.
-fn load_config(path: Option<std::path::PathBuf>) -> Result<Option<config::Config>, String> {
+fn load_config(path: Option<PathBuf>) -> Result<Option<config::Config>, String> {
     let Some(path) = path.or_else(config::default_path) else {
         return Ok(None);
     };
@@ -167,8 +172,8 @@ fn load_config(path: Option<std::path::PathBuf>) -> Result<Option<config::Config
 
 /// The configuration to run: the files, plus `-- COMMAND` as service `main`.
 fn build_config(
-    path: Option<std::path::PathBuf>,
-    command: Vec<String>,
+    path: Option<PathBuf>,
+    command: Vec<OsString>,
 ) -> Result<config::Config, String> {
     let loaded = load_config(path)?;
     if loaded.is_none() && command.is_empty() {
@@ -189,8 +194,8 @@ fn build_config(
 
 fn run_init(
     cfg: config::Config,
-    path: Option<std::path::PathBuf>,
-    command: Vec<String>,
+    path: Option<PathBuf>,
+    command: Vec<OsString>,
     vm: bool,
 ) -> i32 {
     if vm {
@@ -215,8 +220,8 @@ fn run_init(
 }
 
 /// `rinit check`: validate, then print the start and stop waves.
-fn check(path: Option<String>) -> i32 {
-    let cfg = match load_config(path.map(std::path::PathBuf::from)) {
+fn check(path: Option<PathBuf>) -> i32 {
+    let cfg = match load_config(path) {
         Ok(Some(cfg)) => cfg,
         Ok(None) => {
             eprintln!("rinit: no configuration found (give -c PATH or set RINIT_CONFIG)");
@@ -257,8 +262,8 @@ fn check(path: Option<String>) -> i32 {
 mod tests {
     use super::*;
 
-    fn args(s: &[&str]) -> Vec<String> {
-        s.iter().map(|a| a.to_string()).collect()
+    fn args(s: &[&str]) -> Vec<OsString> {
+        s.iter().map(OsString::from).collect()
     }
 
     #[test]
@@ -278,6 +283,16 @@ mod tests {
                 config: Some("x.toml".into())
             })
         );
+        // Bytes that are not UTF-8 pass through as they are.
+        use std::os::unix::ffi::OsStrExt;
+        let odd = std::ffi::OsStr::from_bytes(b"\xff\xfe").to_os_string();
+        let mut line = args(&["--", "sh", "-c", "echo"]);
+        line.push(odd.clone());
+        match parse_args(&line) {
+            Ok(Cli::Init { command, .. }) => assert_eq!(command.last(), Some(&odd)),
+            other => panic!("{other:?}"),
+        }
+        assert!(parse_args(&[odd]).is_err(), "an unknown word is an error, not a panic");
         assert!(parse_args(&args(&["check", "x"])).is_err());
         assert!(parse_args(&args(&["--"])).is_err());
         assert!(parse_args(&args(&["sh"])).is_err());

@@ -1,15 +1,82 @@
-//! Process handles that cannot be fooled by pid reuse.
+//! Process handles that cannot be fooled by pid reuse, and signals that use them.
 //!
-//! Every signal rinit sends to a process it found in /proc goes through a [`Pidfd`]:
-//! `pidfd_open(2)`, then a check that /proc/PID/stat still shows the start time seen in the
-//! snapshot, then `pidfd_send_signal(2)`. A pid recycled between the snapshot and the
-//! signal is therefore never signalled. A pidfd also becomes readable when its process
-//! exits, so rinit waits for grandchildren in `poll(2)` instead of re-scanning on a timer.
+//! Every signal rinit sends to a process it found in /proc is checked against the start
+//! time seen in the snapshot. Where the kernel has pidfds (Linux 5.3+) that is
+//! `pidfd_open(2)`, the check, then `pidfd_send_signal(2)`: a pid recycled between the
+//! snapshot and the signal is never signalled, and the pidfd becomes readable when its
+//! process exits, so rinit waits for grandchildren in `poll(2)`.
+//!
+//! Two limits shape this module:
+//! - **Old kernels** (RHEL 8's 4.18, Amazon Linux 2's 4.14) have no pidfds. [`supported`]
+//!   finds out once; without them [`send_checked`] checks the start time and uses
+//!   `kill(2)` — exact for rinit's own unreaped children, which cannot be recycled, and a
+//!   window of a few microseconds for others — and stops learn of exits from SIGCHLD and
+//!   re-scans.
+//! - **File descriptors.** A pidfd is an fd, and a stop of thousands of processes must
+//!   not exhaust them: at most [`max_held`] pidfds are kept open at once (counted in
+//!   [`held`]); beyond that a process is signalled through a pidfd that is closed at once,
+//!   and its exit is noticed by a re-scan. When even a transient pidfd cannot be opened
+//!   (EMFILE), the `kill(2)` path is used.
 
 use std::io;
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd, FromRawFd, OwnedFd};
+use std::sync::atomic::{AtomicU8, AtomicUsize, Ordering};
 
 use crate::proctree;
+
+/// Pidfds open right now (every [`Pidfd`] counts while it lives).
+static HELD: AtomicUsize = AtomicUsize::new(0);
+/// The most pidfds held at once; set from the fd limit by [`set_fd_limit`].
+static MAX_HELD: AtomicUsize = AtomicUsize::new(512);
+/// 0: not probed yet, 1: pidfds work, 2: they do not (ENOSYS).
+static SUPPORT: AtomicU8 = AtomicU8::new(0);
+
+/// The fds rinit keeps for everything but pidfds: stdio, signalfd, log pipes, control
+/// connections, probes and /proc scans.
+const RESERVED_FDS: u64 = 256;
+
+/// Size the pidfd budget from rinit's soft `RLIMIT_NOFILE`: half of it, leaving at least
+/// [`RESERVED_FDS`] for everything else. Pure apart from the stored value.
+pub fn set_fd_limit(soft: u64) {
+    MAX_HELD.store(budget_for(soft), Ordering::Relaxed);
+}
+
+/// The pidfd budget for a soft fd limit. Pure.
+pub fn budget_for(soft: u64) -> usize {
+    let budget = (soft / 2).min(soft.saturating_sub(RESERVED_FDS));
+    usize::try_from(budget).unwrap_or(usize::MAX)
+}
+
+/// The most pidfds rinit holds at once.
+pub fn max_held() -> usize {
+    MAX_HELD.load(Ordering::Relaxed)
+}
+
+/// Pidfds held right now.
+pub fn held() -> usize {
+    HELD.load(Ordering::Relaxed)
+}
+
+/// Whether another pidfd may be kept open.
+pub fn may_hold() -> bool {
+    held() < max_held()
+}
+
+/// Does this kernel have pidfds? Probed once, on rinit's own pid.
+pub fn supported() -> bool {
+    match SUPPORT.load(Ordering::Relaxed) {
+        1 => true,
+        2 => false,
+        _ => {
+            let works = match raw_open(std::process::id() as i32) {
+                Ok(fd) => raw_signal(&fd, 0).is_ok(),
+                Err(e) => e.raw_os_error() != Some(libc::ENOSYS),
+            };
+            SUPPORT.store(if works { 1 } else { 2 }, Ordering::Relaxed);
+            works
+        }
+    }
+}
 
 /// An open pidfd for a process whose identity (pid + start time) was verified.
 #[derive(Debug)]
@@ -21,41 +88,139 @@ pub struct Pidfd {
 impl Pidfd {
     /// Open a pidfd for `pid` if it is still the process that started at `starttime`.
     pub fn open_checked(pid: i32, starttime: u64) -> io::Result<Pidfd> {
-        // SAFETY: pidfd_open takes a pid and flags and returns a new fd or -1.
-        let fd = unsafe { libc::syscall(libc::SYS_pidfd_open, pid, 0) };
-        if fd < 0 {
-            return Err(io::Error::last_os_error());
-        }
-        // SAFETY: fd is a new descriptor we own.
-        let fd = unsafe { OwnedFd::from_raw_fd(fd as i32) };
-        match proctree::read_proc(pid) {
-            Some(p) if p.starttime == starttime => Ok(Pidfd { fd, pid }),
+        let fd = raw_open(pid)?;
+        HELD.fetch_add(1, Ordering::Relaxed);
+        let fd = Pidfd { fd, pid };
+        match proctree::try_read_proc(pid)? {
+            Some(p) if p.starttime == starttime => Ok(fd),
             _ => Err(io::Error::from_raw_os_error(libc::ESRCH)),
         }
     }
 
     /// Send `sig` to the process. ESRCH means it is already gone.
     pub fn signal(&self, sig: i32) -> io::Result<()> {
-        // SAFETY: the fd is a valid pidfd; a null siginfo means "as kill(2) would".
-        let rc = unsafe {
-            libc::syscall(
-                libc::SYS_pidfd_send_signal,
-                self.fd.as_raw_fd(),
-                sig,
-                std::ptr::null::<libc::siginfo_t>(),
-                0,
-            )
-        };
-        if rc == 0 {
-            Ok(())
-        } else {
-            Err(io::Error::last_os_error())
-        }
+        raw_signal(&self.fd, sig)
+    }
+}
+
+impl Drop for Pidfd {
+    fn drop(&mut self) {
+        HELD.fetch_sub(1, Ordering::Relaxed);
     }
 }
 
 impl AsFd for Pidfd {
     fn as_fd(&self) -> BorrowedFd<'_> {
         self.fd.as_fd()
+    }
+}
+
+/// Signal the process `pid` that started at `starttime`, and return its pidfd when
+/// `keep` is asked for and the budget allows (else the pidfd, if any, is closed at once).
+/// `Err(ESRCH)`: it is gone (or its pid now names another process).
+pub fn send_checked(pid: i32, starttime: u64, sig: i32, keep: bool) -> io::Result<Option<Pidfd>> {
+    if supported() {
+        match Pidfd::open_checked(pid, starttime) {
+            Ok(fd) => {
+                fd.signal(sig)?;
+                return Ok((keep && held() <= max_held()).then_some(fd));
+            }
+            Err(e) if !out_of_fds(&e) => return Err(e),
+            // No fd for even a transient pidfd: check and kill instead.
+            Err(_) => {}
+        }
+    }
+    kill_checked(pid, starttime, sig)?;
+    Ok(None)
+}
+
+/// A pidfd to wait on `pid`'s exit without signalling it, if pidfds exist and the
+/// budget allows. `Err(ESRCH)`: it is gone.
+pub fn watch(pid: i32, starttime: u64) -> io::Result<Option<Pidfd>> {
+    if !supported() || !may_hold() {
+        return Ok(None);
+    }
+    match Pidfd::open_checked(pid, starttime) {
+        Ok(fd) => Ok(Some(fd)),
+        Err(e) if out_of_fds(&e) => Ok(None),
+        Err(e) => Err(e),
+    }
+}
+
+/// `kill(2)` after checking the start time.
+fn kill_checked(pid: i32, starttime: u64, sig: i32) -> io::Result<()> {
+    match proctree::try_read_proc(pid)? {
+        Some(p) if p.starttime == starttime => {
+            // SAFETY: kill with a positive pid checked just above; never 0 or -1.
+            if pid > 0 && unsafe { libc::kill(pid, sig) } == 0 {
+                Ok(())
+            } else {
+                Err(io::Error::last_os_error())
+            }
+        }
+        _ => Err(io::Error::from_raw_os_error(libc::ESRCH)),
+    }
+}
+
+fn out_of_fds(e: &io::Error) -> bool {
+    matches!(e.raw_os_error(), Some(libc::EMFILE | libc::ENFILE | libc::ENOSYS))
+}
+
+fn raw_open(pid: i32) -> io::Result<OwnedFd> {
+    // SAFETY: pidfd_open takes a pid and flags and returns a new fd or -1.
+    let fd = unsafe { libc::syscall(libc::SYS_pidfd_open, pid, 0) };
+    if fd < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    // SAFETY: fd is a new descriptor we own.
+    Ok(unsafe { OwnedFd::from_raw_fd(fd as i32) })
+}
+
+fn raw_signal(fd: &OwnedFd, sig: i32) -> io::Result<()> {
+    // SAFETY: the fd is a valid pidfd; a null siginfo means "as kill(2) would".
+    let rc = unsafe {
+        libc::syscall(
+            libc::SYS_pidfd_send_signal,
+            fd.as_raw_fd(),
+            sig,
+            std::ptr::null::<libc::siginfo_t>(),
+            0,
+        )
+    };
+    if rc == 0 {
+        Ok(())
+    } else {
+        Err(io::Error::last_os_error())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_budget_leaves_room_for_everything_else() {
+        assert_eq!(budget_for(1024), 512);
+        assert_eq!(budget_for(400), 144);
+        assert_eq!(budget_for(100), 0);
+        assert_eq!(budget_for(1 << 20), 1 << 19);
+    }
+
+    #[test]
+    fn signals_a_child_by_identity() {
+        let mut child = std::process::Command::new("sleep")
+            .arg("100")
+            .spawn()
+            .unwrap();
+        let pid = child.id() as i32;
+        let start = proctree::read_proc(pid).unwrap().starttime;
+        // A wrong start time is a recycled pid: never signalled.
+        let wrong = send_checked(pid, start + 1, libc::SIGTERM, false);
+        assert_eq!(wrong.unwrap_err().raw_os_error(), Some(libc::ESRCH));
+        let fd = send_checked(pid, start, 0, true).unwrap();
+        assert_eq!(fd.is_some(), supported());
+        drop(fd);
+        child.kill().unwrap();
+        child.wait().unwrap();
     }
 }

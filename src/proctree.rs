@@ -12,11 +12,16 @@ use std::io::Write;
 
 /// Kernel threads carry this flag (field 9 of /proc/PID/stat); rinit never touches them.
 const PF_KTHREAD: u64 = 0x0020_0000;
+/// Set once a process has begun to exit (a SIGKILL was delivered, or it called exit):
+/// it runs no more user code, and only its teardown and reaping are left.
+const PF_EXITING: u64 = 0x0000_0004;
 
 /// One process as /proc/PID/stat describes it.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Proc {
     pub pid: i32,
+    /// The kernel's name for it (at most 15 bytes, cut without regard to UTF-8): only a
+    /// label for logs, decoded lossily.
     pub comm: String,
     /// R, S, D, Z, T, t, X, I …
     pub state: char,
@@ -30,9 +35,10 @@ pub struct Proc {
 }
 
 impl Proc {
-    /// A zombie (or dead) process: it can do nothing more and only needs reaping.
+    /// A zombie, a dead process, or one already exiting: it can do nothing more, needs
+    /// no signal, and only waits for its teardown and reaping.
     pub fn is_dead(&self) -> bool {
-        matches!(self.state, 'Z' | 'X' | 'x')
+        matches!(self.state, 'Z' | 'X' | 'x') || self.flags & PF_EXITING != 0
     }
 
     pub fn is_kernel_thread(&self) -> bool {
@@ -40,46 +46,69 @@ impl Proc {
     }
 }
 
-/// Parse the contents of /proc/PID/stat. `None` if it is malformed.
-pub fn parse_stat(text: &str) -> Option<Proc> {
-    let open = text.find('(')?;
-    let close = text.rfind(')')?;
-    let pid = text.get(..open)?.trim().parse().ok()?;
-    let comm = text.get(open + 1..close)?.to_string();
-    let rest: Vec<&str> = text.get(close + 1..)?.split_whitespace().collect();
+/// Parse the contents of /proc/PID/stat, as bytes: `comm` may hold any bytes (a `)`
+/// included, hence the last `)` ends it). `None` if it is malformed.
+pub fn parse_stat(text: &[u8]) -> Option<Proc> {
+    let open = text.iter().position(|&b| b == b'(')?;
+    let close = text.iter().rposition(|&b| b == b')')?;
+    let pid = number(text.get(..open)?)?;
+    let comm = String::from_utf8_lossy(text.get(open + 1..close)?).into_owned();
+    let rest: Vec<&[u8]> = text
+        .get(close + 1..)?
+        .split(|b| b.is_ascii_whitespace())
+        .filter(|w| !w.is_empty())
+        .collect();
     // `rest[0]` is field 3 (state); field N is rest[N - 3].
     let field = |n: usize| rest.get(n - 3).copied();
     Some(Proc {
         pid,
         comm,
-        state: field(3)?.chars().next()?,
-        ppid: field(4)?.parse().ok()?,
-        pgrp: field(5)?.parse().ok()?,
-        session: field(6)?.parse().ok()?,
-        flags: field(9)?.parse().ok()?,
-        starttime: field(22)?.parse().ok()?,
+        state: char::from(*field(3)?.first()?),
+        ppid: number(field(4)?)?,
+        pgrp: number(field(5)?)?,
+        session: number(field(6)?)?,
+        flags: number(field(9)?)?,
+        starttime: number(field(22)?)?,
     })
 }
 
-/// Read one process's stat record; `None` if it is gone.
-pub fn read_proc(pid: i32) -> Option<Proc> {
+/// A decimal number in ASCII (surrounding whitespace allowed). Pure.
+fn number<T: std::str::FromStr>(bytes: &[u8]) -> Option<T> {
+    std::str::from_utf8(bytes).ok()?.trim().parse().ok()
+}
+
+/// Read one process's stat record: `Ok(None)` if it is gone, an error if it could not
+/// be read (no fd left, no /proc): a caller must not take that as "gone".
+pub fn try_read_proc(pid: i32) -> std::io::Result<Option<Proc>> {
     // open, one read into a stack buffer, close: a stat line is a few hundred bytes and
     // is generated whole, and this runs for every process on every scan.
     let mut path = [0u8; 32];
     let mut cursor = std::io::Cursor::new(&mut path[..]);
-    write!(cursor, "/proc/{pid}/stat\0").ok()?;
+    write!(cursor, "/proc/{pid}/stat\0")?;
     let mut buf = [0u8; 1024];
+    let gone = |e: &std::io::Error| matches!(e.raw_os_error(), Some(libc::ENOENT | libc::ESRCH));
     // SAFETY: path is NUL-terminated; buf is writable for its length; fd is closed once.
-    let len = unsafe {
+    let read = unsafe {
         let fd = libc::open(path.as_ptr().cast(), libc::O_RDONLY | libc::O_CLOEXEC);
         if fd < 0 {
-            return None;
+            Err(std::io::Error::last_os_error())
+        } else {
+            let n = libc::read(fd, buf.as_mut_ptr().cast(), buf.len());
+            let result = usize::try_from(n).map_err(|_| std::io::Error::last_os_error());
+            libc::close(fd);
+            result
         }
-        let n = libc::read(fd, buf.as_mut_ptr().cast(), buf.len());
-        libc::close(fd);
-        usize::try_from(n).ok()?
     };
-    parse_stat(std::str::from_utf8(buf.get(..len)?).ok()?)
+    match read {
+        Ok(len) => Ok(buf.get(..len).and_then(parse_stat)),
+        Err(e) if gone(&e) => Ok(None),
+        Err(e) => Err(e),
+    }
+}
+
+/// Read one process's stat record; `None` if it is gone or cannot be read.
+pub fn read_proc(pid: i32) -> Option<Proc> {
+    try_read_proc(pid).ok().flatten()
 }
 
 /// A process's command line, arguments joined by spaces (empty for zombies).
@@ -98,6 +127,13 @@ pub fn parse_cmdline(bytes: &[u8]) -> String {
         .map(String::from_utf8_lossy)
         .collect::<Vec<_>>()
         .join(" ")
+}
+
+/// The pid a /proc directory entry names, if it names one. Pure.
+fn pid_of(name: &[u8]) -> Option<i32> {
+    (!name.is_empty() && name.iter().all(u8::is_ascii_digit))
+        .then(|| number(name))
+        .flatten()
 }
 
 /// Which processes rinit may touch when it sweeps up leftovers.
@@ -119,24 +155,24 @@ pub struct Snapshot {
 }
 
 impl Snapshot {
-    /// Read every process from /proc. Processes that vanish mid-scan are skipped.
-    pub fn scan() -> Snapshot {
+    /// Read every process from /proc. Processes that vanish mid-scan are skipped; a
+    /// process that cannot be read (no fd left) fails the whole scan, because a table with
+    /// a hole would make a stop take a live process for a gone one.
+    pub fn scan() -> std::io::Result<Snapshot> {
         let mut procs = Vec::new();
-        if let Ok(dir) = fs::read_dir("/proc") {
-            for entry in dir.flatten() {
-                let name = entry.file_name();
-                let Some(pid) = name.to_str().and_then(|n| n.parse::<i32>().ok()) else {
-                    continue;
-                };
-                if let Some(p) = read_proc(pid).filter(|p| !p.is_kernel_thread()) {
-                    procs.push(p);
-                }
+        for entry in fs::read_dir("/proc")? {
+            let name = entry?.file_name();
+            let Some(pid) = pid_of(name.as_encoded_bytes()) else {
+                continue;
+            };
+            if let Some(p) = try_read_proc(pid)?.filter(|p| !p.is_kernel_thread()) {
+                procs.push(p);
             }
         }
-        Snapshot {
+        Ok(Snapshot {
             procs,
             ours: std::cell::OnceCell::new(),
-        }
+        })
     }
 
     pub fn from_procs(procs: Vec<Proc>) -> Snapshot {
@@ -283,15 +319,43 @@ mod tests {
     fn parses_stat_with_awkward_comm() {
         let text = "4242 (my (odd) proc) S 1 4242 4242 0 -1 4194560 101 0 0 0 1 2 0 0 20 0 1 0 \
                     987654 1234 56 18446744073709551615 1 1 0 0 0 0 0 0 0 0 0 0 17 1 0 0 0 0 0";
-        let proc = parse_stat(text).unwrap();
+        let proc = parse_stat(text.as_bytes()).unwrap();
         assert_eq!(proc.pid, 4242);
         assert_eq!(proc.comm, "my (odd) proc");
         assert_eq!(proc.state, 'S');
         assert_eq!((proc.ppid, proc.pgrp, proc.session), (1, 4242, 4242));
         assert_eq!(proc.starttime, 987654);
         assert!(!proc.is_kernel_thread());
-        assert!(parse_stat("12 (x) S 1").is_none());
-        assert!(parse_stat("").is_none());
+        assert!(parse_stat(b"12 (x) S 1").is_none());
+        assert!(parse_stat(b"").is_none());
+    }
+
+    #[test]
+    fn parses_stat_whose_comm_is_not_utf8() {
+        // The kernel cuts comm at 15 bytes: "ääääääää" (16 bytes) loses half a letter.
+        let mut text = b"77 (".to_vec();
+        text.extend_from_slice(&"ääääääää".as_bytes()[..15]);
+        text.extend_from_slice(b"\xff) S 1 77 77 0 -1 4194560 0 0 0 0 0 0 0 0 20 0 1 0 5555 0 0");
+        let proc = parse_stat(&text).unwrap();
+        assert_eq!((proc.pid, proc.ppid, proc.session, proc.starttime), (77, 1, 77, 5555));
+        assert!(proc.comm.starts_with("äääääää"));
+        assert!(!proc.is_dead());
+    }
+
+    #[test]
+    fn exiting_processes_count_as_dead() {
+        let mut proc = p(5, 1, 5, 'R');
+        assert!(!proc.is_dead());
+        proc.flags |= PF_EXITING;
+        assert!(proc.is_dead(), "a process past SIGKILL needs no signal");
+    }
+
+    #[test]
+    fn proc_entries_name_pids() {
+        assert_eq!(pid_of(b"123"), Some(123));
+        assert_eq!(pid_of(b"self"), None);
+        assert_eq!(pid_of(b""), None);
+        assert_eq!(pid_of(b"+5"), None);
     }
 
     #[test]

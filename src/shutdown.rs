@@ -13,13 +13,14 @@
 //! feeds every stop a fresh [`Snapshot`] and the current time.
 
 use std::collections::{HashMap, VecDeque};
+use std::io;
 use std::os::fd::{AsFd, BorrowedFd};
 use std::time::{Duration, Instant};
 
-use log::{debug, info, warn};
+use log::{debug, error, info, warn};
 
 use crate::config::{PortSpec, StopMode};
-use crate::pidfd::Pidfd;
+use crate::pidfd::{self, Pidfd};
 use crate::proctree::{self, Proc, Scope, Snapshot};
 use crate::signals;
 use crate::spawn::Spawn;
@@ -38,6 +39,18 @@ pub const MIN_GRACE: Duration = Duration::from_millis(100);
 /// How long processes get to die after SIGKILL before a stop gives up on them (one in
 /// uninterruptible sleep cannot die): the next wave must still get its stop signal.
 pub const KILL_GRACE: Duration = Duration::from_millis(500);
+/// First and longest delay between re-scans for processes rinit cannot watch through a
+/// pidfd (more processes than the fd budget allows, or a kernel without pidfds) and for
+/// a /proc scan that failed. This timer exists only in those cases.
+pub const RECHECK_START: Duration = Duration::from_millis(10);
+pub const RECHECK_MAX: Duration = Duration::from_millis(100);
+
+/// The delay before re-check number `n` (0-based) without progress. Pure.
+pub fn recheck_delay(n: u32) -> Duration {
+    RECHECK_START
+        .saturating_mul(1u32.checked_shl(n.min(8)).unwrap_or(u32::MAX))
+        .min(RECHECK_MAX)
+}
 
 /// When a service's stop escalates to SIGKILL: after its own timeout, but no later than
 /// `RESERVE` before the global deadline — except that a service reached late still gets
@@ -120,11 +133,36 @@ pub struct StopReport {
     pub sweep: Vec<SweepKill>,
 }
 
-/// A process a stop watches: its identity, its pidfd, whether it got the stop signal.
+/// A process a stop watches: its identity, and its pidfd when the budget allowed one.
 #[derive(Debug)]
 struct Tracked {
     starttime: u64,
     pidfd: Option<Pidfd>,
+}
+
+/// Re-scans for processes that no pidfd watches: when, and how many came without news.
+#[derive(Debug, Default)]
+struct Recheck {
+    at: Option<Instant>,
+    idle_rounds: u32,
+    alive: usize,
+}
+
+impl Recheck {
+    /// After an advance: `alive` members, `unwatched` of them without a pidfd.
+    fn update(&mut self, alive: usize, unwatched: usize, now: Instant) {
+        if unwatched == 0 {
+            *self = Recheck::default();
+            return;
+        }
+        if alive < self.alive {
+            self.idle_rounds = 0;
+        } else {
+            self.idle_rounds = self.idle_rounds.saturating_add(1);
+        }
+        self.alive = alive;
+        self.at = Some(now + recheck_delay(self.idle_rounds));
+    }
 }
 
 /// Stopping one group of processes.
@@ -145,6 +183,7 @@ pub struct GroupStop {
     signalled: usize,
     sweep_targets: Option<Targets>,
     sweep: Vec<SweepKill>,
+    recheck: Recheck,
 }
 
 impl GroupStop {
@@ -165,6 +204,7 @@ impl GroupStop {
             signalled: 0,
             sweep_targets: None,
             sweep: Vec::new(),
+            recheck: Recheck::default(),
         }
     }
 
@@ -174,15 +214,16 @@ impl GroupStop {
 
     /// The moment this stop needs attention without any event.
     pub fn next_deadline(&self) -> Option<Instant> {
-        if self.is_done() {
-            None
+        let own = if self.is_done() {
+            return None;
         } else if self.killed {
-            Some(self.kill_at + KILL_GRACE)
+            self.kill_at + KILL_GRACE
         } else if self.active {
-            Some(self.kill_at)
+            self.kill_at
         } else {
-            Some(self.signal_at)
-        }
+            return Some(self.signal_at);
+        };
+        Some(self.recheck.at.map_or(own, |at| at.min(own)))
     }
 
     /// The members of this group in `snap`, deepest first.
@@ -229,7 +270,7 @@ impl GroupStop {
         }
         self.active = true;
         if matches!(self.target, Target::Sweep { .. }) && self.sweep_targets.is_none() {
-            self.sweep_targets = Some(self.sweep_targeting(snap, me));
+            self.sweep_targets = Some(self.sweep_targeting());
         }
         let members = self.members(snap, me);
         let alive: Vec<&Proc> = snap.alive(&members).collect();
@@ -241,6 +282,8 @@ impl GroupStop {
         if alive.is_empty() {
             self.finished = Some(now);
             self.kill_stop_exec();
+            self.tracked.clear();
+            self.recheck = Recheck::default();
             return;
         }
         if self.killed && now >= self.kill_at + KILL_GRACE {
@@ -251,6 +294,8 @@ impl GroupStop {
                 );
             }
             self.finished = Some(now);
+            self.tracked.clear();
+            self.recheck = Recheck::default();
             return;
         }
         if let Some(exec) = self.stop_exec.take() {
@@ -267,11 +312,28 @@ impl GroupStop {
             self.tracked.clear();
             self.kill_stop_exec();
         }
+        let count = alive.len();
         let fresh: Vec<&Proc> = alive
             .into_iter()
             .filter(|p| !self.tracked.contains_key(&p.pid))
             .collect();
         self.signal_fresh(&fresh);
+        self.watch_unwatched();
+        let unwatched = self.tracked.values().filter(|t| t.pidfd.is_none()).count();
+        self.recheck.update(count, unwatched, now);
+    }
+
+    /// Give tracked processes without a pidfd one, as far as the budget allows: their
+    /// exits then wake rinit instead of a re-check timer.
+    fn watch_unwatched(&mut self) {
+        for (pid, t) in self.tracked.iter_mut().filter(|(_, t)| t.pidfd.is_none()) {
+            if !pidfd::may_hold() {
+                return;
+            }
+            if let Ok(fd) = pidfd::watch(*pid, t.starttime) {
+                t.pidfd = fd;
+            }
+        }
     }
 
     fn signal_fresh(&mut self, fresh: &[&Proc]) {
@@ -286,16 +348,25 @@ impl GroupStop {
             if signal && self.signalled == 0 {
                 info!("stopping {} with {}", self.name, signals::name(sig));
             }
-            let pidfd = open(p, &self.name);
-            if let (true, Some(fd)) = (signal, &pidfd) {
+            let pidfd = if signal {
                 // Why the sweep takes it, read while its command line is still there.
                 self.note_sweep_kill(p);
-                send(fd, p, sig, &self.name);
-                self.signalled += 1;
-                if !self.killed {
-                    to_continue.push(p.pid);
+                match send(p, sig, &self.name) {
+                    Sent::Gone => continue,
+                    Sent::Signalled(fd) => {
+                        self.signalled += 1;
+                        if !self.killed {
+                            to_continue.push((p.pid, p.starttime));
+                        }
+                        fd
+                    }
                 }
-            }
+            } else {
+                match pidfd::watch(p.pid, p.starttime) {
+                    Ok(fd) => fd,
+                    Err(_) => continue,
+                }
+            };
             self.tracked.insert(
                 p.pid,
                 Tracked {
@@ -305,13 +376,11 @@ impl GroupStop {
             );
         }
         // SIGCONT after the stop signal, so a stopped process can act on it.
-        for pid in to_continue {
-            if let Some(Tracked {
-                pidfd: Some(fd), ..
-            }) = self.tracked.get(&pid)
-            {
-                let _ = fd.signal(libc::SIGCONT);
-            }
+        for (pid, starttime) in to_continue {
+            let _ = match self.tracked.get(&pid).and_then(|t| t.pidfd.as_ref()) {
+                Some(fd) => fd.signal(libc::SIGCONT),
+                None => pidfd::send_checked(pid, starttime, libc::SIGCONT, false).map(drop),
+            };
         }
     }
 
@@ -337,9 +406,10 @@ impl GroupStop {
         });
     }
 
-    /// Prepare the sweep's port and pattern lookups, and log matches outside the scope,
-    /// which are never signalled.
-    fn sweep_targeting(&self, snap: &Snapshot, me: i32) -> Targets {
+    /// Prepare the sweep's port and pattern lookups. As a subreaper, rinit does not even
+    /// read the processes outside its scope: a command line read from a process stuck in
+    /// uninterruptible sleep can block, and those processes are never signalled anyway.
+    fn sweep_targeting(&self) -> Targets {
         let Target::Sweep {
             scope,
             ports,
@@ -350,19 +420,10 @@ impl GroupStop {
         };
         let targets = Targets::new(ports, patterns);
         if *scope == Scope::Descendants && !targets.is_empty() {
-            let inside = snap.in_scope(*scope, me);
-            for p in snap
-                .procs
-                .iter()
-                .filter(|p| p.pid != me && !inside.contains(&p.pid))
-            {
-                if let Some(reason) = targets.reason(p.pid) {
-                    warn!(
-                        "sweep: pid {} ({}) matches {reason} but is outside rinit's scope; not signalled",
-                        p.pid, p.comm
-                    );
-                }
-            }
+            info!(
+                "sweep: ports and patterns are matched among rinit's descendants only; \
+                 processes outside rinit's scope are neither read nor signalled"
+            );
         }
         targets
     }
@@ -407,34 +468,33 @@ impl GroupStop {
     }
 }
 
-/// Open a verified pidfd for a process from the snapshot.
-fn open(p: &Proc, who: &str) -> Option<Pidfd> {
-    match Pidfd::open_checked(p.pid, p.starttime) {
-        Ok(fd) => Some(fd),
-        Err(e) => {
-            if e.raw_os_error() != Some(libc::ESRCH) {
-                warn!("{who}: cannot open pid {}: {e}", p.pid);
-            }
-            None
-        }
-    }
+/// What became of a signal to a process from the snapshot.
+enum Sent {
+    /// It had exited (or its pid names another process now).
+    Gone,
+    /// Sent (or the attempt failed and was logged); the pidfd to wait on, if held.
+    Signalled(Option<Pidfd>),
 }
 
-/// Signal one process through its pidfd; a failure is logged, never fatal.
-fn send(fd: &Pidfd, p: &Proc, sig: i32, who: &str) {
+/// Signal one process, checked against its start time; a failure is logged, never
+/// fatal. The pidfd is kept only while the fd budget allows.
+fn send(p: &Proc, sig: i32, who: &str) -> Sent {
     debug!(
         "{who}: {} -> pid {} ({})",
         signals::name(sig),
         p.pid,
         p.comm
     );
-    if let Err(e) = fd.signal(sig) {
-        if e.raw_os_error() != Some(libc::ESRCH) {
+    match pidfd::send_checked(p.pid, p.starttime, sig, pidfd::may_hold()) {
+        Ok(fd) => Sent::Signalled(fd),
+        Err(e) if e.raw_os_error() == Some(libc::ESRCH) => Sent::Gone,
+        Err(e) => {
             warn!(
                 "{who}: cannot send {} to pid {}: {e}",
                 signals::name(sig),
                 p.pid
             );
+            Sent::Signalled(None)
         }
     }
 }
@@ -449,6 +509,8 @@ pub struct Shutdown {
     reports: Vec<StopReport>,
     finished: bool,
     timed_out: bool,
+    /// The last /proc scan failed: when to try again, and how many failed in a row.
+    scan_retry: Option<(Instant, u32)>,
 }
 
 impl Shutdown {
@@ -463,6 +525,7 @@ impl Shutdown {
             reports: Vec::new(),
             finished: false,
             timed_out: false,
+            scan_retry: None,
         }
     }
 
@@ -484,6 +547,11 @@ impl Shutdown {
             // Not begun yet: due at once.
             return Some(self.t0);
         }
+        // After a failed scan the stops could not move: only the retry (or the deadline)
+        // is due, not their stale timers.
+        if let Some((at, _)) = self.scan_retry {
+            return Some(at.min(self.deadline));
+        }
         let stops = self.current.iter().filter_map(|s| s.next_deadline());
         Some(stops.fold(self.deadline, Instant::min))
     }
@@ -492,9 +560,17 @@ impl Shutdown {
         self.current.iter().flat_map(|s| s.pidfds())
     }
 
-    /// Drive the shutdown as far as it can go now. `scan` reads the process table.
-    pub fn advance(&mut self, me: i32, now: Instant, scan: &mut dyn FnMut() -> Snapshot) {
-        // One scan per wakeup: a stage that ends lets the next begin on the same table.
+    /// Drive the shutdown as far as it can go now. `scan` reads the process table; when
+    /// it fails, nothing advances (a stop never ends on a table it could not read) and
+    /// the scan is tried again after [`recheck_delay`].
+    pub fn advance(
+        &mut self,
+        me: i32,
+        now: Instant,
+        scan: &mut dyn FnMut() -> io::Result<Snapshot>,
+    ) {
+        // One scan per wakeup: a stage that ends lets the next begin on the same table,
+        // except the sweep, which looks afresh (what the last wave killed may be gone).
         let mut snap: Option<Snapshot> = None;
         while !self.finished {
             if now >= self.deadline {
@@ -507,14 +583,35 @@ impl Shutdown {
             }
             if self.current.is_empty() {
                 match self.stages.pop_front() {
-                    Some(stage) => self.begin(stage, now),
+                    Some(stage) => {
+                        if matches!(stage, Stage::Sweep(_)) {
+                            snap = None;
+                        }
+                        self.begin(stage, now)
+                    }
                     None => {
                         self.finished = true;
                         return;
                     }
                 }
             }
-            let table = snap.get_or_insert_with(&mut *scan);
+            if snap.is_none() {
+                match scan() {
+                    Ok(table) => {
+                        self.scan_retry = None;
+                        snap = Some(table);
+                    }
+                    Err(e) => {
+                        let failures = self.scan_retry.map_or(0, |(_, n)| n.saturating_add(1));
+                        if failures == 0 {
+                            error!("cannot read the process table: {e}; retrying");
+                        }
+                        self.scan_retry = Some((now + recheck_delay(failures), failures));
+                        return;
+                    }
+                }
+            }
+            let Some(table) = snap.as_ref() else { return };
             for stop in &mut self.current {
                 stop.advance(table, me, now);
             }
@@ -593,9 +690,7 @@ impl Shutdown {
 pub fn kill_everything(snap: &Snapshot, scope: Scope, me: i32) {
     let left = snap.in_scope(scope, me);
     for p in snap.alive(&left) {
-        if let Some(fd) = open(p, "deadline") {
-            send(&fd, p, libc::SIGKILL, "deadline");
-        }
+        send(p, libc::SIGKILL, "deadline");
     }
 }
 
@@ -642,6 +737,50 @@ mod tests {
     }
 
     #[test]
+    fn rechecks_back_off_and_stay_short() {
+        assert_eq!(recheck_delay(0), RECHECK_START);
+        assert_eq!(recheck_delay(1), RECHECK_START * 2);
+        assert_eq!(recheck_delay(30), RECHECK_MAX);
+        let t0 = Instant::now();
+        let mut r = Recheck::default();
+        r.update(10, 0, t0);
+        assert_eq!(r.at, None, "every process watched: no timer at all");
+        r.update(10, 4, t0);
+        assert_eq!(r.at, Some(t0 + recheck_delay(1)));
+        r.update(10, 4, t0);
+        assert_eq!(r.at, Some(t0 + recheck_delay(2)));
+        r.update(9, 3, t0);
+        assert_eq!(r.at, Some(t0 + RECHECK_START), "progress resets the backoff");
+    }
+
+    #[test]
+    fn a_failed_scan_never_ends_a_stop() {
+        let t0 = Instant::now();
+        let spec = StopSpec {
+            name: "a".into(),
+            target: Target::Service {
+                main_pid: Some(10),
+                session: 10,
+                mode: StopMode::Tree,
+            },
+            signal: libc::SIGTERM,
+            timeout: DEFAULT_STOP_TIMEOUT,
+            delay: Duration::ZERO,
+            stop_exec: None,
+        };
+        let mut s = Shutdown::new("t".into(), t0, MAX_SHUTDOWN, vec![Stage::Wave(vec![spec])]);
+        let mut failing = || Err(io::Error::from_raw_os_error(libc::EMFILE));
+        s.advance(1, t0, &mut failing);
+        assert!(!s.is_finished());
+        assert!(s.reports().is_empty(), "the wave is still under way");
+        assert_eq!(s.next_deadline(), Some(t0 + RECHECK_START));
+        s.advance(1, t0, &mut failing);
+        assert_eq!(s.next_deadline(), Some(t0 + recheck_delay(1)));
+        s.advance(1, t0, &mut || Ok(Snapshot::default()));
+        assert!(s.is_finished(), "a table that reads shows the wave gone");
+    }
+
+    #[test]
     fn shutdown_caps_its_deadline_at_30s() {
         let t0 = Instant::now();
         let s = Shutdown::new("t".into(), t0, secs(99), vec![]);
@@ -677,7 +816,7 @@ mod tests {
                 }),
             ],
         );
-        s.advance(1, t0, &mut Snapshot::default);
+        s.advance(1, t0, &mut || Ok(Snapshot::default()));
         assert!(s.is_finished());
         assert_eq!(s.reports().len(), 2);
         assert_eq!(s.next_deadline(), None);

@@ -6,9 +6,11 @@
 //! `execvp`. If exec fails the child reports why on stderr and exits 127 (not found) or
 //! 126 (found but not executable), the shell's and tini's convention.
 
-use std::ffi::CString;
+use std::ffi::{CString, OsStr};
 use std::io;
 use std::os::fd::RawFd;
+use std::os::unix::ffi::OsStrExt;
+use std::sync::OnceLock;
 
 use crate::signals;
 use crate::users::Credentials;
@@ -17,6 +19,35 @@ use crate::users::Credentials;
 pub const EXIT_NOT_FOUND: i32 = 127;
 /// Exit status of a child whose command exists but could not be executed.
 pub const EXIT_NOT_EXECUTABLE: i32 = 126;
+
+/// The `RLIMIT_NOFILE` rinit inherited, which its children get back before exec.
+static INHERITED_NOFILE: OnceLock<libc::rlimit> = OnceLock::new();
+
+/// Raise rinit's soft fd limit to its hard limit (containerd starts containers with a
+/// soft limit of 1024, while a stop may need a pidfd per process), remembering the
+/// inherited one for the services. Returns the soft limit now in force.
+pub fn raise_fd_limit() -> u64 {
+    let mut lim = libc::rlimit {
+        rlim_cur: 0,
+        rlim_max: 0,
+    };
+    // SAFETY: lim is a valid out-pointer.
+    if unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut lim) } != 0 {
+        return 1024;
+    }
+    let _ = INHERITED_NOFILE.set(lim);
+    let raised = libc::rlimit {
+        rlim_cur: lim.rlim_max,
+        rlim_max: lim.rlim_max,
+    };
+    // SAFETY: raised is a valid rlimit.
+    if lim.rlim_cur < lim.rlim_max && unsafe { libc::setrlimit(libc::RLIMIT_NOFILE, &raised) } == 0
+    {
+        log::debug!("fd limit raised from {} to {}", lim.rlim_cur, lim.rlim_max);
+        return raised.rlim_cur;
+    }
+    lim.rlim_cur
+}
 
 /// Where a child's stdout and stderr go.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -41,14 +72,15 @@ pub struct Spawn {
 }
 
 impl Spawn {
-    /// `argv` must not be empty and must not contain NUL bytes.
-    pub fn new(name: &str, argv: &[String], stdio: Stdio) -> Result<Spawn, String> {
+    /// `argv` must not be empty and must not contain NUL bytes; any other bytes pass
+    /// through exactly.
+    pub fn new<A: AsRef<OsStr>>(name: &str, argv: &[A], stdio: Stdio) -> Result<Spawn, String> {
         if argv.is_empty() {
             return Err(format!("{name}: empty command"));
         }
         let argv = argv
             .iter()
-            .map(|a| CString::new(a.as_bytes()))
+            .map(|a| CString::new(a.as_ref().as_bytes()))
             .collect::<Result<Vec<_>, _>>()
             .map_err(|_| format!("{name}: an argument contains a NUL byte"))?;
         Ok(Spawn {
@@ -67,18 +99,20 @@ impl Spawn {
         self
     }
 
-    /// Run with rinit's environment plus `vars` (which win).
+    /// Run with rinit's environment plus `vars` (which win). rinit's environment is
+    /// taken as bytes: a value that is not UTF-8 reaches the child unchanged.
     pub fn env(mut self, vars: &[(String, String)]) -> Result<Spawn, String> {
         if vars.is_empty() {
             return Ok(self);
         }
-        let mut all: Vec<(String, String)> = std::env::vars()
-            .filter(|(k, _)| !vars.iter().any(|(v, _)| v == k))
+        let mut all: Vec<Vec<u8>> = std::env::vars_os()
+            .filter(|(k, _)| !vars.iter().any(|(v, _)| OsStr::new(v) == k))
+            .map(|(k, v)| env_entry(k.as_bytes(), v.as_bytes()))
             .collect();
-        all.extend(vars.iter().cloned());
+        all.extend(vars.iter().map(|(k, v)| env_entry(k.as_bytes(), v.as_bytes())));
         let env = all
             .into_iter()
-            .map(|(k, v)| CString::new(format!("{k}={v}")))
+            .map(CString::new)
             .collect::<Result<Vec<_>, _>>()
             .map_err(|_| format!("{}: an environment variable contains a NUL byte", self.name))?;
         self.env = Some(env);
@@ -87,7 +121,6 @@ impl Spawn {
 
     pub fn workdir(mut self, dir: Option<&std::path::Path>) -> Result<Spawn, String> {
         if let Some(dir) = dir {
-            use std::os::unix::ffi::OsStrExt;
             let c = CString::new(dir.as_os_str().as_bytes())
                 .map_err(|_| format!("{}: workdir contains a NUL byte", self.name))?;
             self.workdir = Some(c);
@@ -156,6 +189,9 @@ impl Spawn {
                 libc::dup2(fd, 2);
             }
             close_fds_from(3);
+            if let Some(lim) = INHERITED_NOFILE.get() {
+                libc::setrlimit(libc::RLIMIT_NOFILE, lim);
+            }
             if let Some(dir) = &self.workdir {
                 if libc::chdir(dir.as_ptr()) != 0 {
                     fail(
@@ -223,6 +259,15 @@ unsafe fn close_fds_from(first: RawFd) {
             }
         }
     }
+}
+
+/// `KEY=VALUE` as bytes.
+fn env_entry(key: &[u8], value: &[u8]) -> Vec<u8> {
+    let mut entry = Vec::with_capacity(key.len() + value.len() + 1);
+    entry.extend_from_slice(key);
+    entry.push(b'=');
+    entry.extend_from_slice(value);
+    entry
 }
 
 fn write_all(fd: RawFd, mut bytes: &[u8]) {

@@ -153,6 +153,10 @@ impl Supervisor {
     /// Take over signals, become a subreaper when not PID 1, and prepare every service.
     pub fn new(config: Config, reloader: Reloader, vm: bool) -> Result<Supervisor, String> {
         let graph = config.graph().map_err(|e| e.to_string())?;
+        crate::pidfd::set_fd_limit(crate::spawn::raise_fd_limit());
+        if !crate::pidfd::supported() {
+            warn!("this kernel has no pidfds: signals use kill(2) after a start-time check");
+        }
         let signals = signals::take_over().map_err(|e| format!("cannot set up signals: {e}"))?;
         let me = std::process::id() as i32;
         let scope = claim_scope(me);
@@ -227,12 +231,20 @@ impl Supervisor {
                     self.schedule(now);
                 }
             }
+            if self.shutdown.is_some() {
+                // What exited is reaped before the stops look at the table again, so
+                // the sweep never mistakes the dead for leftovers.
+                self.reap();
+            }
             if let Some(sd) = &mut self.shutdown {
                 let proc_ok = self.proc_ok;
                 sd.advance(self.me, now, &mut || scan(proc_ok));
                 if sd.is_finished() {
                     if now >= sd.deadline {
-                        shutdown::kill_everything(&scan(proc_ok), self.scope, self.me);
+                        match scan(proc_ok) {
+                            Ok(snap) => shutdown::kill_everything(&snap, self.scope, self.me),
+                            Err(e) => error!("cannot read the process table: {e}"),
+                        }
                     }
                     break;
                 }
@@ -964,8 +976,7 @@ impl Supervisor {
         // Survivors are possible only when the deadline cut the shutdown short: otherwise
         // the sweep ended on a scan that found nothing alive.
         let cut_short = self.shutdown.as_ref().is_none_or(Shutdown::timed_out);
-        if self.proc_ok && cut_short {
-            let snap = Snapshot::scan();
+        if let Some(Ok(snap)) = (self.proc_ok && cut_short).then(Snapshot::scan) {
             let left = snap.in_scope(self.scope, self.me);
             for p in snap.alive(&left) {
                 let note = if p.state == 'D' {
@@ -1054,11 +1065,11 @@ fn open_control(configured: Option<&Path>) -> Option<Server> {
 }
 
 /// Read the process table, or nothing when /proc is not this namespace's.
-fn scan(proc_ok: bool) -> Snapshot {
+fn scan(proc_ok: bool) -> std::io::Result<Snapshot> {
     if proc_ok {
         Snapshot::scan()
     } else {
-        Snapshot::default()
+        Ok(Snapshot::default())
     }
 }
 

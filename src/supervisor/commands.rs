@@ -317,17 +317,17 @@ impl Supervisor {
             return 0;
         };
         let Some(session) = svc.session else { return 0 };
-        let snap = scan(self.proc_ok);
-        let members = snap.service_members(svc.pid, session, self.me);
-        let mut sent = 0;
-        for p in snap.alive(&members) {
-            if let Ok(fd) = crate::pidfd::Pidfd::open_checked(p.pid, p.starttime) {
-                if fd.signal(sig).is_ok() {
-                    sent += 1;
-                }
+        let snap = match scan(self.proc_ok) {
+            Ok(snap) => snap,
+            Err(e) => {
+                warn!("cannot read the process table: {e}");
+                return 0;
             }
-        }
-        sent
+        };
+        let members = snap.service_members(svc.pid, session, self.me);
+        snap.alive(&members)
+            .filter(|p| crate::pidfd::send_checked(p.pid, p.starttime, sig, false).is_ok())
+            .count()
     }
 
     fn ctl_pause(&mut self, name: &str) -> Result<String, String> {
