@@ -124,7 +124,13 @@ pub struct Server {
     conns: Vec<Conn>,
     next_id: u64,
     my_uid: u32,
+    /// Out of fds: stop accepting until then (the listener would stay readable and spin
+    /// the loop).
+    accept_paused: Option<Instant>,
 }
+
+/// How long accepting pauses when rinit is out of fds.
+pub const ACCEPT_PAUSE: Duration = Duration::from_millis(250);
 
 /// What to poll for a connection or the listener.
 pub enum Slot {
@@ -134,15 +140,26 @@ pub enum Slot {
 
 impl Server {
     /// Create the socket, mode 0600. A live socket at the path (another rinit) is left
-    /// alone and reported; a stale one is replaced.
+    /// alone and reported; a stale one is replaced; anything that is not a socket is
+    /// never touched.
     pub fn bind(path: &Path) -> io::Result<Server> {
-        if UnixStream::connect(path).is_ok() {
-            return Err(io::Error::new(
-                io::ErrorKind::AddrInUse,
-                "another rinit is listening there",
-            ));
+        use std::os::unix::fs::FileTypeExt;
+        match std::fs::symlink_metadata(path) {
+            Ok(meta) if !meta.file_type().is_socket() => {
+                return Err(io::Error::new(
+                    io::ErrorKind::AlreadyExists,
+                    "something that is not a socket is there; left alone",
+                ));
+            }
+            Ok(_) if UnixStream::connect(path).is_ok() => {
+                return Err(io::Error::new(
+                    io::ErrorKind::AddrInUse,
+                    "another rinit is listening there",
+                ));
+            }
+            Ok(_) => std::fs::remove_file(path)?,
+            Err(_) => {}
         }
-        let _ = std::fs::remove_file(path);
         // A minimal image may have no /run yet.
         if let Some(dir) = path
             .parent()
@@ -202,6 +219,7 @@ impl Server {
             conns: Vec::new(),
             next_id: 0,
             my_uid,
+            accept_paused: None,
         })
     }
 
@@ -211,7 +229,10 @@ impl Server {
 
     /// Every fd to poll, with its events.
     pub fn poll_fds(&self) -> Vec<(Slot, BorrowedFd<'_>, i16)> {
-        let mut fds = vec![(Slot::Listener, self.listener.as_fd(), libc::POLLIN)];
+        let mut fds = Vec::new();
+        if self.accept_paused.is_none() {
+            fds.push((Slot::Listener, self.listener.as_fd(), libc::POLLIN));
+        }
         for c in &self.conns {
             let mut events = if c.closing { 0 } else { libc::POLLIN };
             if !c.output.is_empty() {
@@ -227,6 +248,7 @@ impl Server {
         self.conns
             .iter()
             .map(|c| c.last_active + IDLE_TIMEOUT)
+            .chain(self.accept_paused)
             .min()
     }
 
@@ -243,7 +265,17 @@ impl Server {
                 )
             };
             if fd < 0 {
-                return;
+                let err = io::Error::last_os_error();
+                match err.raw_os_error() {
+                    Some(libc::EMFILE | libc::ENFILE | libc::ENOBUFS | libc::ENOMEM) => {
+                        warn!("control: cannot accept a client: {err}; pausing");
+                        self.accept_paused = Some(now + ACCEPT_PAUSE);
+                        return;
+                    }
+                    // The client gave up before we took it: take the next one.
+                    Some(libc::ECONNABORTED | libc::EINTR) => continue,
+                    _ => return,
+                }
             }
             // SAFETY: a new descriptor we own.
             let stream = UnixStream::from(unsafe { OwnedFd::from_raw_fd(fd) });
@@ -349,6 +381,9 @@ impl Server {
 
     /// Write what can be written, and drop finished, idle, hung-up or flooded connections.
     pub fn flush_and_prune(&mut self, now: Instant) {
+        if self.accept_paused.is_some_and(|until| now >= until) {
+            self.accept_paused = None;
+        }
         for conn in &mut self.conns {
             while !conn.output.is_empty() {
                 match conn.stream.write(&conn.output) {

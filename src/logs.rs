@@ -8,7 +8,7 @@
 //! cannot starve reaping, signals or the other services.
 
 use std::io;
-use std::os::fd::{AsFd, AsRawFd, BorrowedFd, FromRawFd, OwnedFd};
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, FromRawFd, OwnedFd, RawFd};
 
 /// Longest line passed on whole; longer ones are split.
 pub const MAX_LINE: usize = 4096;
@@ -68,51 +68,157 @@ pub fn append_prefixed(out: &mut Vec<u8>, name: &str, line: &[u8]) {
     out.push(b'\n');
 }
 
-/// Most output kept for a stdout that does not keep up; beyond it, lines are dropped
-/// (and counted) rather than blocking PID 1.
+/// Most output kept for a stdout or stderr that does not keep up; beyond it, lines are
+/// dropped (and counted) rather than blocking PID 1.
 pub const MAX_PENDING: usize = 1024 * 1024;
 
-/// rinit's stdout as the services' lines go to it: a queue of whole lines, written only
-/// when fd 1 can take a chunk without blocking (a paused terminal or a stuck log reader
-/// must not stall reaping and signals).
-#[derive(Debug, Default)]
+/// How rinit writes to its stdout or stderr without ever blocking.
+///
+/// fd 1 and 2 are shared with whoever else holds them (a `log = "inherit"` service, the
+/// shell of `docker run -it`), so rinit never sets O_NONBLOCK on them. Instead it opens
+/// its own file description of the same pipe or terminal (`/proc/self/fd/N`, with
+/// O_NONBLOCK and O_NOCTTY); a socket is written with `MSG_DONTWAIT`; a regular file
+/// never blocks for long. Anything else is written only after poll(2) says POLLOUT.
+#[derive(Debug)]
+enum Sink {
+    Own(OwnedFd),
+    Socket(RawFd),
+    Plain(RawFd),
+}
+
+impl Sink {
+    fn open(fd: RawFd) -> Sink {
+        // SAFETY: an all-zero stat is valid; fstat fills it.
+        let mut st: libc::stat = unsafe { std::mem::zeroed() };
+        // SAFETY: st is a valid out-pointer.
+        if unsafe { libc::fstat(fd, &mut st) } != 0 {
+            return Sink::Plain(fd);
+        }
+        match st.st_mode & libc::S_IFMT {
+            libc::S_IFSOCK => return Sink::Socket(fd),
+            libc::S_IFREG => return Sink::Plain(fd),
+            _ => {}
+        }
+        let path = format!("/proc/self/fd/{fd}\0");
+        let flags = libc::O_WRONLY | libc::O_NONBLOCK | libc::O_NOCTTY | libc::O_CLOEXEC;
+        // SAFETY: path is NUL-terminated.
+        let own = unsafe { libc::open(path.as_ptr().cast(), flags) };
+        if own < 0 {
+            return Sink::Plain(fd);
+        }
+        // SAFETY: a new descriptor we own.
+        Sink::Own(unsafe { OwnedFd::from_raw_fd(own) })
+    }
+
+    fn fd(&self) -> RawFd {
+        match self {
+            Sink::Own(fd) => fd.as_raw_fd(),
+            Sink::Socket(fd) | Sink::Plain(fd) => *fd,
+        }
+    }
+
+    /// Write without blocking: `WouldBlock` when it cannot take anything now.
+    fn write(&self, buf: &[u8]) -> io::Result<usize> {
+        let n = match self {
+            // SAFETY: buf is a valid buffer; the fd is open.
+            Sink::Own(fd) => unsafe { libc::write(fd.as_raw_fd(), buf.as_ptr().cast(), buf.len()) },
+            // SAFETY: as above.
+            Sink::Socket(fd) => unsafe {
+                libc::send(
+                    *fd,
+                    buf.as_ptr().cast(),
+                    buf.len(),
+                    libc::MSG_DONTWAIT | libc::MSG_NOSIGNAL,
+                )
+            },
+            Sink::Plain(fd) => {
+                if !writable(*fd, 0) {
+                    return Err(io::ErrorKind::WouldBlock.into());
+                }
+                // SAFETY: as above.
+                unsafe { libc::write(*fd, buf.as_ptr().cast(), buf.len()) }
+            }
+        };
+        usize::try_from(n).map_err(|_| io::Error::last_os_error())
+    }
+}
+
+/// Does poll(2) say `fd` can take a write within `wait_ms`?
+fn writable(fd: RawFd, wait_ms: i32) -> bool {
+    let mut pfd = libc::pollfd {
+        fd,
+        events: libc::POLLOUT,
+        revents: 0,
+    };
+    // SAFETY: one valid pollfd.
+    unsafe { libc::poll(&mut pfd, 1, wait_ms) > 0 && pfd.revents & libc::POLLOUT != 0 }
+}
+
+/// rinit's stdout (the services' lines) or stderr (its own): a queue of whole lines,
+/// written only as far as the fd takes them without blocking, so a paused terminal or a
+/// stuck log reader never stalls reaping and signals. EAGAIN means "wait"; only a full
+/// queue drops lines, and they are counted.
+#[derive(Debug)]
 pub struct Output {
+    fd: RawFd,
+    sink: Option<Sink>,
     pending: Vec<u8>,
     dropped: usize,
 }
 
+impl Default for Output {
+    fn default() -> Output {
+        Output::new(1)
+    }
+}
+
 impl Output {
+    /// A queue for `fd`; its writer is set up on first use (see [`Output::open`]).
+    pub const fn new(fd: RawFd) -> Output {
+        Output {
+            fd,
+            sink: None,
+            pending: Vec::new(),
+            dropped: 0,
+        }
+    }
+
+    /// Set up the non-blocking writer now (it needs /proc, mounted late in VM mode).
+    pub fn open(&mut self) {
+        self.sink = Some(Sink::open(self.fd));
+    }
+
     /// Queue whole lines (each ending in a newline), or drop them when the queue is full.
     pub fn push(&mut self, lines: &[u8]) {
         if self.pending.len() + lines.len() > MAX_PENDING {
-            if self.dropped == 0 {
-                log::warn!("stdout is not keeping up: dropping service lines until it does");
-            }
-            self.dropped += lines.iter().filter(|&&b| b == b'\n').count();
+            self.dropped += lines.iter().filter(|&&b| b == b'\n').count().max(1);
             return;
         }
         self.pending.extend_from_slice(lines);
     }
 
-    /// Lines are waiting: poll fd 1 for POLLOUT.
+    /// Lines are waiting: poll the fd for POLLOUT.
     pub fn wants_write(&self) -> bool {
         !self.pending.is_empty()
     }
 
-    /// Write queued lines while fd 1 takes them without blocking, waiting at most
-    /// `wait_ms` for it to become writable (0 in the event loop).
-    pub fn flush(&mut self, wait_ms: i32) {
+    /// The fd to poll for POLLOUT.
+    pub fn poll_fd(&self) -> BorrowedFd<'_> {
+        let fd = self.sink.as_ref().map_or(self.fd, Sink::fd);
+        // SAFETY: fd 1 and 2 stay open for rinit's life, and an own fd lives in self.
+        unsafe { BorrowedFd::borrow_raw(fd) }
+    }
+
+    /// Lines dropped so far and not yet reported.
+    pub fn dropped(&self) -> usize {
+        self.dropped
+    }
+
+    /// Write queued lines while the fd takes them. Returns how many lines had been
+    /// dropped, once the queue has drained after a drop (for the caller to report).
+    pub fn flush(&mut self) -> Option<usize> {
+        let sink = self.sink.get_or_insert_with(|| Sink::open(self.fd));
         while !self.pending.is_empty() {
-            let mut pfd = libc::pollfd {
-                fd: 1,
-                events: libc::POLLOUT,
-                revents: 0,
-            };
-            // SAFETY: one valid pollfd.
-            if unsafe { libc::poll(&mut pfd, 1, wait_ms) } <= 0 || pfd.revents & libc::POLLOUT == 0
-            {
-                return;
-            }
             // A chunk that ends at a line's end and fits in PIPE_BUF is written whole.
             let limit = self.pending.len().min(WRITE_CHUNK);
             let end = match self
@@ -123,27 +229,73 @@ impl Output {
                 Some(i) => i + 1,
                 None => limit,
             };
-            // SAFETY: the chunk is a valid buffer.
-            let n = unsafe { libc::write(1, self.pending.as_ptr().cast(), end) };
-            match usize::try_from(n) {
+            match sink.write(self.pending.get(..end).unwrap_or_default()) {
                 Ok(n) if n > 0 => {
                     self.pending.drain(..n.min(self.pending.len()));
                 }
-                _ if io::Error::last_os_error().kind() == io::ErrorKind::Interrupted => {}
+                Err(e) if e.kind() == io::ErrorKind::Interrupted => {}
+                Err(e) if e.kind() == io::ErrorKind::WouldBlock => return None,
                 _ => {
-                    // stdout is gone: nothing will ever read these lines.
+                    // The fd is gone: nothing will ever read these lines.
                     self.pending.clear();
-                    return;
+                    return None;
                 }
             }
         }
-        if self.dropped > 0 {
-            log::warn!(
-                "stdout did not keep up: {} service line(s) dropped",
-                self.dropped
-            );
-            self.dropped = 0;
+        (self.dropped > 0).then(|| std::mem::take(&mut self.dropped))
+    }
+
+    /// Flush, waiting for the fd at most until `until` (rinit's last lines at exit).
+    pub fn flush_until(&mut self, until: std::time::Instant) -> Option<usize> {
+        let mut dropped = None;
+        loop {
+            dropped = self.flush().or(dropped);
+            let left = until.saturating_duration_since(std::time::Instant::now());
+            if !self.wants_write() || left.is_zero() {
+                return dropped;
+            }
+            let fd = self.poll_fd().as_raw_fd();
+            writable(fd, i32::try_from(left.as_millis()).unwrap_or(i32::MAX).max(1));
         }
+    }
+}
+
+/// rinit's own log lines, on their way to stderr: the logger only queues them here, and
+/// the event loop writes them when stderr can take them.
+static RINIT_LINES: std::sync::Mutex<Output> = std::sync::Mutex::new(Output::new(2));
+
+/// The queue of rinit's own log lines. Never log while holding it.
+pub fn rinit_lines() -> std::sync::MutexGuard<'static, Output> {
+    RINIT_LINES.lock().unwrap_or_else(|e| e.into_inner())
+}
+
+/// Write what stderr takes now; report drops once it drained.
+pub fn flush_rinit_lines() {
+    let mut out = rinit_lines();
+    if let Some(n) = out.flush() {
+        out.push(format!("rinit: warning: stderr did not keep up: {n} log line(s) dropped\n").as_bytes());
+        out.flush();
+    }
+}
+
+/// The logger's writer: whole lines into [`rinit_lines`], never a write to stderr.
+#[derive(Debug, Default)]
+pub struct QueueWriter {
+    partial: Vec<u8>,
+}
+
+impl io::Write for QueueWriter {
+    fn write(&mut self, buf: &[u8]) -> io::Result<usize> {
+        self.partial.extend_from_slice(buf);
+        if let Some(end) = self.partial.iter().rposition(|&b| b == b'\n') {
+            let lines: Vec<u8> = self.partial.drain(..=end).collect();
+            rinit_lines().push(&lines);
+        }
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> io::Result<()> {
+        Ok(())
     }
 }
 
@@ -183,7 +335,7 @@ impl LogPipe {
     }
 
     /// Read what is available (up to the budget) and queue whole prefixed lines on
-    /// `output`, which writes them when stdout can take them.
+    /// `output`; the event loop writes them when stdout can take them.
     pub fn drain(&mut self, output: &mut Output) {
         let mut buf = [0u8; 16384];
         let mut total = 0;
@@ -204,7 +356,6 @@ impl LogPipe {
             });
         }
         output.push(&lines_out);
-        output.flush(0);
     }
 
     /// Queue a last line that had no newline (its service exited).
@@ -213,7 +364,6 @@ impl LogPipe {
             let mut line = Vec::new();
             append_prefixed(&mut line, &self.name, &rest);
             output.push(&line);
-            output.flush(0);
         }
     }
 }
@@ -276,6 +426,34 @@ mod tests {
         assert!(out.pending.len() <= MAX_PENDING);
         assert_eq!(out.dropped, 10);
         assert!(out.wants_write());
+    }
+
+    #[test]
+    fn a_full_pipe_means_wait_not_drop() {
+        let (reader, writer) = std::io::pipe().unwrap();
+        let mut out = Output::new(writer.as_raw_fd());
+        out.open();
+        let line = [b'y'; 1023].iter().copied().chain([b'\n']).collect::<Vec<u8>>();
+        // 64 KiB fills a pipe; the rest waits in the queue.
+        for _ in 0..200 {
+            out.push(&line);
+        }
+        assert_eq!(out.flush(), None);
+        assert!(out.wants_write(), "the pipe is full: lines wait");
+        let queued = out.pending.len();
+        assert!(queued > 0 && queued < 200 * 1024);
+        // Reading makes room: everything arrives, nothing was dropped.
+        let reader_thread = std::thread::spawn(move || {
+            let mut all = Vec::new();
+            std::io::Read::read_to_end(&mut &reader, &mut all).unwrap();
+            all
+        });
+        out.flush_until(std::time::Instant::now() + std::time::Duration::from_secs(10));
+        assert!(!out.wants_write());
+        drop(out);
+        drop(writer);
+        let all = reader_thread.join().unwrap();
+        assert_eq!(all.len(), 200 * 1024);
     }
 
     #[test]

@@ -106,7 +106,11 @@ fn init_logging() {
             };
             writeln!(buf, "rinit: {level}{}", record.args())
         })
-        .target(env_logger::Target::Stderr)
+        // Lines are queued, and the event loop writes them when stderr can take them: a
+        // stuck stderr must never stall PID 1.
+        .target(env_logger::Target::Pipe(Box::new(
+            rinit::logs::QueueWriter::default(),
+        )))
         .init();
 }
 
@@ -155,6 +159,9 @@ fn main() {
             EXIT_USAGE
         }
     };
+    // rinit's last log lines may wait a little for a slow stderr, not forever.
+    let until = std::time::Instant::now() + std::time::Duration::from_secs(1);
+    rinit::logs::rinit_lines().flush_until(until);
     std::process::exit(code);
 }
 

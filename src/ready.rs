@@ -570,7 +570,9 @@ fn drain(fd: RawFd) {
     while unsafe { libc::read(fd, buf.as_mut_ptr().cast(), buf.len()) } > 0 {}
 }
 
-/// The sd_notify datagram socket: an abstract unix socket, `@rinit-notify-PID`.
+/// The sd_notify datagram socket: an abstract unix socket whose name the kernel picks
+/// (autobind), so two rinits in one network namespace — `--network host`, or two
+/// containers of one pod, each rinit being pid 1 — can never collide.
 #[derive(Debug)]
 pub struct NotifySocket {
     fd: OwnedFd,
@@ -579,8 +581,8 @@ pub struct NotifySocket {
 
 impl NotifySocket {
     pub fn bind() -> io::Result<NotifySocket> {
-        let name = format!("rinit-notify-{}", std::process::id());
-        // SAFETY: plain socket calls on values we own.
+        // SAFETY: plain socket calls on values we own; addr and len are valid for
+        // getsockname, which writes at most `len` bytes.
         unsafe {
             let fd = libc::socket(
                 libc::AF_UNIX,
@@ -593,19 +595,23 @@ impl NotifySocket {
             let fd = OwnedFd::from_raw_fd(fd);
             let mut addr: libc::sockaddr_un = std::mem::zeroed();
             addr.sun_family = libc::AF_UNIX as libc::sa_family_t;
-            // Abstract address: a leading NUL, then the name.
-            for (slot, b) in addr.sun_path.iter_mut().skip(1).zip(name.bytes()) {
-                *slot = b as libc::c_char;
-            }
-            let len = std::mem::size_of::<libc::sa_family_t>() + 1 + name.len();
-            if libc::bind(
-                fd.as_raw_fd(),
-                (&raw const addr).cast(),
-                len as libc::socklen_t,
-            ) != 0
-            {
+            // Only the family: the kernel binds a unique abstract name (unix(7), autobind).
+            let family_len = std::mem::size_of::<libc::sa_family_t>() as libc::socklen_t;
+            if libc::bind(fd.as_raw_fd(), (&raw const addr).cast(), family_len) != 0 {
                 return Err(io::Error::last_os_error());
             }
+            let mut len = std::mem::size_of::<libc::sockaddr_un>() as libc::socklen_t;
+            if libc::getsockname(fd.as_raw_fd(), (&raw mut addr).cast(), &mut len) != 0 {
+                return Err(io::Error::last_os_error());
+            }
+            let name_len = (len as usize).saturating_sub(family_len as usize + 1);
+            let name: Vec<u8> = addr
+                .sun_path
+                .iter()
+                .skip(1)
+                .take(name_len)
+                .map(|&c| c as u8)
+                .collect();
             let one: libc::c_int = 1;
             libc::setsockopt(
                 fd.as_raw_fd(),
@@ -616,7 +622,7 @@ impl NotifySocket {
             );
             Ok(NotifySocket {
                 fd,
-                address: format!("@{name}"),
+                address: format!("@{}", String::from_utf8_lossy(&name)),
             })
         }
     }
@@ -693,6 +699,22 @@ mod tests {
         assert!(says_ready("STATUS=up\nREADY=1\n"));
         assert!(!says_ready("READY=0"));
         assert!(!says_ready("STATUS=READY=1"));
+    }
+
+    #[test]
+    fn notify_sockets_never_collide() {
+        let a = NotifySocket::bind().unwrap();
+        let b = NotifySocket::bind().unwrap();
+        assert!(a.address.starts_with('@') && a.address.len() > 1, "{}", a.address);
+        assert_ne!(a.address, b.address);
+        // A datagram to the address arrives, with the sender's pid.
+        let sock = std::os::unix::net::UnixDatagram::unbound().unwrap();
+        use std::os::linux::net::SocketAddrExt;
+        let to = std::os::unix::net::SocketAddr::from_abstract_name(&a.address.as_bytes()[1..])
+            .unwrap();
+        sock.send_to_addr(b"READY=1", &to).unwrap();
+        let (pid, text) = a.recv().unwrap();
+        assert_eq!((pid, text.as_str()), (std::process::id() as i32, "READY=1"));
     }
 
     #[test]

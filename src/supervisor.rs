@@ -22,7 +22,7 @@ mod commands;
 use crate::config::{Config, Global, LogTarget, MAIN, Ready, ServiceConfig};
 use crate::control::{self, Server, Slot};
 use crate::graph::Graph;
-use crate::logs::{LogPipe, Output};
+use crate::logs::{self, LogPipe, Output};
 use crate::proctree::{self, Scope, Snapshot};
 use crate::ready::{self, Check, DirWatch, NotifySocket};
 use crate::service::{self, Service, State};
@@ -108,6 +108,7 @@ enum Token {
     Client(u64),
     DirWatch,
     Stdout,
+    Stderr,
     Other,
 }
 
@@ -144,7 +145,12 @@ pub struct Supervisor {
     /// poll(2)'s arrays, kept between wakeups.
     poll_tokens: Vec<Token>,
     poll_fds: Vec<libc::pollfd>,
+    /// poll(2) failed this many times in a row (see `poll_failed`).
+    poll_failures: u32,
 }
+
+/// How long rinit waits on its signals alone after poll(2) failed, before trying again.
+const POLL_RETRY: Duration = Duration::from_millis(100);
 
 /// Re-reads the configuration (files plus `-- COMMAND`), fully validated.
 pub type Reloader = Box<dyn Fn() -> Result<Config, String>>;
@@ -181,6 +187,9 @@ impl Supervisor {
         } else {
             None
         };
+        logs::rinit_lines().open();
+        let mut output = Output::default();
+        output.open();
         let control = open_control(config.rinit.control_socket.as_deref());
         let null = std::fs::OpenOptions::new()
             .read(true)
@@ -207,9 +216,10 @@ impl Supervisor {
             vm,
             action: PowerAction::PowerOff,
             dirwatch: None,
-            output: Output::default(),
+            output,
             poll_tokens: Vec::new(),
             poll_fds: Vec::new(),
+            poll_failures: 0,
         })
     }
 
@@ -260,8 +270,14 @@ impl Supervisor {
         }
         // The last lines may wait a little for a slow stdout, not forever.
         let until = Instant::now() + Duration::from_secs(1);
-        while self.output.wants_write() && Instant::now() < until {
-            self.output.flush(100);
+        if let Some(n) = self.output.flush_until(until) {
+            warn!("stdout did not keep up: {n} service line(s) dropped");
+        }
+        if self.output.dropped() > 0 {
+            warn!(
+                "stdout did not keep up: {} service line(s) dropped",
+                self.output.dropped()
+            );
         }
         if let Some(control) = &mut self.control {
             control.flush_and_prune(Instant::now());
@@ -337,9 +353,13 @@ impl Supervisor {
         if rc < 0 {
             let err = std::io::Error::last_os_error();
             if err.raw_os_error() != Some(libc::EINTR) {
-                error!("poll failed: {err}");
+                self.poll_failed(&err, ms);
             }
         } else {
+            if self.poll_failures > 0 {
+                info!("poll works again after {} failure(s)", self.poll_failures);
+                self.poll_failures = 0;
+            }
             for (token, pfd) in tokens.iter().zip(&fds) {
                 if pfd.revents != 0 {
                     self.dispatch(*token);
@@ -349,8 +369,31 @@ impl Supervisor {
         if let Some(control) = &mut self.control {
             control.flush_and_prune(Instant::now());
         }
+        self.flush_outputs();
         self.poll_tokens = tokens;
         self.poll_fds = fds;
+    }
+
+    /// poll(2) itself failed (EINVAL when its fds outnumber an fd limit lowered from
+    /// outside, ENOMEM): waiting on nothing would spin. Wait on the signalfd alone, for
+    /// at most [`POLL_RETRY`], so signals and deadlines are still served, and try the
+    /// full set again.
+    fn poll_failed(&mut self, err: &std::io::Error, ms: i32) {
+        if self.poll_failures == 0 {
+            error!("poll failed: {err}; serving signals only until it works again");
+        }
+        self.poll_failures = self.poll_failures.saturating_add(1);
+        let retry = i32::try_from(POLL_RETRY.as_millis()).unwrap_or(i32::MAX);
+        let wait = if ms < 0 { retry } else { ms.min(retry) };
+        let mut pfd = libc::pollfd {
+            fd: self.signals.as_fd().as_raw_fd(),
+            events: libc::POLLIN,
+            revents: 0,
+        };
+        // SAFETY: one valid pollfd.
+        if unsafe { libc::poll(&mut pfd, 1, wait) } > 0 {
+            self.drain_signals();
+        }
     }
 
     /// Everything to wait on, each with what it belongs to.
@@ -371,12 +414,13 @@ impl Supervisor {
             add(Token::DirWatch, w.as_fd(), libc::POLLIN);
         }
         if self.output.wants_write() {
-            // SAFETY: fd 1 stays open for rinit's whole life.
-            add(
-                Token::Stdout,
-                unsafe { std::os::fd::BorrowedFd::borrow_raw(1) },
-                libc::POLLOUT,
-            );
+            add(Token::Stdout, self.output.poll_fd(), libc::POLLOUT);
+        }
+        {
+            let rinit_lines = logs::rinit_lines();
+            if rinit_lines.wants_write() {
+                add(Token::Stderr, rinit_lines.poll_fd(), libc::POLLOUT);
+            }
         }
         for (i, (svc, run)) in self.services.iter().zip(&self.runs).enumerate() {
             if let Some(log) = &run.log {
@@ -433,9 +477,18 @@ impl Supervisor {
                     }
                 }
             }
-            Token::Stdout => self.output.flush(0),
+            Token::Stdout | Token::Stderr => self.flush_outputs(),
             Token::Other => {}
         }
+    }
+
+    /// Write the queued service lines and rinit's own lines as far as stdout and stderr
+    /// take them now; report drops once an output has drained.
+    fn flush_outputs(&mut self) {
+        if let Some(n) = self.output.flush() {
+            warn!("stdout did not keep up: {n} service line(s) dropped");
+        }
+        logs::flush_rinit_lines();
     }
 
     /// Handle every pending signal. A short batch means the signalfd is empty; anything

@@ -272,19 +272,59 @@ fn ensure_console() {
     }
 }
 
+/// How long the final sync and unmounts may take before the machine goes down anyway: a
+/// dead disk or a hung network filesystem must not keep it up forever.
+pub const SYNC_TIMEOUT: Duration = Duration::from_secs(10);
+
 /// The end of a VM's life: kill what is left (`kill(-1)` is allowed here and only here),
-/// sync, unmount, and `reboot(2)`. Never returns.
+/// sync, unmount, and `reboot(2)`. The sync and unmounts run in a child, waited for at
+/// most [`SYNC_TIMEOUT`]. Never returns.
 pub fn finish(action: PowerAction) -> ! {
     info!(
         "{}: killing what is left, syncing, unmounting",
         action.name()
     );
     // SAFETY: in VM mode rinit is the machine's init; everything else may go.
-    unsafe {
-        libc::kill(-1, libc::SIGKILL);
-        libc::sync();
-    }
+    unsafe { libc::kill(-1, libc::SIGKILL) };
     reap_all();
+    let until = std::time::Instant::now() + Duration::from_secs(1);
+    crate::logs::rinit_lines().flush_until(until);
+    // SAFETY: rinit is single-threaded; the child only syncs, unmounts and exits.
+    match unsafe { libc::fork() } {
+        0 => {
+            sync_and_unmount();
+            // SAFETY: leaving the child without running rinit's exit path.
+            unsafe { libc::_exit(0) }
+        }
+        -1 => sync_and_unmount(),
+        child => {
+            if !wait_child(child, SYNC_TIMEOUT) {
+                warn!(
+                    "sync and unmount still running after {} s; going down anyway",
+                    SYNC_TIMEOUT.as_secs()
+                );
+            }
+        }
+    }
+    crate::logs::rinit_lines().flush_until(std::time::Instant::now() + Duration::from_secs(1));
+    let _ = std::io::stdout().flush();
+    // SAFETY: reboot with a valid command; on success it does not return.
+    unsafe { libc::reboot(action.reboot_cmd()) };
+    warn!(
+        "reboot(2) failed: {}; waiting forever",
+        std::io::Error::last_os_error()
+    );
+    crate::logs::rinit_lines().flush_until(std::time::Instant::now() + Duration::from_secs(1));
+    loop {
+        // SAFETY: pause just sleeps until a signal.
+        unsafe { libc::pause() };
+    }
+}
+
+/// sync, unmount what can be (newest first), remount / read-only, sync again.
+fn sync_and_unmount() {
+    // SAFETY: sync has no arguments.
+    unsafe { libc::sync() };
     for target in unmount_order(&read_mount_points()) {
         let Ok(c) = CString::new(target.as_str()) else {
             continue;
@@ -292,26 +332,45 @@ pub fn finish(action: PowerAction) -> ! {
         // SAFETY: umount2 on a valid C string.
         if unsafe { libc::umount2(c.as_ptr(), 0) } != 0 {
             let ro = libc::MS_REMOUNT | libc::MS_RDONLY;
-            if !mount("", &target, "", ro, "") {
-                // /proc, /sys and /dev may stay busy; that is harmless for a power-off.
-                log::debug!("cannot unmount {target}");
-            }
+            // /proc, /sys and /dev may stay busy; that is harmless for a power-off.
+            let _ = mount("", &target, "", ro, "");
         }
     }
     let _ = mount("", "/", "", libc::MS_REMOUNT | libc::MS_RDONLY, "");
     // SAFETY: sync has no arguments.
     unsafe { libc::sync() };
-    let _ = std::io::stdout().flush();
-    let _ = std::io::stderr().flush();
-    // SAFETY: reboot with a valid command; on success it does not return.
-    unsafe { libc::reboot(action.reboot_cmd()) };
-    warn!(
-        "reboot(2) failed: {}; waiting forever",
-        std::io::Error::last_os_error()
-    );
+}
+
+/// Wait for `child` to exit, at most `limit`, reaping any other child on the way:
+/// SIGCHLD is blocked (rinit reads signals from a signalfd), so `sigtimedwait` sleeps
+/// until a child changes state or time is up.
+fn wait_child(child: i32, limit: Duration) -> bool {
+    let until = std::time::Instant::now() + limit;
     loop {
-        // SAFETY: pause just sleeps until a signal.
-        unsafe { libc::pause() };
+        loop {
+            // SAFETY: a null status pointer is allowed.
+            match unsafe { libc::waitpid(-1, std::ptr::null_mut(), libc::WNOHANG) } {
+                rc if rc == child => return true,
+                rc if rc < 0 => return true,
+                0 => break,
+                _ => {}
+            }
+        }
+        let left = until.saturating_duration_since(std::time::Instant::now());
+        if left.is_zero() {
+            return false;
+        }
+        let timeout = libc::timespec {
+            tv_sec: left.as_secs() as libc::time_t,
+            tv_nsec: libc::c_long::from(left.subsec_nanos() as i32),
+        };
+        // SAFETY: set and timeout are valid; a null info pointer is allowed.
+        unsafe {
+            let mut set: libc::sigset_t = std::mem::zeroed();
+            libc::sigemptyset(&mut set);
+            libc::sigaddset(&mut set, libc::SIGCHLD);
+            libc::sigtimedwait(&set, std::ptr::null_mut(), &timeout);
+        }
     }
 }
 

@@ -262,14 +262,7 @@ fn proc_state(host_pid: i32) -> char {
 fn pause_resume_and_kill() {
     let (mut r, dir, _) = start(CONFIG);
     wait_states(&r, &[("lone", "running")]);
-    let lone = r
-        .ns_procs()
-        .into_iter()
-        .find(|p| {
-            std::fs::read_to_string(format!("/proc/{}/cmdline", p.host_pid))
-                .is_ok_and(|c| c.contains("lone"))
-        })
-        .unwrap();
+    let lone = r.probe_named("lone").unwrap();
     assert_eq!(r.ctl(&["pause", "lone"]).0, 0);
     wait_for("lone stopped", SHORT, || {
         (proc_state(lone.host_pid) == 'T').then_some(())

@@ -375,7 +375,7 @@ fn with_pid_host_a_matching_host_process_survives_the_sweep() {
         "the host process was killed by the container's sweep:\n{logs}"
     );
     assert!(
-        logs.contains("outside rinit's scope; not signalled"),
+        logs.contains("outside rinit's scope are neither read nor signalled"),
         "{logs}"
     );
 }

@@ -410,7 +410,7 @@ fn a_subreaper_never_sweeps_outside_its_scope() {
         "the bystander was signalled"
     );
     assert!(
-        r.stderr().contains("outside rinit's scope; not signalled"),
+        r.stderr().contains("outside rinit's scope are neither read nor signalled"),
         "{}",
         r.stderr()
     );
@@ -537,21 +537,7 @@ ready = "file:{dir}/job.ready"
             "INT" => r.signal(libc::SIGINT),
             "RTMIN+3" => r.signal(libc::SIGRTMIN() + 3),
             _ => {
-                let job = r
-                    .ns_procs()
-                    .into_iter()
-                    .find(|p| p.comm == "probe" && p.ns_pid > 2);
-                let job = r
-                    .ns_procs()
-                    .into_iter()
-                    .filter(|p| p.comm == "probe")
-                    .find(|p| {
-                        std::fs::read_to_string(format!("/proc/{}/cmdline", p.host_pid))
-                            .map(|c| c.contains("job"))
-                            .unwrap_or(false)
-                    })
-                    .or(job)
-                    .unwrap();
+                let job = r.probe_named("job").unwrap();
                 r.signal_host_pid(job.host_pid, libc::SIGUSR1);
             }
         }

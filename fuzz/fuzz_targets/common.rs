@@ -21,7 +21,7 @@ pub fn check(result: Result<Loaded, ConfigError>) {
     // one built by hand."
     check_graph(&config);
     // Adding `-- COMMAND` as main (after everything else) must keep it acyclic.
-    let with_main = match config.with_main(vec!["/bin/true".to_string()]) {
+    let with_main = match config.with_main(vec!["/bin/true".into()]) {
         Ok(c) => c,
         Err(e) => panic!("with_main refused a good argv: {e}"),
     };

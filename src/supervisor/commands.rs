@@ -438,10 +438,12 @@ impl Supervisor {
                 (Some((mut svc, old_run)), Some(mut run)) => {
                     summary.changed.push(cfg.name.clone());
                     svc.cfg = cfg;
-                    // The old instance keeps writing to its pipe until it has stopped.
+                    // The old instance keeps writing to its pipe until it has stopped,
+                    // and keeps its readiness probe until the stop kills it.
                     if run.log.is_some() && old_run.log.is_some() {
                         run.log = old_run.log;
                     }
+                    run.check = old_run.check;
                     (svc, run)
                 }
                 (None, fresh) => {

@@ -243,6 +243,16 @@ impl Rinit {
         }
     }
 
+    /// The probe started with `--name NAME` (matched as an exact argument pair, never a
+    /// substring: every command line holds the checkout's path, which may hold any word).
+    pub fn probe_named(&self, name: &str) -> Option<NsProc> {
+        self.ns_procs().into_iter().find(|p| {
+            argv_of(p.host_pid)
+                .windows(2)
+                .any(|w| w[0] == "--name" && w[1] == name)
+        })
+    }
+
     pub fn signal(&self, sig: i32) {
         let pid = self.host_pid();
         assert_eq!(unsafe { libc::kill(pid, sig) }, 0, "kill({pid}, {sig})");
@@ -402,6 +412,16 @@ pub fn ns_procs_of(init: i32) -> Vec<NsProc> {
         });
     }
     out
+}
+
+/// A process's arguments (host pid), as /proc/PID/cmdline lists them.
+pub fn argv_of(host_pid: i32) -> Vec<String> {
+    fs::read(format!("/proc/{host_pid}/cmdline"))
+        .unwrap_or_default()
+        .split(|&b| b == 0)
+        .filter(|a| !a.is_empty())
+        .map(|a| String::from_utf8_lossy(a).into_owned())
+        .collect()
 }
 
 pub fn shell_quote(s: &str) -> String {
