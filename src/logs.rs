@@ -164,6 +164,8 @@ pub struct Output {
     sink: Option<Sink>,
     pending: Vec<u8>,
     dropped: usize,
+    /// Drops began since the caller last asked (see [`Output::drops_began`]).
+    drops_began: bool,
 }
 
 impl Default for Output {
@@ -180,6 +182,7 @@ impl Output {
             sink: None,
             pending: Vec::new(),
             dropped: 0,
+            drops_began: false,
         }
     }
 
@@ -191,6 +194,7 @@ impl Output {
     /// Queue whole lines (each ending in a newline), or drop them when the queue is full.
     pub fn push(&mut self, lines: &[u8]) {
         if self.pending.len() + lines.len() > MAX_PENDING {
+            self.drops_began |= self.dropped == 0;
             self.dropped += lines.iter().filter(|&&b| b == b'\n').count().max(1);
             return;
         }
@@ -207,6 +211,11 @@ impl Output {
         let fd = self.sink.as_ref().map_or(self.fd, Sink::fd);
         // SAFETY: fd 1 and 2 stay open for rinit's life, and an own fd lives in self.
         unsafe { BorrowedFd::borrow_raw(fd) }
+    }
+
+    /// True once after the queue began to drop lines (for the caller to say so).
+    pub fn drops_began(&mut self) -> bool {
+        std::mem::take(&mut self.drops_began)
     }
 
     /// Lines dropped so far and not yet reported.

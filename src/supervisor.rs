@@ -485,6 +485,9 @@ impl Supervisor {
     /// Write the queued service lines and rinit's own lines as far as stdout and stderr
     /// take them now; report drops once an output has drained.
     fn flush_outputs(&mut self) {
+        if self.output.drops_began() {
+            warn!("stdout is not keeping up: dropping service lines until it does");
+        }
         if let Some(n) = self.output.flush() {
             warn!("stdout did not keep up: {n} service line(s) dropped");
         }
