@@ -1572,7 +1572,10 @@ stop_timeout = 5
 ready = "exec:test -e /tmp/a"
 "#;
         let a = load_ok(text).config.services.remove(0);
-        assert_eq!(a.exec, os_strings(&["/bin/sh", "-c", "echo $HOME && sleep 1"]));
+        assert_eq!(
+            a.exec,
+            os_strings(&["/bin/sh", "-c", "echo $HOME && sleep 1"])
+        );
         assert_eq!(
             a.stop_exec,
             Some(strings(&["/bin/sh", "-c", "kill -TERM $(cat /run/a.pid)"]))
@@ -2161,7 +2164,9 @@ after = [\"main\"]
         let e = c.require_exec().unwrap_err();
         assert_eq!((e.line, e.col), (3, 1));
         assert!(e.message.contains("-- COMMAND"));
-        let c = c.with_main(os_strings(&["java", "-jar", "app.jar"])).unwrap();
+        let c = c
+            .with_main(os_strings(&["java", "-jar", "app.jar"]))
+            .unwrap();
         let main = c.service(MAIN).unwrap();
         assert_eq!(main.exec, os_strings(&["java", "-jar", "app.jar"]));
         assert_eq!(main.stop_signal, libc::SIGINT);

@@ -264,7 +264,10 @@ impl Output {
                 return dropped;
             }
             let fd = self.poll_fd().as_raw_fd();
-            writable(fd, i32::try_from(left.as_millis()).unwrap_or(i32::MAX).max(1));
+            writable(
+                fd,
+                i32::try_from(left.as_millis()).unwrap_or(i32::MAX).max(1),
+            );
         }
     }
 }
@@ -282,7 +285,9 @@ pub fn rinit_lines() -> std::sync::MutexGuard<'static, Output> {
 pub fn flush_rinit_lines() {
     let mut out = rinit_lines();
     if let Some(n) = out.flush() {
-        out.push(format!("rinit: warning: stderr did not keep up: {n} log line(s) dropped\n").as_bytes());
+        out.push(
+            format!("rinit: warning: stderr did not keep up: {n} log line(s) dropped\n").as_bytes(),
+        );
         out.flush();
     }
 }
@@ -442,7 +447,11 @@ mod tests {
         let (reader, writer) = std::io::pipe().unwrap();
         let mut out = Output::new(writer.as_raw_fd());
         out.open();
-        let line = [b'y'; 1023].iter().copied().chain([b'\n']).collect::<Vec<u8>>();
+        let line = [b'y'; 1023]
+            .iter()
+            .copied()
+            .chain([b'\n'])
+            .collect::<Vec<u8>>();
         // 64 KiB fills a pipe; the rest waits in the queue.
         for _ in 0..200 {
             out.push(&line);

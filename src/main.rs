@@ -178,10 +178,7 @@ fn load_config(path: Option<PathBuf>) -> Result<Option<config::Config>, String> 
 }
 
 /// The configuration to run: the files, plus `-- COMMAND` as service `main`.
-fn build_config(
-    path: Option<PathBuf>,
-    command: Vec<OsString>,
-) -> Result<config::Config, String> {
+fn build_config(path: Option<PathBuf>, command: Vec<OsString>) -> Result<config::Config, String> {
     let loaded = load_config(path)?;
     if loaded.is_none() && command.is_empty() {
         return Err(format!(
@@ -199,12 +196,7 @@ fn build_config(
     Ok(cfg)
 }
 
-fn run_init(
-    cfg: config::Config,
-    path: Option<PathBuf>,
-    command: Vec<OsString>,
-    vm: bool,
-) -> i32 {
+fn run_init(cfg: config::Config, path: Option<PathBuf>, command: Vec<OsString>, vm: bool) -> i32 {
     if vm {
         sysinit::early_boot(cfg.rinit.hostname.as_deref());
     }
@@ -299,7 +291,10 @@ mod tests {
             Ok(Cli::Init { command, .. }) => assert_eq!(command.last(), Some(&odd)),
             other => panic!("{other:?}"),
         }
-        assert!(parse_args(&[odd]).is_err(), "an unknown word is an error, not a panic");
+        assert!(
+            parse_args(&[odd]).is_err(),
+            "an unknown word is an error, not a panic"
+        );
         assert!(parse_args(&args(&["check", "x"])).is_err());
         assert!(parse_args(&args(&["--"])).is_err());
         assert!(parse_args(&args(&["sh"])).is_err());

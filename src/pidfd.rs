@@ -163,7 +163,10 @@ fn kill_checked(pid: i32, starttime: u64, sig: i32) -> io::Result<()> {
 }
 
 fn out_of_fds(e: &io::Error) -> bool {
-    matches!(e.raw_os_error(), Some(libc::EMFILE | libc::ENFILE | libc::ENOSYS))
+    matches!(
+        e.raw_os_error(),
+        Some(libc::EMFILE | libc::ENFILE | libc::ENOSYS)
+    )
 }
 
 fn raw_open(pid: i32) -> io::Result<OwnedFd> {

@@ -337,7 +337,10 @@ mod tests {
         text.extend_from_slice(&"ääääääää".as_bytes()[..15]);
         text.extend_from_slice(b"\xff) S 1 77 77 0 -1 4194560 0 0 0 0 0 0 0 0 20 0 1 0 5555 0 0");
         let proc = parse_stat(&text).unwrap();
-        assert_eq!((proc.pid, proc.ppid, proc.session, proc.starttime), (77, 1, 77, 5555));
+        assert_eq!(
+            (proc.pid, proc.ppid, proc.session, proc.starttime),
+            (77, 1, 77, 5555)
+        );
         assert!(proc.comm.starts_with("äääääää"));
         assert!(!proc.is_dead());
     }

@@ -705,13 +705,17 @@ mod tests {
     fn notify_sockets_never_collide() {
         let a = NotifySocket::bind().unwrap();
         let b = NotifySocket::bind().unwrap();
-        assert!(a.address.starts_with('@') && a.address.len() > 1, "{}", a.address);
+        assert!(
+            a.address.starts_with('@') && a.address.len() > 1,
+            "{}",
+            a.address
+        );
         assert_ne!(a.address, b.address);
         // A datagram to the address arrives, with the sender's pid.
         let sock = std::os::unix::net::UnixDatagram::unbound().unwrap();
         use std::os::linux::net::SocketAddrExt;
-        let to = std::os::unix::net::SocketAddr::from_abstract_name(&a.address.as_bytes()[1..])
-            .unwrap();
+        let to =
+            std::os::unix::net::SocketAddr::from_abstract_name(&a.address.as_bytes()[1..]).unwrap();
         sock.send_to_addr(b"READY=1", &to).unwrap();
         let (pid, text) = a.recv().unwrap();
         assert_eq!((pid, text.as_str()), (std::process::id() as i32, "READY=1"));

@@ -750,7 +750,11 @@ mod tests {
         r.update(10, 4, t0);
         assert_eq!(r.at, Some(t0 + recheck_delay(2)));
         r.update(9, 3, t0);
-        assert_eq!(r.at, Some(t0 + RECHECK_START), "progress resets the backoff");
+        assert_eq!(
+            r.at,
+            Some(t0 + RECHECK_START),
+            "progress resets the backoff"
+        );
     }
 
     #[test]

@@ -109,7 +109,10 @@ impl Spawn {
             .filter(|(k, _)| !vars.iter().any(|(v, _)| OsStr::new(v) == k))
             .map(|(k, v)| env_entry(k.as_bytes(), v.as_bytes()))
             .collect();
-        all.extend(vars.iter().map(|(k, v)| env_entry(k.as_bytes(), v.as_bytes())));
+        all.extend(
+            vars.iter()
+                .map(|(k, v)| env_entry(k.as_bytes(), v.as_bytes())),
+        );
         let env = all
             .into_iter()
             .map(CString::new)

@@ -410,7 +410,8 @@ fn a_subreaper_never_sweeps_outside_its_scope() {
         "the bystander was signalled"
     );
     assert!(
-        r.stderr().contains("outside rinit's scope are neither read nor signalled"),
+        r.stderr()
+            .contains("outside rinit's scope are neither read nor signalled"),
         "{}",
         r.stderr()
     );

@@ -8,6 +8,7 @@
 #![allow(dead_code, clippy::unwrap_used, clippy::expect_used, clippy::panic)]
 #![allow(clippy::indexing_slicing)]
 
+use std::ffi::{OsStr, OsString};
 use std::fs;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, ExitStatus, Stdio};
@@ -126,6 +127,15 @@ pub struct Opts {
     pub dirty_signals: bool,
     /// rinit's stdout is a pipe that nobody reads (a stuck log reader).
     pub stuck_stdout: bool,
+    /// stdout and stderr are one pipe that nobody reads (a paused `docker run -t`).
+    pub stuck_both: bool,
+    /// Soft and hard RLIMIT_NOFILE for rinit (and only for what the test starts).
+    pub nofile: Option<u64>,
+    /// Run under a seccomp filter that makes pidfd_open, pidfd_send_signal, close_range
+    /// and clone3 fail with ENOSYS: a kernel older than 5.3, as far as rinit can tell.
+    pub old_kernel: bool,
+    /// Environment variables as bytes (any encoding).
+    pub env_os: Vec<(OsString, OsString)>,
 }
 
 /// A running rinit in its own PID namespace.
@@ -138,7 +148,7 @@ pub struct Rinit {
 }
 
 impl Rinit {
-    pub fn start(args: &[&str], opts: Opts) -> Rinit {
+    pub fn start<A: AsRef<OsStr>>(args: &[A], opts: Opts) -> Rinit {
         let dir = TempDir::new("rinit");
         let mut cmd = Command::new("unshare");
         cmd.args(["--pid", "--fork", "--mount-proc", "--kill-child"]);
@@ -160,7 +170,10 @@ impl Rinit {
             }
             Some(w) => {
                 let line: Vec<String> = std::iter::once(RINIT.to_string())
-                    .chain(args.iter().map(|a| shell_quote(a)))
+                    .chain(
+                        args.iter()
+                            .map(|a| shell_quote(&a.as_ref().to_string_lossy())),
+                    )
                     .collect();
                 cmd.args(["sh", "-c", &w.replace("$RINIT", &line.join(" "))]);
             }
@@ -171,10 +184,18 @@ impl Rinit {
         for (k, v) in &opts.env {
             cmd.env(k, v);
         }
+        for (k, v) in &opts.env_os {
+            cmd.env(k, v);
+        }
         let mut stuck = None;
         cmd.stdin(Stdio::null())
             .stderr(fs::File::create(dir.0.join("stderr")).unwrap());
-        if opts.stuck_stdout {
+        if opts.stuck_both {
+            let (reader, writer) = std::io::pipe().unwrap();
+            cmd.stderr(writer.try_clone().unwrap());
+            cmd.stdout(writer);
+            stuck = Some(reader);
+        } else if opts.stuck_stdout {
             let (reader, writer) = std::io::pipe().unwrap();
             cmd.stdout(writer);
             stuck = Some(reader);
@@ -195,6 +216,27 @@ impl Rinit {
                     libc::sigprocmask(libc::SIG_BLOCK, &set, std::ptr::null_mut());
                     Ok(())
                 });
+            }
+        }
+        if let Some(n) = opts.nofile {
+            use std::os::unix::process::CommandExt;
+            unsafe {
+                cmd.pre_exec(move || {
+                    let lim = libc::rlimit {
+                        rlim_cur: n,
+                        rlim_max: n,
+                    };
+                    if libc::setrlimit(libc::RLIMIT_NOFILE, &lim) != 0 {
+                        return Err(std::io::Error::last_os_error());
+                    }
+                    Ok(())
+                });
+            }
+        }
+        if opts.old_kernel {
+            use std::os::unix::process::CommandExt;
+            unsafe {
+                cmd.pre_exec(no_pidfd_filter);
             }
         }
         let child = cmd.spawn().expect("cannot run unshare");
@@ -412,6 +454,64 @@ pub fn ns_procs_of(init: i32) -> Vec<NsProc> {
         });
     }
     out
+}
+
+/// Install a seccomp filter on this (forked, about to exec) process and everything it
+/// starts: pidfd_open, pidfd_send_signal, close_range and clone3 fail with ENOSYS, as on
+/// a kernel older than 5.3 (RHEL 8, Amazon Linux 2). x86_64 only.
+fn no_pidfd_filter() -> std::io::Result<()> {
+    const AUDIT_ARCH_X86_64: u32 = 0xc000_003e;
+    let errno = libc::SECCOMP_RET_ERRNO | libc::ENOSYS as u32;
+    let stmt = |code: u32, k: u32| libc::sock_filter {
+        code: code as u16,
+        jt: 0,
+        jf: 0,
+        k,
+    };
+    let jeq = |k: u32, jt: u8, jf: u8| libc::sock_filter {
+        code: (libc::BPF_JMP | libc::BPF_JEQ | libc::BPF_K) as u16,
+        jt,
+        jf,
+        k,
+    };
+    let load = libc::BPF_LD | libc::BPF_W | libc::BPF_ABS;
+    let ret = libc::BPF_RET | libc::BPF_K;
+    // seccomp_data: nr at offset 0, arch at offset 4.
+    let blocked = [
+        libc::SYS_pidfd_open,
+        libc::SYS_pidfd_send_signal,
+        libc::SYS_close_range,
+        libc::SYS_clone3,
+    ];
+    let mut prog = vec![
+        stmt(load, 4),
+        jeq(AUDIT_ARCH_X86_64, 1, 0),
+        stmt(ret, libc::SECCOMP_RET_ALLOW),
+        stmt(load, 0),
+    ];
+    let n = blocked.len() as u8;
+    for (i, nr) in blocked.iter().enumerate() {
+        // Match: jump to the ERRNO return after the remaining checks and the ALLOW.
+        prog.push(jeq(*nr as u32, n - i as u8, 0));
+    }
+    prog.push(stmt(ret, libc::SECCOMP_RET_ALLOW));
+    prog.push(stmt(ret, errno));
+    let fprog = libc::sock_fprog {
+        len: prog.len() as u16,
+        filter: prog.as_mut_ptr(),
+    };
+    unsafe {
+        if libc::prctl(libc::PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0
+            || libc::prctl(
+                libc::PR_SET_SECCOMP,
+                libc::SECCOMP_MODE_FILTER,
+                &fprog as *const libc::sock_fprog,
+            ) != 0
+        {
+            return Err(std::io::Error::last_os_error());
+        }
+    }
+    Ok(())
 }
 
 /// A process's arguments (host pid), as /proc/PID/cmdline lists them.
