@@ -101,9 +101,13 @@ for t in "${targets[@]}"; do
     failed=1
     artifact="$(sed -n 's/.*Test unit written to \(.*\)$/\1/p' "$log" | tail -n 1)"
     summary+=("fuzz $t: ${runs:-?} executions, 1 crash${artifact:+ ($artifact)}")
-    echo "!! fuzz $t failed (exit $status); the end of its log ($log):"
-    # What libFuzzer says after the last progress line: the panic message and backtrace.
-    grep -v -E '^#[0-9]+' "$log" | tail -n 60
+    echo "!! fuzz $t failed (exit $status); its whole log: fuzz/$log"
+    # The panic message, what libFuzzer or ASan says, and the backtrace's frames in
+    # rinit and in the fuzz target (not in std, libFuzzer or other crates).
+    grep -A2 -E "panicked at" "$log" | head -n 12 || true
+    grep -E "^==[0-9]+==ERROR|^SUMMARY|^ALARM|out-of-memory" "$log" || true
+    grep -E '^ +#[0-9]+ 0x.* [^ ]*(/src/|fuzz_targets/)[^ ]*\.rs:' "$log" \
+        | grep -v -E '/rustc/|\.cargo/registry' | head -n 15 || true
     if [ -n "$artifact" ] && [ -f "$artifact" ]; then
         echo "!! crashing input: fuzz/$artifact ($(wc -c <"$artifact") bytes), hex:"
         od -An -tx1 -v "$artifact" | head -c 4000

@@ -76,6 +76,32 @@ exec = ["{probe}", "--name", "big", "--log", "{dir}/log", "--fanout", "2000", "-
     assert!(!stderr.contains("SIGKILL"), "{stderr}");
 }
 
+/// rinit raises its own soft fd limit to the hard one; its services get the inherited
+/// soft limit back.
+#[test]
+fn rinit_raises_its_fd_limit_and_services_get_the_inherited_one() {
+    let config = r#"
+[service.lim]
+shell = true
+exec = "ulimit -Sn > {dir}/soft.tmp; mv {dir}/soft.tmp {dir}/soft; exec sleep 1000"
+"#;
+    let (mut r, dir) = start(
+        config,
+        Opts {
+            nofile: Some(4096),
+            nofile_soft: Some(300),
+            ..Opts::default()
+        },
+    );
+    assert_eq!(wait_file(&dir.path("soft"), SHORT).trim(), "300");
+    let limits = std::fs::read_to_string(format!("/proc/{}/limits", r.host_pid())).unwrap();
+    let line = limits.lines().find(|l| l.starts_with("Max open files")).unwrap();
+    let soft: Vec<&str> = line.split_whitespace().collect();
+    assert_eq!(soft[3], "4096", "{line}");
+    r.signal(libc::SIGTERM);
+    assert_eq!(r.wait(SHORT), 0, "{}", r.stderr());
+}
+
 /// `rinit -- COMMAND` with arguments and an environment that are not UTF-8: they arrive
 /// byte-exact, through `env` and `stop_exec` too, and nothing panics.
 #[test]

@@ -131,6 +131,8 @@ pub struct Opts {
     pub stuck_both: bool,
     /// Soft and hard RLIMIT_NOFILE for rinit (and only for what the test starts).
     pub nofile: Option<u64>,
+    /// A lower soft limit under `nofile`'s hard one.
+    pub nofile_soft: Option<u64>,
     /// Run under a seccomp filter that makes pidfd_open, pidfd_send_signal, close_range
     /// and clone3 fail with ENOSYS: a kernel older than 5.3, as far as rinit can tell.
     pub old_kernel: bool,
@@ -220,10 +222,11 @@ impl Rinit {
         }
         if let Some(n) = opts.nofile {
             use std::os::unix::process::CommandExt;
+            let soft = opts.nofile_soft.unwrap_or(n);
             unsafe {
                 cmd.pre_exec(move || {
                     let lim = libc::rlimit {
-                        rlim_cur: n,
+                        rlim_cur: soft,
                         rlim_max: n,
                     };
                     if libc::setrlimit(libc::RLIMIT_NOFILE, &lim) != 0 {
