@@ -95,7 +95,10 @@ exec = "ulimit -Sn > {dir}/soft.tmp; mv {dir}/soft.tmp {dir}/soft; exec sleep 10
     );
     assert_eq!(wait_file(&dir.path("soft"), SHORT).trim(), "300");
     let limits = std::fs::read_to_string(format!("/proc/{}/limits", r.host_pid())).unwrap();
-    let line = limits.lines().find(|l| l.starts_with("Max open files")).unwrap();
+    let line = limits
+        .lines()
+        .find(|l| l.starts_with("Max open files"))
+        .unwrap();
     let soft: Vec<&str> = line.split_whitespace().collect();
     assert_eq!(soft[3], "4096", "{line}");
     r.signal(libc::SIGTERM);
