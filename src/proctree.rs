@@ -35,10 +35,17 @@ pub struct Proc {
 }
 
 impl Proc {
-    /// A zombie, a dead process, or one already exiting: it can do nothing more, needs
-    /// no signal, and only waits for its teardown and reaping.
+    /// A zombie (or dead) process: it can do nothing more and only needs reaping.
     pub fn is_dead(&self) -> bool {
-        matches!(self.state, 'Z' | 'X' | 'x') || self.flags & PF_EXITING != 0
+        matches!(self.state, 'Z' | 'X' | 'x')
+    }
+
+    /// Already exiting (after SIGKILL, or it called exit) but not yet a zombie: it runs no
+    /// more user code, so it needs no signal and is never a leftover — but a stop still
+    /// waits the moment it takes to become a zombie, so that its teardown (its sockets
+    /// closing) also comes before the next wave.
+    pub fn is_exiting(&self) -> bool {
+        self.flags & PF_EXITING != 0
     }
 
     pub fn is_kernel_thread(&self) -> bool {
@@ -346,11 +353,12 @@ mod tests {
     }
 
     #[test]
-    fn exiting_processes_count_as_dead() {
+    fn exiting_processes_are_not_yet_dead() {
         let mut proc = p(5, 1, 5, 'R');
-        assert!(!proc.is_dead());
+        assert!(!proc.is_dead() && !proc.is_exiting());
         proc.flags |= PF_EXITING;
-        assert!(proc.is_dead(), "a process past SIGKILL needs no signal");
+        assert!(proc.is_exiting(), "a process past SIGKILL needs no signal");
+        assert!(!proc.is_dead(), "but it is not gone until it is a zombie");
     }
 
     #[test]

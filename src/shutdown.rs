@@ -273,7 +273,14 @@ impl GroupStop {
             self.sweep_targets = Some(self.sweep_targeting());
         }
         let members = self.members(snap, me);
-        let alive: Vec<&Proc> = snap.alive(&members).collect();
+        // rinit's own zombie children count until rinit has reaped them (their SIGCHLD is
+        // already queued), so a service's exit is handled — and logged — before the
+        // next wave gets its signal.
+        let alive: Vec<&Proc> = members
+            .iter()
+            .filter_map(|pid| snap.get(*pid))
+            .filter(|p| !p.is_dead() || p.ppid == me)
+            .collect();
         self.tracked.retain(|pid, t| {
             alive
                 .iter()
@@ -313,6 +320,8 @@ impl GroupStop {
             self.kill_stop_exec();
         }
         let count = alive.len();
+        // A process already exiting gets no signal (and is no sweep target): it is only
+        // waited for, like the rest.
         let fresh: Vec<&Proc> = alive
             .into_iter()
             .filter(|p| !self.tracked.contains_key(&p.pid))
@@ -344,7 +353,8 @@ impl GroupStop {
         };
         let mut to_continue = Vec::new();
         for p in fresh {
-            let signal = self.killed || self.gets_stop_signal(p);
+            let signal =
+                !p.is_exiting() && !p.is_dead() && (self.killed || self.gets_stop_signal(p));
             if signal && self.signalled == 0 {
                 info!("stopping {} with {}", self.name, signals::name(sig));
             }
