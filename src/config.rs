@@ -97,7 +97,7 @@ pub struct ConfigError {
 }
 
 impl ConfigError {
-    fn at(origin: &Origin, message: impl Into<String>) -> ConfigError {
+    pub fn at(origin: &Origin, message: impl Into<String>) -> ConfigError {
         ConfigError {
             file: origin.file.clone(),
             line: origin.line,

@@ -43,10 +43,51 @@ pub fn socket_path(configured: Option<&Path>) -> PathBuf {
     }
 }
 
+/// Where the socket goes when the first choice cannot be created — a non-root container
+/// (`docker run --user 1234`, OpenShift's arbitrary uid: /run is root's) or a read-only
+/// root filesystem: `$XDG_RUNTIME_DIR/rinit.sock`, then `/tmp/rinit-UID/rinit.sock` in a
+/// directory of mode 0700. `rinit ctl` looks in the same places.
+pub fn fallback_paths() -> Vec<PathBuf> {
+    let mut paths = Vec::new();
+    if let Some(dir) = std::env::var_os("XDG_RUNTIME_DIR").filter(|d| !d.is_empty()) {
+        paths.push(Path::new(&dir).join("rinit.sock"));
+    }
+    paths.push(private_tmp_dir().join("rinit.sock"));
+    paths
+}
+
+/// `/tmp/rinit-UID`, rinit's private directory for the fallback socket.
+fn private_tmp_dir() -> PathBuf {
+    // SAFETY: geteuid cannot fail.
+    let uid = unsafe { libc::geteuid() };
+    PathBuf::from(format!("/tmp/rinit-{uid}"))
+}
+
+/// Make `/tmp/rinit-UID` (mode 0700) if it is missing, and refuse one that another user
+/// owns or others may write: a socket there could be swapped under rinit ctl's feet.
+fn ensure_private_dir(dir: &Path) -> io::Result<()> {
+    use std::os::unix::fs::{DirBuilderExt, MetadataExt};
+    match std::fs::DirBuilder::new().mode(0o700).create(dir) {
+        Ok(()) => return Ok(()),
+        Err(e) if e.kind() != io::ErrorKind::AlreadyExists => return Err(e),
+        Err(_) => {}
+    }
+    let meta = std::fs::symlink_metadata(dir)?;
+    // SAFETY: geteuid cannot fail.
+    let me = unsafe { libc::geteuid() };
+    if !meta.is_dir() || meta.uid() != me || meta.mode() & 0o077 != 0 {
+        return Err(io::Error::new(
+            io::ErrorKind::PermissionDenied,
+            "exists, but is not a private directory of rinit's user",
+        ));
+    }
+    Ok(())
+}
+
 /// The commands of the protocol.
 pub const COMMANDS: &[&str] = &[
-    "status", "start", "stop", "restart", "pause", "resume", "kill", "reload", "shutdown",
-    "poweroff", "reboot", "halt",
+    "status", "health", "start", "stop", "restart", "pause", "resume", "kill", "reload",
+    "shutdown", "poweroff", "reboot", "halt",
 ];
 
 /// A parsed request.
@@ -91,7 +132,7 @@ pub fn parse_request(line: &str) -> Result<Request, String> {
     };
     let needs_name = !matches!(
         request.command.as_str(),
-        "status" | "reload" | "shutdown" | "poweroff" | "reboot" | "halt"
+        "status" | "health" | "reload" | "shutdown" | "poweroff" | "reboot" | "halt"
     );
     if needs_name && request.name.is_none() {
         return Err(format!("{} needs a service name", request.command));
@@ -159,6 +200,9 @@ impl Server {
             }
             Ok(_) => std::fs::remove_file(path)?,
             Err(_) => {}
+        }
+        if path.parent() == Some(private_tmp_dir().as_path()) {
+            ensure_private_dir(&private_tmp_dir())?;
         }
         // A minimal image may have no /run yet.
         if let Some(dir) = path
@@ -446,9 +490,11 @@ pub const EXIT_NO_SERVER: i32 = 3;
 
 const CTL_USAGE: &str = "\
 usage: rinit ctl [-s SOCKET] [--json] COMMAND [NAME] [SIGNAL]
-commands: status [NAME] | start NAME | stop NAME | restart NAME | pause NAME | resume NAME
+commands: status [NAME] | health | start NAME | stop NAME | restart NAME | pause NAME
+          resume NAME
           kill NAME SIGNAL | reload | shutdown | poweroff | reboot | halt
-The socket is -s SOCKET, else $RINIT_SOCKET, else /run/rinit.sock.";
+The socket is -s SOCKET, else $RINIT_SOCKET, else the first that answers of
+/run/rinit.sock, $XDG_RUNTIME_DIR/rinit.sock and /tmp/rinit-UID/rinit.sock.";
 
 /// `rinit ctl …`: send one request, print the reply; return the exit status.
 pub fn client(args: &[String]) -> i32 {
@@ -483,7 +529,33 @@ pub fn client(args: &[String]) -> i32 {
         eprintln!("rinit ctl: {e}\n{CTL_USAGE}");
         return 2;
     }
-    let path = socket.map_or_else(|| socket_path(None), PathBuf::from);
+    // -s or RINIT_SOCKET: that socket only. Otherwise the default, then the places a
+    // non-root or read-only rinit falls back to: the first one that answers.
+    let explicit = socket.map(PathBuf::from).or_else(|| {
+        std::env::var_os("RINIT_SOCKET")
+            .filter(|p| !p.is_empty())
+            .map(PathBuf::from)
+    });
+    let path = match explicit {
+        Some(path) => path,
+        None => {
+            let mut candidates = vec![PathBuf::from(DEFAULT_SOCKET)];
+            candidates.extend(fallback_paths());
+            let answering = candidates.iter().find(|p| UnixStream::connect(p).is_ok());
+            match answering {
+                Some(p) => p.clone(),
+                None => {
+                    let tried: Vec<String> =
+                        candidates.iter().map(|p| p.display().to_string()).collect();
+                    eprintln!(
+                        "rinit ctl: no rinit is listening on {}; point to another socket with -s PATH or RINIT_SOCKET",
+                        tried.join(", ")
+                    );
+                    return EXIT_NO_SERVER;
+                }
+            }
+        }
+    };
     let is_shutdown = matches!(
         command.as_str(),
         "shutdown" | "poweroff" | "reboot" | "halt"
@@ -543,6 +615,9 @@ fn exchange(path: &Path, request: &Json) -> Result<Json, Failure> {
 
 fn print_reply(reply: &Json, raw: bool) -> i32 {
     let ok = reply.get("ok") == Some(&Json::Bool(true));
+    // `health`: exit 0 only when healthy (Docker's HEALTHCHECK and Kubernetes' exec
+    // probes read the exit status).
+    let healthy = reply.get("healthy") != Some(&Json::Bool(false));
     if raw {
         println!("{reply}");
     } else if !ok {
@@ -555,7 +630,7 @@ fn print_reply(reply: &Json, raw: bool) -> i32 {
     } else if let Some(msg) = reply.get("message").and_then(Json::as_str) {
         println!("{msg}");
     }
-    if ok { 0 } else { 1 }
+    if ok && healthy { 0 } else { 1 }
 }
 
 /// The human form of a status reply: the phase, then one row per service.

@@ -231,6 +231,28 @@ fn check(path: Option<PathBuf>) -> i32 {
             return EXIT_USAGE;
         }
     };
+    // Run as non-root (the container's user), `user`/`group` cannot work: say so now.
+    let as_user = !rinit::users::is_root();
+    for svc in cfg.services.iter().filter(|_| as_user) {
+        let creds = match (&svc.user, &svc.group) {
+            (None, None) => continue,
+            (Some(user), group) => rinit::users::resolve(user, group.as_deref()),
+            // SAFETY: getuid cannot fail.
+            (None, Some(group)) => {
+                rinit::users::resolve(&unsafe { libc::getuid() }.to_string(), Some(group))
+            }
+        };
+        // A name this machine does not know is the image's business, not check's.
+        let problem = creds
+            .ok()
+            .and_then(|c| rinit::users::switch_needs_root(&c, svc));
+        if let Some(problem) = problem {
+            let e =
+                config::ConfigError::at(&svc.origin, format!("service {:?}: {problem}", svc.name));
+            eprintln!("rinit: {e}");
+            return EXIT_USAGE;
+        }
+    }
     let graph = match cfg.graph() {
         Ok(g) => g,
         Err(e) => {

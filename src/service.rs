@@ -218,6 +218,26 @@ impl Service {
     }
 
     /// Has this service done what its dependents wait for?
+    /// Why this service keeps the container from being healthy (`ctl health`), or None:
+    /// running and ready, a oneshot that succeeded, or deliberately stopped or paused.
+    pub fn health_problem(&self) -> Option<String> {
+        let why = |what: &str| match &self.reason {
+            Some(r) if !r.is_empty() => format!("{} {what} ({r})", self.name()),
+            _ => format!("{} {what}", self.name()),
+        };
+        match self.state {
+            State::Running | State::Exited | State::Stopped | State::Paused => None,
+            State::Waiting | State::Starting => Some(format!("{} starting", self.name())),
+            State::Backoff => Some(match self.last_exit {
+                Some(status) => format!("{} restarting (last exit: {status})", self.name()),
+                None => format!("{} restarting", self.name()),
+            }),
+            State::Failed => Some(why("failed")),
+            State::Blocked => Some(format!("{} blocked", self.name())),
+            State::Stopping => Some(format!("{} stopping", self.name())),
+        }
+    }
+
     pub fn satisfies_dependents(&self) -> bool {
         matches!(self.state, State::Running | State::Exited)
             || (self.state == State::Paused && !self.cfg.oneshot)

@@ -69,6 +69,9 @@ pub struct Spawn {
     creds: Option<Credentials>,
     /// An fd the child gets as stdin (else it inherits rinit's).
     stdin: Option<RawFd>,
+    /// Join rinit's session in a process group of its own and take the terminal on
+    /// stdin as its foreground group (see [`Spawn::foreground`]).
+    foreground: bool,
 }
 
 impl Spawn {
@@ -91,7 +94,18 @@ impl Spawn {
             workdir: None,
             creds: None,
             stdin: None,
+            foreground: false,
         })
+    }
+
+    /// For a `main` whose stdin is a terminal (`docker run -it IMAGE -- sh`), as tini
+    /// does: instead of a session of its own, the child gets a process group of its own
+    /// in rinit's session and makes it the terminal's foreground group, so Ctrl+C,
+    /// Ctrl+Z and job control reach it and its jobs, not rinit. ENOTTY/ENXIO (no
+    /// controlling terminal after all) are ignored.
+    pub fn foreground(mut self, yes: bool) -> Spawn {
+        self.foreground = yes;
+        self
     }
 
     pub fn stdin(mut self, fd: Option<RawFd>) -> Spawn {
@@ -177,7 +191,14 @@ impl Spawn {
     ) -> ! {
         // SAFETY: plain system calls on values prepared before fork.
         unsafe {
-            libc::setsid();
+            if self.foreground {
+                // SIGTTOU is still ignored here (rinit's disposition), so a group that is
+                // not yet in the foreground may take the terminal.
+                libc::setpgid(0, 0);
+                libc::tcsetpgrp(0, libc::getpgrp());
+            } else {
+                libc::setsid();
+            }
             for sig in 1..=signals::SIGMAX {
                 if sig != libc::SIGKILL && sig != libc::SIGSTOP {
                     signals::set_action(sig, libc::SIG_DFL);

@@ -72,6 +72,8 @@ struct Run {
     log: Option<LogPipe>,
     check: Option<Check>,
     creds: Option<Credentials>,
+    /// Why this service cannot start at all (user/group under a non-root rinit).
+    refusal: Option<String>,
 }
 
 impl Run {
@@ -94,6 +96,14 @@ impl Run {
         run.creds = creds
             .transpose()
             .map_err(|e| format!("{}: {e}", cfg.name))?;
+        if let Some(c) = &run.creds {
+            match users::switch_needs_root(c, cfg) {
+                Some(refusal) => run.refusal = Some(refusal),
+                // Already that user and group: nothing to switch.
+                None if !users::is_root() => run.creds = None,
+                None => {}
+            }
+        }
         Ok(run)
     }
 }
@@ -159,6 +169,9 @@ impl Supervisor {
     /// Take over signals, become a subreaper when not PID 1, and prepare every service.
     pub fn new(config: Config, reloader: Reloader, vm: bool) -> Result<Supervisor, String> {
         let graph = config.graph().map_err(|e| e.to_string())?;
+        // First, so that rinit's first log line says where to reach it.
+        logs::rinit_lines().open();
+        let control = open_control(config.rinit.control_socket.as_deref());
         crate::pidfd::set_fd_limit(crate::spawn::raise_fd_limit());
         if !crate::pidfd::supported() {
             warn!("this kernel has no pidfds: signals use kill(2) after a start-time check");
@@ -187,10 +200,8 @@ impl Supervisor {
         } else {
             None
         };
-        logs::rinit_lines().open();
         let mut output = Output::default();
         output.open();
-        let control = open_control(config.rinit.control_socket.as_deref());
         let null = std::fs::OpenOptions::new()
             .read(true)
             .write(true)
@@ -658,6 +669,13 @@ impl Supervisor {
 
     /// Spawn service `i`. True (its state changed) even when the spawn failed.
     fn start(&mut self, i: usize, now: Instant) -> bool {
+        if let Some(refusal) = self.runs.get(i).and_then(|r| r.refusal.clone()) {
+            if let Some(svc) = self.services.get_mut(i) {
+                let _ = svc.set_state(State::Starting);
+            }
+            self.end_for_good(i, State::Failed, refusal, now);
+            return true;
+        }
         let result = self.spawn(i);
         let (Some(svc), Some(run)) = (self.services.get_mut(i), self.runs.get_mut(i)) else {
             return false;
@@ -730,8 +748,12 @@ impl Supervisor {
         } else {
             self.null.as_ref().map(|n| n.as_raw_fd())
         };
+        // `docker run -it IMAGE -- sh`: main gets the terminal, as under tini.
+        // SAFETY: isatty only inspects fd 0.
+        let foreground = cfg.name == MAIN && stdin.is_none() && unsafe { libc::isatty(0) } == 1;
         let pid = Spawn::new(&cfg.name, &cfg.exec, stdio)?
             .stdin(stdin)
+            .foreground(foreground)
             .env(&env)?
             .workdir(cfg.workdir.as_deref())?
             .credentials(run.creds.clone())
@@ -1105,19 +1127,43 @@ fn claim_scope(me: i32) -> Scope {
     Scope::Descendants
 }
 
-/// The control socket, or none (with a warning) when it cannot be created.
+/// The control socket, or none (with a warning) when it can be created nowhere: the
+/// configured or default path first, then the fallbacks of a non-root or read-only
+/// container (see [`control::fallback_paths`]).
 fn open_control(configured: Option<&Path>) -> Option<Server> {
-    let path = control::socket_path(configured);
-    match Server::bind(&path) {
-        Ok(server) => {
-            info!("control socket: {}", path.display());
-            Some(server)
-        }
-        Err(e) => {
-            warn!("no control socket at {}: {e}", path.display());
-            None
+    let first = control::socket_path(configured);
+    let mut failures = Vec::new();
+    for path in std::iter::once(first).chain(control::fallback_paths()) {
+        match Server::bind(&path) {
+            Ok(server) => {
+                let why: Vec<String> = failures
+                    .iter()
+                    .map(|(tried, e)| format!("not {tried}: {e}"))
+                    .collect();
+                match why.is_empty() {
+                    true => info!("control socket: {}", path.display()),
+                    false => info!("control socket: {} ({})", path.display(), why.join("; ")),
+                }
+                return Some(server);
+            }
+            // Another rinit listens there, or a file that is not a socket is there:
+            // that path is taken, and falling back would hide the conflict.
+            Err(e)
+                if matches!(
+                    e.kind(),
+                    std::io::ErrorKind::AddrInUse | std::io::ErrorKind::AlreadyExists
+                ) =>
+            {
+                warn!("no control socket at {}: {e}", path.display());
+                return None;
+            }
+            Err(e) => failures.push((path.display().to_string(), e)),
         }
     }
+    for (tried, e) in &failures {
+        warn!("no control socket at {tried}: {e}");
+    }
+    None
 }
 
 /// Read the process table, or nothing when /proc is not this namespace's.

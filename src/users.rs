@@ -14,6 +14,46 @@ pub struct Credentials {
     pub groups: Vec<u32>,
 }
 
+/// Is rinit root (effective uid 0)?
+pub fn is_root() -> bool {
+    // SAFETY: geteuid cannot fail.
+    unsafe { libc::geteuid() == 0 }
+}
+
+/// Why a non-root rinit cannot run a service as `creds` (naming the key that asks for
+/// it), or None when no switch is needed or rinit is root.
+pub fn switch_needs_root(
+    creds: &Credentials,
+    cfg: &crate::config::ServiceConfig,
+) -> Option<String> {
+    // SAFETY: geteuid and getegid cannot fail.
+    let (uid, gid) = unsafe { (libc::geteuid(), libc::getegid()) };
+    switch_problem(creds, cfg.user.as_deref(), cfg.group.as_deref(), uid, gid)
+}
+
+/// [`switch_needs_root`] for rinit running as `uid`/`gid`. Pure.
+pub fn switch_problem(
+    creds: &Credentials,
+    user: Option<&str>,
+    group: Option<&str>,
+    uid: u32,
+    gid: u32,
+) -> Option<String> {
+    if uid == 0 || (creds.uid == uid && creds.gid == gid) {
+        return None;
+    }
+    let (key, value) = match (user, group) {
+        (Some(user), _) if creds.uid != uid => ("user", user),
+        (_, Some(group)) => ("group", group),
+        (Some(user), None) => ("user", user),
+        (None, None) => return None,
+    };
+    Some(format!(
+        "{key} = {value:?} needs rinit to run as root, but it runs as uid {uid} (gid {gid}): \
+         remove {key}, or run the container as root"
+    ))
+}
+
 /// One /etc/passwd entry: (name, uid, gid).
 fn passwd_entries(text: &str) -> impl Iterator<Item = (&str, u32, u32)> {
     text.lines().filter_map(|l| {
@@ -98,6 +138,27 @@ mod tests {
                           postgres:x:105:110::/var/lib/postgresql:/bin/bash\n";
     const GROUP: &str = "root:x:0:\nnogroup:x:65534:\npostgres:x:110:\n\
                          ssl-cert:x:111:postgres\nvideo:x:44:alice,postgres\n";
+
+    #[test]
+    fn a_non_root_rinit_cannot_switch_users() {
+        let pg = Credentials {
+            uid: 108,
+            gid: 115,
+            groups: vec![115],
+        };
+        assert_eq!(switch_problem(&pg, Some("postgres"), None, 0, 0), None);
+        let msg = switch_problem(&pg, Some("postgres"), None, 1234, 1234).unwrap();
+        assert!(
+            msg.starts_with("user = \"postgres\" needs rinit to run as root"),
+            "{msg}"
+        );
+        assert!(msg.contains("uid 1234"), "{msg}");
+        // Already that user and group: nothing to switch, nothing to refuse.
+        assert_eq!(switch_problem(&pg, Some("postgres"), None, 108, 115), None);
+        // The user is rinit's own, the group is not: the group is what needs root.
+        let msg = switch_problem(&pg, Some("postgres"), Some("staff"), 108, 0).unwrap();
+        assert!(msg.starts_with("group = \"staff\""), "{msg}");
+    }
 
     #[test]
     fn resolves_names_with_supplementary_groups() {

@@ -139,6 +139,9 @@ impl Supervisor {
         if req.command == "status" {
             return self.status(req.name.as_deref());
         }
+        if req.command == "health" {
+            return self.health();
+        }
         if let Some(sd) = &self.shutdown {
             let left = sd
                 .deadline
@@ -215,6 +218,32 @@ impl Supervisor {
             ("phase", Json::str(phase)),
             ("seconds_left", left),
             ("services", Json::Arr(services)),
+        ])
+    }
+
+    /// `ctl health`: healthy when every service that should run is running and ready
+    /// (oneshots: exited successfully) and no shutdown is under way. Answered from the
+    /// state table alone: no system call, so it takes microseconds.
+    fn health(&self) -> Json {
+        let mut problems: Vec<String> = Vec::new();
+        if self.shutdown.is_some() {
+            problems.push("shutting down".to_string());
+        }
+        problems.extend(self.services.iter().filter_map(Service::health_problem));
+        let healthy = problems.is_empty();
+        let message = if healthy {
+            "healthy".to_string()
+        } else {
+            format!("unhealthy: {}", problems.join("; "))
+        };
+        Json::obj([
+            ("ok", Json::Bool(true)),
+            ("healthy", Json::Bool(healthy)),
+            ("message", Json::str(message)),
+            (
+                "problems",
+                Json::Arr(problems.into_iter().map(Json::str).collect()),
+            ),
         ])
     }
 
