@@ -5,6 +5,8 @@
 FROM scratch
 COPY busybox /bin/busybox
 RUN ["/bin/busybox", "--install", "-s", "/bin"]
+# A world-writable /tmp: where a non-root or read-only rinit puts its control socket.
+RUN ["/bin/mkdir", "-m", "1777", "/tmp"]
 COPY rinit /sbin/rinit
 COPY docker-demo.toml /etc/rinit/rinit.toml
 EXPOSE 8080

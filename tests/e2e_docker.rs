@@ -397,3 +397,299 @@ fn user_names_resolve_without_nss_in_a_static_image() {
     assert!(line.contains("29(audio)"), "supplementary groups: {line}");
     c.stop(10);
 }
+
+// ----- containers as people run them (interactive, non-root, read-only, health, --init)
+
+/// Services that write only below /tmp, for non-root and read-only containers.
+const TMP_ONLY: &str = r#"
+[rinit]
+shutdown_timeout = "25s"
+
+[service.db]
+shell = true
+exec = "trap 'echo db: stopping; exit 0' TERM; echo db: up; touch /tmp/db.ready; while :; do sleep 1 & wait; done"
+ready = "file:/tmp/db.ready"
+
+[service.app]
+after = ["db"]
+shell = true
+exec = "trap 'echo app: stopping; exit 0' TERM; echo app: up; while :; do sleep 1 & wait; done"
+"#;
+
+/// A world-writable /tmp in the image, as every distribution has.
+const WITH_TMP: &str = "RUN [\"/bin/mkdir\", \"-m\", \"1777\", \"/tmp\"]";
+
+/// The ordered stop, seen in the logs: app stopped (and gone) before db got its signal.
+fn assert_ordered_stop(logs: &str) {
+    assert!(
+        line_of(logs, "app exited") < line_of(logs, "stopping db with SIGTERM"),
+        "{logs}"
+    );
+    assert!(logs.contains("shutdown report"), "{logs}");
+    assert!(!logs.contains("KILLED"), "{logs}");
+}
+
+/// What a tmux pane shows, history included.
+fn pane(session: &str) -> String {
+    let out = Command::new("tmux")
+        .args(["capture-pane", "-p", "-J", "-S", "-2000", "-t", session])
+        .output()
+        .unwrap();
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+fn wait_pane(session: &str, what: &str, ok: impl Fn(&str) -> bool) -> String {
+    let start = Instant::now();
+    loop {
+        let text = pane(session);
+        if ok(&text) {
+            return text;
+        }
+        assert!(
+            start.elapsed() < Duration::from_secs(20),
+            "waiting for {what}; the terminal shows:\n{text}"
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
+fn keys(session: &str, keys: &[&str]) {
+    let status = Command::new("tmux")
+        .args(["send-keys", "-t", session])
+        .args(keys)
+        .status()
+        .unwrap();
+    assert!(status.success());
+}
+
+/// Kills the tmux session on drop.
+struct Tmux(String);
+
+impl Drop for Tmux {
+    fn drop(&mut self) {
+        let _ = Command::new("tmux")
+            .args(["kill-session", "-t", &self.0])
+            .status();
+    }
+}
+
+/// Is a process with exactly this command line running in the container?
+fn running_in(container: &str, cmdline: &str) -> bool {
+    // docker top needs the PID column; the command line is the rest of each row.
+    let out = docker(&["top", container, "-o", "pid,args"]);
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .filter_map(|l| l.trim().split_once(char::is_whitespace))
+        .any(|(_, args)| args.trim() == cmdline)
+}
+
+#[test]
+fn docker_run_it_gives_the_shell_the_terminal_like_tini() {
+    let Some(_serial) = ready() else { return };
+    if Command::new("tmux").arg("-V").output().is_err() {
+        assert!(
+            std::env::var_os("RINIT_REQUIRE_DOCKER").is_none(),
+            "tmux is needed to drive docker run -it"
+        );
+        return;
+    }
+    let image = Image::with_config(MULTI, "");
+    let name = format!("{}-it", image.0);
+    let session = Tmux(format!("{}-tmux", image.0));
+    let rc = std::env::temp_dir().join(format!("{}.rc", image.0));
+    let _ = std::fs::remove_file(&rc);
+    let line = format!(
+        "docker run -it --rm --name {name} {} -- sh; echo rc=$? > {}; sleep 60",
+        image.0,
+        rc.display()
+    );
+    let status = Command::new("tmux")
+        .args([
+            "new-session",
+            "-d",
+            "-s",
+            &session.0,
+            "-x",
+            "200",
+            "-y",
+            "50",
+            &line,
+        ])
+        .status()
+        .unwrap();
+    assert!(status.success());
+    // Service lines may land on the prompt's line: look for the prompt anywhere.
+    wait_pane(&session.0, "the shell's prompt", |t| t.contains("/ # "));
+    keys(&session.0, &["sleep 4242", "Enter"]);
+    let start = Instant::now();
+    while !running_in(&name, "sleep 4242") {
+        assert!(
+            start.elapsed() < Duration::from_secs(20),
+            "{}",
+            pane(&session.0)
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    // Ctrl+C reaches the shell's foreground job, not rinit.
+    keys(&session.0, &["C-c"]);
+    let start = Instant::now();
+    while running_in(&name, "sleep 4242") {
+        assert!(
+            start.elapsed() < Duration::from_secs(20),
+            "{}",
+            pane(&session.0)
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    keys(&session.0, &["echo alive", "Enter"]);
+    let text = wait_pane(&session.0, "alive", |t| {
+        t.lines().any(|l| l.trim() == "alive")
+    });
+    assert!(!text.contains("shutting down"), "{text}");
+    assert!(!text.contains("can't access tty"), "{text}");
+    // The configured services kept running through the Ctrl+C.
+    let status = docker_ok(&["exec", &name, "rinit", "ctl", "status"]);
+    for svc in ["db ", "app "] {
+        assert!(
+            status
+                .lines()
+                .any(|l| l.starts_with(svc) && l.contains("running")),
+            "{status}"
+        );
+    }
+    keys(&session.0, &["exit 3", "Enter"]);
+    let start = Instant::now();
+    let code = loop {
+        if let Ok(text) = std::fs::read_to_string(&rc) {
+            break text;
+        }
+        assert!(
+            start.elapsed() < Duration::from_secs(30),
+            "{}",
+            pane(&session.0)
+        );
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    let _ = std::fs::remove_file(&rc);
+    assert_eq!(code.trim(), "rc=3", "{}", pane(&session.0));
+    // The services ran until the shell's exit and were then stopped in order.
+    let text = pane(&session.0);
+    assert!(
+        text.contains("shutting down (critical service main failed)"),
+        "{text}"
+    );
+    assert!(
+        text.lines()
+            .any(|l| l.contains(" app ") && l.contains("stopped")),
+        "{text}"
+    );
+    assert!(
+        text.lines()
+            .any(|l| l.contains(" db ") && l.contains("stopped")),
+        "{text}"
+    );
+}
+
+#[test]
+fn a_non_root_container_runs_its_services_and_answers_ctl() {
+    let Some(_serial) = ready() else { return };
+    let config =
+        format!("{TMP_ONLY}\n[service.needs_root]\nuser = \"0\"\nexec = [\"sleep\", \"1000\"]\n");
+    let image = Image::with_config(&config, WITH_TMP);
+    let c = Container::run(&image, &["--user", "1234:1234"], &[]);
+    let logs = c.wait_log("app | app: up");
+    let first = logs.lines().find(|l| l.starts_with("rinit:")).unwrap_or("");
+    assert!(
+        first.contains("control socket: /tmp/rinit-1234/rinit.sock"),
+        "the first line says where: {logs}"
+    );
+    assert!(
+        logs.contains("needs_root failed")
+            && logs.contains("user = \"0\" needs rinit to run as root"),
+        "{logs}"
+    );
+    let status = docker_ok(&["exec", &c.0, "rinit", "ctl", "status"]);
+    assert!(
+        status
+            .lines()
+            .any(|l| l.starts_with("app ") && l.contains("running")),
+        "{status}"
+    );
+    c.stop(40);
+    assert_eq!(c.exit_code(), 0);
+    assert_ordered_stop(&c.logs());
+}
+
+#[test]
+fn a_read_only_root_filesystem_with_a_tmpfs_works() {
+    let Some(_serial) = ready() else { return };
+    let image = Image::with_config(TMP_ONLY, "");
+    let c = Container::run(&image, &["--read-only", "--tmpfs", "/tmp"], &[]);
+    let logs = c.wait_log("app | app: up");
+    assert!(
+        logs.contains("control socket: /tmp/rinit-0/rinit.sock"),
+        "{logs}"
+    );
+    let status = docker_ok(&["exec", &c.0, "rinit", "ctl", "status"]);
+    assert!(
+        status
+            .lines()
+            .any(|l| l.starts_with("db ") && l.contains("running")),
+        "{status}"
+    );
+    c.stop(40);
+    assert_eq!(c.exit_code(), 0);
+    assert_ordered_stop(&c.logs());
+}
+
+fn health_of(container: &str) -> String {
+    docker_ok(&["inspect", "-f", "{{.State.Health.Status}}", container])
+        .trim()
+        .to_string()
+}
+
+#[test]
+fn docker_healthcheck_reads_rinit_ctl_health() {
+    let Some(_serial) = ready() else { return };
+    let config = format!(
+        "{TMP_ONLY}\n[service.doomed]\nshell = true\nexec = \"echo doomed: up; while [ ! -e /tmp/fail ]; do sleep 0.2; done; exit 1\"\n"
+    );
+    let extra = format!(
+        "{WITH_TMP}\nHEALTHCHECK --interval=1s --timeout=5s --retries=1 CMD [\"/sbin/rinit\", \"ctl\", \"health\"]"
+    );
+    let image = Image::with_config(&config, &extra);
+    let c = Container::run(&image, &[], &[]);
+    c.wait_log("doomed | doomed: up");
+    let start = Instant::now();
+    while health_of(&c.0) != "healthy" {
+        assert!(start.elapsed() < Duration::from_secs(30), "{}", c.logs());
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    docker_ok(&["exec", &c.0, "touch", "/tmp/fail"]);
+    let start = Instant::now();
+    while health_of(&c.0) != "unhealthy" {
+        assert!(start.elapsed() < Duration::from_secs(30), "{}", c.logs());
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    let out = docker(&["exec", &c.0, "rinit", "ctl", "health"]);
+    assert_eq!(out.status.code(), Some(1));
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        text.trim() == "unhealthy: doomed failed (exit code 1)",
+        "{text}"
+    );
+    c.stop(40);
+}
+
+#[test]
+fn under_docker_init_rinit_is_a_subreaper_and_stops_in_order() {
+    let Some(_serial) = ready() else { return };
+    let image = Image::with_config(MULTI, "");
+    let c = Container::run(&image, &["--init"], &[]);
+    c.wait_log("app | app: up");
+    let top = docker_ok(&["top", &c.0, "-o", "pid,args"]);
+    assert!(top.contains("docker-init"), "{top}");
+    c.stop(40);
+    assert_eq!(c.exit_code(), 0);
+    assert_ordered_stop(&c.logs());
+}
