@@ -618,6 +618,15 @@ fn a_non_root_container_runs_its_services_and_answers_ctl() {
     c.stop(40);
     assert_eq!(c.exit_code(), 0);
     assert_ordered_stop(&c.logs());
+    // `rinit check` run as that user says the same, with the table's position.
+    let out = docker(&["run", "--rm", "--user", "1234:1234", &image.0, "check"]);
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(
+        err.contains("/etc/rinit/rinit.toml:")
+            && err.contains("service \"needs_root\": user = \"0\" needs rinit to run as root"),
+        "{err}"
+    );
 }
 
 #[test]
