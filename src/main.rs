@@ -122,6 +122,12 @@ fn main() {
     if let (true, Err(msg)) = (kernel_init, &parsed) {
         sysinit::fatal(msg);
     }
+    if !matches!(parsed, Ok(Cli::Init { .. })) {
+        // The command-line tools (check, ctl, help) end quietly when their reader goes
+        // away (`rinit check | head`), like any Unix tool; only init ignores SIGPIPE.
+        // SAFETY: setting a signal's disposition to the default.
+        unsafe { libc::signal(libc::SIGPIPE, libc::SIG_DFL) };
+    }
     let code = match parsed {
         Ok(Cli::Help) => {
             println!("{USAGE}");
