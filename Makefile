@@ -2,7 +2,7 @@
 CARGO ?= cargo
 RELEASE := target/release/rinit
 
-.PHONY: all build demo test e2e static image bench clean
+.PHONY: all build demo test e2e static image image-stack bench clean
 MUSL := x86_64-unknown-linux-musl
 GNU := x86_64-unknown-linux-gnu
 STATIC := target/static/rinit
@@ -49,6 +49,11 @@ image: static
 	cp /bin/busybox target/image/busybox
 	cp configs/docker-demo.toml target/image/docker-demo.toml
 	docker build -q -t rinit -f Dockerfile target/image
+
+# The Docker image `rinit-stack`: Debian 12 made with debootstrap + docker import (no
+# registry), PostgreSQL 15 and a small app under rinit (stack/). Cached in target/stack/.
+image-stack: static
+	bash stack/build.sh target/static/rinit
 
 # End-to-end tests on a real Docker engine; asked for explicitly, they fail (not skip)
 # when there is no engine.

@@ -18,7 +18,8 @@ DATABASE_URL = os.environ.get("DATABASE_URL", "postgresql:///app?host=/run/postg
 
 
 def log(msg):
-    print(f"app: {msg}", file=sys.stderr, flush=True)
+    # rinit prefixes each line with the service's name ("app | ...", "migrate | ...").
+    print(msg, file=sys.stderr, flush=True)
 
 
 def psql(sql):

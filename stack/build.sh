@@ -86,7 +86,13 @@ if [ ! -s "$TARBALL" ]; then
     fi
     [ "$(id -u)" = 0 ] || die "debootstrap needs root"
     ROOTFS=$OUT/rootfs
-    rm -rf "$ROOTFS"
+    # What an interrupted debootstrap left: its mounts first (proc, sys), then the files.
+    if [ -d "$ROOTFS" ]; then
+        root=$(realpath "$ROOTFS")
+        awk -v r="$root/" 'index($2 "/", r) == 1 { print $2 }' /proc/mounts | sort -r \
+            | while read -r m; do umount -l "$m"; done
+        rm -rf --one-file-system "$ROOTFS"
+    fi
     log "debootstrap --variant=minbase $SUITE from $MIRROR"
     start=$(date +%s)
     debootstrap --variant=minbase "$SUITE" "$ROOTFS" "$MIRROR" >"$OUT/debootstrap.log" 2>&1 \
@@ -102,10 +108,9 @@ if [ ! -s "$TARBALL" ]; then
     rm -rf "$ROOTFS"/var/cache/apt/archives/*.deb "$ROOTFS"/var/lib/apt/lists/* \
         "$ROOTFS"/var/log/*.log "$ROOTFS"/var/log/apt/* "$ROOTFS"/dev/* "$ROOTFS"/run/* \
         "$ROOTFS"/tmp/* "$ROOTFS"/etc/hostname "$ROOTFS"/etc/resolv.conf
-    : >"$ROOTFS/etc/machine-id" 2>/dev/null || true
     tar --numeric-owner --xattrs -C "$ROOTFS" -cf "$TARBALL.tmp" .
     mv "$TARBALL.tmp" "$TARBALL"
-    rm -rf "$ROOTFS"
+    rm -rf --one-file-system "$ROOTFS"
     log "base tarball: $TARBALL ($(du -h "$TARBALL" | cut -f1))"
 else
     log "base tarball cached: $TARBALL"
@@ -128,6 +133,9 @@ mkdir -p "$CONTEXT"
 cp "$RINIT" "$CONTEXT/rinit"
 cp stack/rinit.toml "$CONTEXT/rinit.toml"
 cp stack/app.py "$CONTEXT/app"
-"$RINIT" check -c "$CONTEXT/rinit.toml" >/dev/null
 log "docker build -t $IMAGE"
 docker build -t "$IMAGE" -f stack/Dockerfile "$CONTEXT"
+# The configuration, checked where its users (postgres, app) exist: in the image.
+docker run --rm "$IMAGE" check >/dev/null \
+    || { docker run --rm "$IMAGE" check; die "rinit check failed in $IMAGE"; }
+log "built $IMAGE: docker run -d --name stack -p 8080:8080 $IMAGE"

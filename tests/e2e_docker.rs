@@ -702,3 +702,52 @@ fn under_docker_init_rinit_is_a_subreaper_and_stops_in_order() {
     assert_eq!(c.exit_code(), 0);
     assert_ordered_stop(&c.logs());
 }
+
+/// The worked example of a multi-service image: Debian 12 (debootstrap + docker import,
+/// no registry) with PostgreSQL and an app under rinit. `stack/build.sh` builds it
+/// (cached in target/stack/), `stack/test.sh` checks it: the app answers, `docker stop
+/// -t 40` exits 0 in order with PostgreSQL shut down cleanly, the next `docker start`
+/// needs no recovery, `docker kill -s SIGPWR` stops it the same way.
+#[test]
+fn the_debian_postgres_stack_image_stops_clean_and_restarts_without_recovery() {
+    let Some(_serial) = ready() else { return };
+    if Command::new("debootstrap")
+        .arg("--version")
+        .output()
+        .is_err()
+    {
+        assert!(
+            std::env::var_os("RINIT_REQUIRE_DOCKER").is_none(),
+            "debootstrap (Debian's package) is needed to build the stack image"
+        );
+        return;
+    }
+    let root = env!("CARGO_MANIFEST_DIR");
+    let build = Command::new("bash")
+        .args(["stack/build.sh", STATIC])
+        .current_dir(root)
+        .output()
+        .unwrap();
+    assert!(
+        build.status.success(),
+        "stack/build.sh:\n{}{}",
+        String::from_utf8_lossy(&build.stdout),
+        String::from_utf8_lossy(&build.stderr)
+    );
+    let test = Command::new("bash")
+        .args(["stack/test.sh", "rinit-stack"])
+        .current_dir(root)
+        .output()
+        .unwrap();
+    let out = format!(
+        "{}{}",
+        String::from_utf8_lossy(&test.stdout),
+        String::from_utf8_lossy(&test.stderr)
+    );
+    assert!(test.status.success(), "stack/test.sh:\n{out}");
+    assert!(out.contains("PostgreSQL shut down cleanly"), "{out}");
+    assert!(
+        out.contains("PostgreSQL started from a clean shutdown"),
+        "{out}"
+    );
+}
