@@ -9,6 +9,7 @@ pub mod json;
 pub mod logs;
 pub mod pattern;
 pub mod pidfd;
+pub mod process;
 pub mod proctree;
 pub mod ready;
 pub mod service;

@@ -18,8 +18,8 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use crate::config::Ready;
+use crate::process::ExitStatus;
 use crate::spawn::{Spawn, Stdio};
-use crate::supervisor::ExitStatus;
 
 /// First retry delay of a probe; it doubles up to `RETRY_MAX`.
 pub const RETRY_START: Duration = Duration::from_millis(10);

@@ -11,7 +11,7 @@ use std::fmt;
 use std::time::{Duration, Instant};
 
 use crate::config::{Restart, ServiceConfig};
-use crate::supervisor::ExitStatus;
+use crate::process::ExitStatus;
 
 /// Where a service is in its life.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]

@@ -23,6 +23,7 @@ use crate::config::{Config, Global, LogTarget, MAIN, Ready, ServiceConfig};
 use crate::control::{self, Server, Slot};
 use crate::graph::Graph;
 use crate::logs::{self, LogPipe, Output};
+use crate::process::ExitStatus;
 use crate::proctree::{self, Scope, Snapshot};
 use crate::ready::{self, Check, DirWatch, NotifySocket};
 use crate::service::{self, Service, State};
@@ -31,40 +32,6 @@ use crate::signals::{self, Disposition, SignalFd};
 use crate::spawn::{Spawn, Stdio};
 use crate::sysinit::PowerAction;
 use crate::users::{self, Credentials};
-
-/// How a process ended, as `waitpid` reported it.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum ExitStatus {
-    Code(i32),
-    Signal(i32),
-}
-
-impl ExitStatus {
-    /// The conventional single number: the code, or 128 + the signal.
-    pub fn as_code(self) -> i32 {
-        match self {
-            ExitStatus::Code(c) => c,
-            ExitStatus::Signal(s) => 128 + s,
-        }
-    }
-
-    fn from_raw(status: i32) -> ExitStatus {
-        if libc::WIFSIGNALED(status) {
-            ExitStatus::Signal(libc::WTERMSIG(status))
-        } else {
-            ExitStatus::Code(libc::WEXITSTATUS(status))
-        }
-    }
-}
-
-impl std::fmt::Display for ExitStatus {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            ExitStatus::Code(c) => write!(f, "exit code {c}"),
-            ExitStatus::Signal(s) => write!(f, "{}", signals::name(*s)),
-        }
-    }
-}
 
 /// What a service needs at run time besides its state.
 #[derive(Default)]
@@ -1183,16 +1150,4 @@ fn proc_matches_namespace(me: i32) -> bool {
         .ok()
         .and_then(|p| p.to_str().and_then(|s| s.parse::<i32>().ok()))
         == Some(me)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn exit_status_codes() {
-        assert_eq!(ExitStatus::Code(3).as_code(), 3);
-        assert_eq!(ExitStatus::Signal(libc::SIGTERM).as_code(), 143);
-        assert_eq!(ExitStatus::Signal(libc::SIGKILL).as_code(), 137);
-    }
 }
