@@ -340,6 +340,7 @@ impl ServiceConfig {
 
 impl Config {
     /// The service called `name`.
+    #[cfg(test)]
     pub fn service(&self, name: &str) -> Option<&ServiceConfig> {
         self.services.iter().find(|s| s.name == name)
     }

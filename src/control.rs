@@ -267,10 +267,6 @@ impl Server {
         })
     }
 
-    pub fn path(&self) -> &Path {
-        &self.path
-    }
-
     /// Every fd to poll, with its events.
     pub fn poll_fds(&self) -> Vec<(Slot, BorrowedFd<'_>, i16)> {
         let mut fds = Vec::new();
@@ -413,13 +409,6 @@ impl Server {
     pub fn reply(&mut self, id: u64, reply: &Json) {
         if let Some(conn) = self.conns.iter_mut().find(|c| c.id == id) {
             queue(conn, reply);
-        }
-    }
-
-    /// Mark a connection to close once its replies are written.
-    pub fn close_after_reply(&mut self, id: u64) {
-        if let Some(conn) = self.conns.iter_mut().find(|c| c.id == id) {
-            conn.closing = true;
         }
     }
 

@@ -1,4 +1,3 @@
-#![allow(dead_code)] // modules are wired up issue by issue
 //! rinit as a library: every module of the init, so that the binary (`src/main.rs`) and
 //! the fuzz targets (`fuzz/`) share one implementation. Nothing here is a stable API.
 

@@ -38,6 +38,7 @@ impl Pattern {
     }
 
     /// True if the pattern matches anywhere in `text`.
+    #[cfg(test)]
     pub fn is_match(&self, text: &str) -> bool {
         self.is_match_bytes(text.as_bytes())
     }

@@ -82,7 +82,6 @@ pub fn supported() -> bool {
 #[derive(Debug)]
 pub struct Pidfd {
     fd: OwnedFd,
-    pub pid: i32,
 }
 
 impl Pidfd {
@@ -90,7 +89,7 @@ impl Pidfd {
     pub fn open_checked(pid: i32, starttime: u64) -> io::Result<Pidfd> {
         let fd = raw_open(pid)?;
         HELD.fetch_add(1, Ordering::Relaxed);
-        let fd = Pidfd { fd, pid };
+        let fd = Pidfd { fd };
         match proctree::try_read_proc(pid)? {
             Some(p) if p.starttime == starttime => Ok(fd),
             _ => Err(io::Error::from_raw_os_error(libc::ESRCH)),

@@ -182,6 +182,7 @@ impl Snapshot {
         })
     }
 
+    #[cfg(test)]
     pub fn from_procs(procs: Vec<Proc>) -> Snapshot {
         Snapshot {
             procs,

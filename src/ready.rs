@@ -563,13 +563,6 @@ pub fn parse_events(mut buf: &[u8]) -> Vec<(i32, String)> {
     events
 }
 
-/// Empty a non-blocking fd.
-fn drain(fd: RawFd) {
-    let mut buf = [0u8; 4096];
-    // SAFETY: buf is writable for its length.
-    while unsafe { libc::read(fd, buf.as_mut_ptr().cast(), buf.len()) } > 0 {}
-}
-
 /// The sd_notify datagram socket: an abstract unix socket whose name the kernel picks
 /// (autobind), so two rinits in one network namespace — `--network host`, or two
 /// containers of one pod, each rinit being pid 1 — can never collide.

@@ -690,6 +690,7 @@ impl Shutdown {
         info!("  total {} ms", now.duration_since(self.t0).as_millis());
     }
 
+    #[cfg(test)]
     pub fn reports(&self) -> &[StopReport] {
         &self.reports
     }

@@ -195,6 +195,7 @@ impl SigSet {
         SigSet(bits)
     }
 
+    #[cfg(test)]
     pub fn contains(&self, sig: i32) -> bool {
         (1..=SIGMAX).contains(&sig) && self.0 & (1u64 << (sig - 1)) != 0
     }
