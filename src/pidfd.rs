@@ -146,6 +146,49 @@ pub fn watch(pid: i32, starttime: u64) -> io::Result<Option<Pidfd>> {
     }
 }
 
+/// The system calls a stop makes on processes, behind a trait so that the decisions of
+/// a stop (who gets which signal when, escalation, "done") are unit-tested against a
+/// recording fake, as dinit tests against a mocked system layer.
+pub trait Signaller {
+    /// Signal `pid` if it still started at `starttime`; keep its pidfd if `keep`.
+    /// `Err(ESRCH)`: it is gone.
+    fn signal(
+        &mut self,
+        pid: i32,
+        starttime: u64,
+        sig: i32,
+        keep: bool,
+    ) -> io::Result<Option<Pidfd>>;
+    /// A pidfd to wait on `pid` without signalling it, when the budget allows.
+    fn watch(&mut self, pid: i32, starttime: u64) -> io::Result<Option<Pidfd>>;
+    /// May one more pidfd be kept open?
+    fn may_hold(&self) -> bool;
+}
+
+/// The real thing: [`send_checked`], [`watch`], the global pidfd budget.
+#[derive(Debug, Default)]
+pub struct System;
+
+impl Signaller for System {
+    fn signal(
+        &mut self,
+        pid: i32,
+        starttime: u64,
+        sig: i32,
+        keep: bool,
+    ) -> io::Result<Option<Pidfd>> {
+        send_checked(pid, starttime, sig, keep)
+    }
+
+    fn watch(&mut self, pid: i32, starttime: u64) -> io::Result<Option<Pidfd>> {
+        watch(pid, starttime)
+    }
+
+    fn may_hold(&self) -> bool {
+        may_hold()
+    }
+}
+
 /// `kill(2)` after checking the start time.
 fn kill_checked(pid: i32, starttime: u64, sig: i32) -> io::Result<()> {
     match proctree::try_read_proc(pid)? {

@@ -20,7 +20,7 @@ use std::time::{Duration, Instant};
 use log::{debug, error, info, warn};
 
 use crate::config::{PortSpec, StopMode};
-use crate::pidfd::{self, Pidfd};
+use crate::pidfd::{self, Pidfd, Signaller};
 use crate::proctree::{self, Proc, Scope, Snapshot};
 use crate::signals;
 use crate::spawn::Spawn;
@@ -155,7 +155,7 @@ impl Recheck {
             *self = Recheck::default();
             return;
         }
-        if alive < self.alive {
+        if self.at.is_none() || alive < self.alive {
             self.idle_rounds = 0;
         } else {
             self.idle_rounds = self.idle_rounds.saturating_add(1);
@@ -264,7 +264,7 @@ impl GroupStop {
     /// Bring the stop up to date with the process table: run stop_exec and signal at the
     /// signal time, escalate at the kill time, signal members not yet signalled (new
     /// forks included), and finish when nobody is left alive.
-    pub fn advance(&mut self, snap: &Snapshot, me: i32, now: Instant) {
+    pub fn advance(&mut self, snap: &Snapshot, me: i32, now: Instant, sys: &mut dyn Signaller) {
         if self.is_done() || now < self.signal_at {
             return;
         }
@@ -326,26 +326,26 @@ impl GroupStop {
             .into_iter()
             .filter(|p| !self.tracked.contains_key(&p.pid))
             .collect();
-        self.signal_fresh(&fresh);
-        self.watch_unwatched();
+        self.signal_fresh(&fresh, sys);
+        self.watch_unwatched(sys);
         let unwatched = self.tracked.values().filter(|t| t.pidfd.is_none()).count();
         self.recheck.update(count, unwatched, now);
     }
 
     /// Give tracked processes without a pidfd one, as far as the budget allows: their
     /// exits then wake rinit instead of a re-check timer.
-    fn watch_unwatched(&mut self) {
+    fn watch_unwatched(&mut self, sys: &mut dyn Signaller) {
         for (pid, t) in self.tracked.iter_mut().filter(|(_, t)| t.pidfd.is_none()) {
-            if !pidfd::may_hold() {
+            if !sys.may_hold() {
                 return;
             }
-            if let Ok(fd) = pidfd::watch(*pid, t.starttime) {
+            if let Ok(fd) = sys.watch(*pid, t.starttime) {
                 t.pidfd = fd;
             }
         }
     }
 
-    fn signal_fresh(&mut self, fresh: &[&Proc]) {
+    fn signal_fresh(&mut self, fresh: &[&Proc], sys: &mut dyn Signaller) {
         let sig = if self.killed {
             libc::SIGKILL
         } else {
@@ -361,7 +361,7 @@ impl GroupStop {
             let pidfd = if signal {
                 // Why the sweep takes it, read while its command line is still there.
                 self.note_sweep_kill(p);
-                match send(p, sig, &self.name) {
+                match send(sys, p, sig, &self.name) {
                     Sent::Gone => continue,
                     Sent::Signalled(fd) => {
                         self.signalled += 1;
@@ -372,7 +372,7 @@ impl GroupStop {
                     }
                 }
             } else {
-                match pidfd::watch(p.pid, p.starttime) {
+                match sys.watch(p.pid, p.starttime) {
                     Ok(fd) => fd,
                     Err(_) => continue,
                 }
@@ -389,7 +389,7 @@ impl GroupStop {
         for (pid, starttime) in to_continue {
             let _ = match self.tracked.get(&pid).and_then(|t| t.pidfd.as_ref()) {
                 Some(fd) => fd.signal(libc::SIGCONT),
-                None => pidfd::send_checked(pid, starttime, libc::SIGCONT, false).map(drop),
+                None => sys.signal(pid, starttime, libc::SIGCONT, false).map(drop),
             };
         }
     }
@@ -488,14 +488,15 @@ enum Sent {
 
 /// Signal one process, checked against its start time; a failure is logged, never
 /// fatal. The pidfd is kept only while the fd budget allows.
-fn send(p: &Proc, sig: i32, who: &str) -> Sent {
+fn send(sys: &mut dyn Signaller, p: &Proc, sig: i32, who: &str) -> Sent {
     debug!(
         "{who}: {} -> pid {} ({})",
         signals::name(sig),
         p.pid,
         p.comm
     );
-    match pidfd::send_checked(p.pid, p.starttime, sig, pidfd::may_hold()) {
+    let keep = sys.may_hold();
+    match sys.signal(p.pid, p.starttime, sig, keep) {
         Ok(fd) => Sent::Signalled(fd),
         Err(e) if e.raw_os_error() == Some(libc::ESRCH) => Sent::Gone,
         Err(e) => {
@@ -623,7 +624,7 @@ impl Shutdown {
             }
             let Some(table) = snap.as_ref() else { return };
             for stop in &mut self.current {
-                stop.advance(table, me, now);
+                stop.advance(table, me, now, &mut pidfd::System);
             }
             if self.current.iter().all(GroupStop::is_done) {
                 self.finish_current(now);
@@ -701,7 +702,7 @@ impl Shutdown {
 pub fn kill_everything(snap: &Snapshot, scope: Scope, me: i32) {
     let left = snap.in_scope(scope, me);
     for p in snap.alive(&left) {
-        send(p, libc::SIGKILL, "deadline");
+        send(&mut pidfd::System, p, libc::SIGKILL, "deadline");
     }
 }
 
@@ -747,6 +748,221 @@ mod tests {
         assert_eq!(signal_time(t0, secs(60), deadline), t0 + secs(28));
     }
 
+    /// Records every signal a stop sends; holds no pidfds (so every process is
+    /// "unwatched", as past the fd budget or on a kernel without pidfds).
+    #[derive(Default)]
+    struct Recorder {
+        sent: Vec<(i32, i32)>,
+        gone: Vec<i32>,
+    }
+
+    impl Signaller for Recorder {
+        fn signal(&mut self, pid: i32, _: u64, sig: i32, _: bool) -> io::Result<Option<Pidfd>> {
+            if self.gone.contains(&pid) {
+                return Err(io::Error::from_raw_os_error(libc::ESRCH));
+            }
+            self.sent.push((pid, sig));
+            Ok(None)
+        }
+
+        fn watch(&mut self, _: i32, _: u64) -> io::Result<Option<Pidfd>> {
+            Ok(None)
+        }
+
+        fn may_hold(&self) -> bool {
+            false
+        }
+    }
+
+    impl Recorder {
+        /// The signals sent, without the SIGCONTs that follow each stop signal.
+        fn stops(&self) -> Vec<(i32, i32)> {
+            let cont = libc::SIGCONT;
+            self.sent
+                .iter()
+                .copied()
+                .filter(|&(_, s)| s != cont)
+                .collect()
+        }
+    }
+
+    fn proc(pid: i32, ppid: i32, session: i32, state: char) -> Proc {
+        Proc {
+            pid,
+            comm: format!("p{pid}"),
+            state,
+            ppid,
+            pgrp: session,
+            session,
+            flags: 0,
+            starttime: 1000 + pid as u64,
+        }
+    }
+
+    /// rinit (1) -> main (10) -> 11 -> 12, and 13 (main's child) in its own group.
+    fn tree() -> Vec<Proc> {
+        vec![
+            proc(1, 0, 1, 'S'),
+            proc(10, 1, 10, 'S'),
+            proc(11, 10, 10, 'S'),
+            proc(12, 11, 10, 'S'),
+            Proc {
+                pgrp: 13,
+                ..proc(13, 10, 10, 'S')
+            },
+        ]
+    }
+
+    fn service_stop(mode: StopMode, t0: Instant, delay: Duration) -> GroupStop {
+        let spec = StopSpec {
+            name: "svc".into(),
+            target: Target::Service {
+                main_pid: Some(10),
+                session: 10,
+                mode,
+            },
+            signal: libc::SIGTERM,
+            timeout: secs(5),
+            delay,
+            stop_exec: None,
+        };
+        GroupStop::new(spec, t0, t0 + delay, t0 + delay + secs(5))
+    }
+
+    #[test]
+    fn a_tree_stop_signals_children_before_parents_then_continues_them() {
+        let t0 = Instant::now();
+        let snap = Snapshot::from_procs(tree());
+        let mut stop = service_stop(StopMode::Tree, t0, Duration::ZERO);
+        let mut sys = Recorder::default();
+        stop.advance(&snap, 1, t0, &mut sys);
+        let term = libc::SIGTERM;
+        assert_eq!(
+            sys.stops(),
+            vec![(12, term), (13, term), (11, term), (10, term)]
+        );
+        let conts = sys
+            .sent
+            .iter()
+            .filter(|&&(_, s)| s == libc::SIGCONT)
+            .count();
+        assert_eq!(
+            conts, 4,
+            "SIGCONT follows, so a stopped process can act on it"
+        );
+        assert_eq!(stop.next_deadline(), Some(t0 + RECHECK_START));
+        // Nothing is signalled twice on the next event; the re-check backs off.
+        let t1 = t0 + Duration::from_millis(5);
+        stop.advance(&snap, 1, t1, &mut sys);
+        assert_eq!(sys.stops().len(), 4);
+        assert!(!stop.is_done());
+        assert_eq!(stop.next_deadline(), Some(t1 + recheck_delay(1)));
+    }
+
+    #[test]
+    fn stop_modes_choose_who_gets_the_signal() {
+        let t0 = Instant::now();
+        let snap = Snapshot::from_procs(tree());
+        let mut sys = Recorder::default();
+        service_stop(StopMode::Main, t0, Duration::ZERO).advance(&snap, 1, t0, &mut sys);
+        assert_eq!(sys.stops(), vec![(10, libc::SIGTERM)]);
+        let mut sys = Recorder::default();
+        service_stop(StopMode::Group, t0, Duration::ZERO).advance(&snap, 1, t0, &mut sys);
+        let pids: Vec<i32> = sys.stops().iter().map(|&(p, _)| p).collect();
+        assert_eq!(pids, vec![12, 11, 10], "13 left the process group");
+    }
+
+    #[test]
+    fn the_signal_waits_for_stop_delay() {
+        let t0 = Instant::now();
+        let snap = Snapshot::from_procs(tree());
+        let mut stop = service_stop(StopMode::Tree, t0, secs(2));
+        let mut sys = Recorder::default();
+        stop.advance(&snap, 1, t0 + secs(1), &mut sys);
+        assert!(sys.sent.is_empty());
+        assert_eq!(stop.next_deadline(), Some(t0 + secs(2)));
+        stop.advance(&snap, 1, t0 + secs(2), &mut sys);
+        assert_eq!(sys.stops().len(), 4);
+    }
+
+    #[test]
+    fn what_is_left_at_the_timeout_gets_sigkill_deepest_first() {
+        let t0 = Instant::now();
+        let snap = Snapshot::from_procs(tree());
+        let mut stop = service_stop(StopMode::Main, t0, Duration::ZERO);
+        let mut sys = Recorder::default();
+        stop.advance(&snap, 1, t0, &mut sys);
+        stop.advance(&snap, 1, t0 + secs(5), &mut sys);
+        let kills: Vec<i32> = sys
+            .stops()
+            .into_iter()
+            .filter(|&(_, s)| s == libc::SIGKILL)
+            .map(|(p, _)| p)
+            .collect();
+        assert_eq!(kills, vec![12, 13, 11, 10]);
+        let next = stop.next_deadline().unwrap();
+        assert!(
+            next <= t0 + secs(5) + KILL_GRACE,
+            "gives up on survivors at the grace"
+        );
+        // One that cannot die (uninterruptible sleep) does not hold up the next wave.
+        stop.advance(&snap, 1, t0 + secs(5) + KILL_GRACE, &mut sys);
+        assert!(stop.is_done());
+        assert!(stop.report(t0 + secs(6)).killed);
+    }
+
+    #[test]
+    fn done_only_when_nothing_is_left_and_rinit_has_reaped_its_children() {
+        let t0 = Instant::now();
+        let mut stop = service_stop(StopMode::Tree, t0, Duration::ZERO);
+        let mut sys = Recorder::default();
+        stop.advance(&Snapshot::from_procs(tree()), 1, t0, &mut sys);
+        // The children are gone; main is a zombie rinit has not reaped yet.
+        let zombie = Snapshot::from_procs(vec![proc(1, 0, 1, 'S'), proc(10, 1, 10, 'Z')]);
+        stop.advance(&zombie, 1, t0 + secs(1), &mut sys);
+        assert!(!stop.is_done(), "its exit is handled first");
+        let reaped = Snapshot::from_procs(vec![proc(1, 0, 1, 'S')]);
+        stop.advance(&reaped, 1, t0 + secs(1), &mut sys);
+        assert!(stop.is_done());
+        assert_eq!(stop.next_deadline(), None);
+        let report = stop.report(t0 + secs(2));
+        assert!(!report.killed);
+        assert_eq!(report.signalled, 4);
+    }
+
+    #[test]
+    fn forks_during_the_stop_are_signalled_but_exiting_processes_are_not() {
+        let t0 = Instant::now();
+        let mut stop = service_stop(StopMode::Tree, t0, Duration::ZERO);
+        let mut sys = Recorder::default();
+        stop.advance(&Snapshot::from_procs(tree()), 1, t0, &mut sys);
+        let mut procs = tree();
+        procs.push(proc(14, 11, 10, 'S'));
+        procs.push(Proc {
+            flags: 0x4, // PF_EXITING
+            ..proc(15, 10, 10, 'R')
+        });
+        stop.advance(&Snapshot::from_procs(procs), 1, t0 + secs(1), &mut sys);
+        let stops = sys.stops();
+        assert_eq!(stops.last(), Some(&(14, libc::SIGTERM)));
+        assert!(
+            !stops.iter().any(|&(p, _)| p == 15),
+            "an exiting process needs no signal"
+        );
+    }
+
+    #[test]
+    fn a_process_gone_before_its_signal_is_not_counted() {
+        let t0 = Instant::now();
+        let mut stop = service_stop(StopMode::Tree, t0, Duration::ZERO);
+        let mut sys = Recorder {
+            gone: vec![12],
+            ..Recorder::default()
+        };
+        stop.advance(&Snapshot::from_procs(tree()), 1, t0, &mut sys);
+        assert_eq!(stop.report(t0).signalled, 3);
+    }
+
     #[test]
     fn rechecks_back_off_and_stay_short() {
         assert_eq!(recheck_delay(0), RECHECK_START);
@@ -756,6 +972,8 @@ mod tests {
         let mut r = Recheck::default();
         r.update(10, 0, t0);
         assert_eq!(r.at, None, "every process watched: no timer at all");
+        r.update(10, 4, t0);
+        assert_eq!(r.at, Some(t0 + RECHECK_START));
         r.update(10, 4, t0);
         assert_eq!(r.at, Some(t0 + recheck_delay(1)));
         r.update(10, 4, t0);
