@@ -22,7 +22,8 @@ use std::time::{Duration, Instant};
 
 use log::{debug, warn};
 
-use crate::json::{self, Json};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
 
 /// Default path of the control socket.
 pub const DEFAULT_SOCKET: &str = "/run/rinit.sock";
@@ -90,62 +91,173 @@ pub const COMMANDS: &[&str] = &[
     "shutdown", "poweroff", "reboot", "halt",
 ];
 
-/// A parsed request.
-#[derive(Clone, Debug, PartialEq, Eq)]
-pub struct Request {
-    pub command: String,
-    pub name: Option<String>,
-    pub signal: Option<String>,
+/// A request, as the protocol defines it: `{"command": "kill", "name": "db",
+/// "signal": "HUP"}`.
+#[derive(Clone, Debug, PartialEq, Eq, Deserialize)]
+#[serde(tag = "command", rename_all = "lowercase", deny_unknown_fields)]
+pub enum Request {
+    Status {
+        #[serde(default)]
+        name: Option<String>,
+    },
+    Health {},
+    Start {
+        name: String,
+    },
+    Stop {
+        name: String,
+    },
+    Restart {
+        name: String,
+    },
+    Pause {
+        name: String,
+    },
+    Resume {
+        name: String,
+    },
+    Kill {
+        name: String,
+        signal: String,
+    },
+    Reload {},
+    Shutdown {},
+    Poweroff {},
+    Reboot {},
+    Halt {},
 }
 
-/// Parse and check one request line. Pure.
-pub fn parse_request(line: &str) -> Result<Request, String> {
-    let value = json::parse(line)?;
-    let Json::Obj(members) = &value else {
-        return Err("a request must be a JSON object".into());
-    };
-    for (key, _) in members {
-        if !matches!(key.as_str(), "command" | "name" | "signal") {
-            return Err(format!(
-                "unknown key {key:?} (expected command, name, signal)"
-            ));
+impl Request {
+    /// The command's word, as in the protocol.
+    pub fn command(&self) -> &'static str {
+        match self {
+            Request::Status { .. } => "status",
+            Request::Health {} => "health",
+            Request::Start { .. } => "start",
+            Request::Stop { .. } => "stop",
+            Request::Restart { .. } => "restart",
+            Request::Pause { .. } => "pause",
+            Request::Resume { .. } => "resume",
+            Request::Kill { .. } => "kill",
+            Request::Reload {} => "reload",
+            Request::Shutdown {} => "shutdown",
+            Request::Poweroff {} => "poweroff",
+            Request::Reboot {} => "reboot",
+            Request::Halt {} => "halt",
         }
     }
-    let text = |key: &str| -> Result<Option<String>, String> {
-        match value.get(key) {
-            None | Some(Json::Null) => Ok(None),
-            Some(Json::Str(s)) => Ok(Some(s.clone())),
-            Some(_) => Err(format!("{key} must be a string")),
-        }
+}
+
+/// The keys a request may have.
+const KEYS: &[&str] = &["command", "name", "signal"];
+
+/// Parse and check one request line: strict JSON (serde_json), then the typed request.
+/// Errors say what was expected, in the protocol's words. Pure.
+pub fn parse_request(line: &str) -> Result<Request, String> {
+    let value: Value = serde_json::from_str(line).map_err(|e| format!("invalid JSON: {e}"))?;
+    let Value::Object(mut members) = value else {
+        return Err("a request must be a JSON object".into());
     };
-    let command = text("command")?.ok_or("missing \"command\"")?;
+    if let Some(key) = members.keys().find(|k| !KEYS.contains(&k.as_str())) {
+        return Err(format!(
+            "unknown key {key:?} (expected command, name, signal)"
+        ));
+    }
+    // null is as good as absent.
+    members.retain(|_, v| !v.is_null());
+    for (key, v) in &members {
+        if !v.is_string() {
+            return Err(format!("{key} must be a string"));
+        }
+    }
+    let command = match members.get("command").and_then(Value::as_str) {
+        Some(c) => c.to_string(),
+        None => return Err("missing \"command\"".into()),
+    };
     if !COMMANDS.contains(&command.as_str()) {
         return Err(format!(
             "unknown command {command:?} (expected one of {})",
             COMMANDS.join(", ")
         ));
     }
-    let request = Request {
-        command,
-        name: text("name")?,
-        signal: text("signal")?,
-    };
-    let needs_name = !matches!(
-        request.command.as_str(),
-        "status" | "health" | "reload" | "shutdown" | "poweroff" | "reboot" | "halt"
-    );
-    if needs_name && request.name.is_none() {
-        return Err(format!("{} needs a service name", request.command));
+    serde_json::from_value(Value::Object(members)).map_err(|e| {
+        let e = e.to_string();
+        if e.contains("missing field `name`") {
+            format!("{command} needs a service name")
+        } else if e.contains("missing field `signal`") {
+            format!("{command} needs a signal")
+        } else if e.contains("unknown field") {
+            format!("{command} takes no such key: {e}")
+        } else {
+            e
+        }
+    })
+}
+
+/// One service in a status reply.
+#[derive(Clone, Debug, PartialEq, Serialize, Deserialize)]
+pub struct ServiceStatus {
+    pub name: String,
+    pub state: String,
+    pub pid: Option<i32>,
+    pub uptime_ms: Option<u64>,
+    pub restarts: u32,
+    pub last_exit: Option<String>,
+    pub ready: bool,
+    pub reason: Option<String>,
+}
+
+/// A reply: one JSON object per line, `"ok"` first.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+#[serde(untagged)]
+pub enum Reply {
+    Error {
+        ok: bool,
+        error: String,
+    },
+    Message {
+        ok: bool,
+        message: String,
+    },
+    Status {
+        ok: bool,
+        phase: &'static str,
+        seconds_left: Option<f64>,
+        services: Vec<ServiceStatus>,
+    },
+    Health {
+        ok: bool,
+        healthy: bool,
+        message: String,
+        problems: Vec<String>,
+    },
+}
+
+impl Reply {
+    pub fn error(message: impl Into<String>) -> Reply {
+        Reply::Error {
+            ok: false,
+            error: message.into(),
+        }
     }
-    if request.command == "kill" && request.signal.is_none() {
-        return Err("kill needs a signal".into());
+
+    pub fn message(message: impl Into<String>) -> Reply {
+        Reply::Message {
+            ok: true,
+            message: message.into(),
+        }
     }
-    Ok(request)
+
+    /// The reply as one line of JSON (without the newline).
+    pub fn to_line(&self) -> String {
+        serde_json::to_string(self)
+            .unwrap_or_else(|_| r#"{"ok":false,"error":"cannot encode the reply"}"#.to_string())
+    }
 }
 
 /// An error reply.
-pub fn error_reply(message: &str) -> Json {
-    Json::obj([("ok", Json::Bool(false)), ("error", Json::str(message))])
+pub fn error_reply(message: &str) -> Reply {
+    Reply::error(message)
 }
 
 struct Conn {
@@ -406,7 +518,7 @@ impl Server {
     }
 
     /// Queue a reply line for a connection.
-    pub fn reply(&mut self, id: u64, reply: &Json) {
+    pub fn reply(&mut self, id: u64, reply: &Reply) {
         if let Some(conn) = self.conns.iter_mut().find(|c| c.id == id) {
             queue(conn, reply);
         }
@@ -449,8 +561,8 @@ impl Drop for Server {
     }
 }
 
-fn queue(conn: &mut Conn, reply: &Json) {
-    conn.output.extend_from_slice(reply.to_string().as_bytes());
+fn queue(conn: &mut Conn, reply: &Reply) {
+    conn.output.extend_from_slice(reply.to_line().as_bytes());
     conn.output.push(b'\n');
 }
 
@@ -506,14 +618,11 @@ pub fn client(args: &[String]) -> i32 {
         eprintln!("rinit ctl: no command\n{CTL_USAGE}");
         return 2;
     };
-    let mut members = vec![("command".to_string(), Json::str(command.clone()))];
-    if let Some(name) = words.get(1) {
-        members.push(("name".into(), Json::str(name.clone())));
+    let mut members = serde_json::Map::new();
+    for (key, word) in KEYS.iter().zip(&words) {
+        members.insert(key.to_string(), Value::String(word.clone()));
     }
-    if let Some(sig) = words.get(2) {
-        members.push(("signal".into(), Json::str(sig.clone())));
-    }
-    let request = Json::Obj(members);
+    let request = Value::Object(members);
     if let Err(e) = parse_request(&request.to_string()) {
         eprintln!("rinit ctl: {e}\n{CTL_USAGE}");
         return 2;
@@ -550,7 +659,7 @@ pub fn client(args: &[String]) -> i32 {
         "shutdown" | "poweroff" | "reboot" | "halt"
     );
     match exchange(&path, &request) {
-        Ok(reply) => print_reply(&reply, raw),
+        Ok((line, reply)) => print_reply(&line, &reply, raw),
         Err(Failure::NoServer(e)) => {
             eprintln!(
                 "rinit ctl: no rinit is listening on {} ({e}); point to another socket with -s PATH or RINIT_SOCKET",
@@ -580,7 +689,8 @@ enum Failure {
     Other(io::Error),
 }
 
-fn exchange(path: &Path, request: &Json) -> Result<Json, Failure> {
+/// Send the request; return the reply line as rinit wrote it, and parsed.
+fn exchange(path: &Path, request: &Value) -> Result<(String, Value), Failure> {
     let mut stream = UnixStream::connect(path).map_err(|e| match e.kind() {
         io::ErrorKind::NotFound | io::ErrorKind::ConnectionRefused => Failure::NoServer(e),
         _ => Failure::Other(e),
@@ -598,36 +708,42 @@ fn exchange(path: &Path, request: &Json) -> Result<Json, Failure> {
         }
     }
     let text = String::from_utf8_lossy(&reply);
-    json::parse(text.trim())
-        .map_err(|e| Failure::Other(io::Error::new(io::ErrorKind::InvalidData, e)))
+    let line = text.trim().to_string();
+    let value = serde_json::from_str(&line)
+        .map_err(|e| Failure::Other(io::Error::new(io::ErrorKind::InvalidData, e)))?;
+    Ok((line, value))
 }
 
-fn print_reply(reply: &Json, raw: bool) -> i32 {
-    let ok = reply.get("ok") == Some(&Json::Bool(true));
+/// Print a reply for people, or (`--json`) exactly as rinit sent it; the exit status.
+fn print_reply(line: &str, reply: &Value, raw: bool) -> i32 {
+    let ok = reply.get("ok") == Some(&Value::Bool(true));
     // `health`: exit 0 only when healthy (Docker's HEALTHCHECK and Kubernetes' exec
     // probes read the exit status).
-    let healthy = reply.get("healthy") != Some(&Json::Bool(false));
+    let healthy = reply.get("healthy") != Some(&Value::Bool(false));
     if raw {
-        println!("{reply}");
+        println!("{line}");
     } else if !ok {
         eprintln!(
             "rinit ctl: {}",
-            reply.get("error").and_then(Json::as_str).unwrap_or("error")
+            reply
+                .get("error")
+                .and_then(Value::as_str)
+                .unwrap_or("error")
         );
-    } else if let Some(Json::Arr(services)) = reply.get("services") {
+    } else if let Some(Value::Array(services)) = reply.get("services") {
         print_status(reply, services);
-    } else if let Some(msg) = reply.get("message").and_then(Json::as_str) {
+    } else if let Some(msg) = reply.get("message").and_then(Value::as_str) {
         println!("{msg}");
     }
     if ok && healthy { 0 } else { 1 }
 }
 
 /// The human form of a status reply: the phase, then one row per service.
-fn print_status(reply: &Json, services: &[Json]) {
-    let phase = reply.get("phase").and_then(Json::as_str).unwrap_or("?");
-    match reply.get("seconds_left") {
-        Some(Json::Num(left)) => println!("phase: {phase} ({left:.1} s left)"),
-        _ => println!("phase: {phase}"),
+fn print_status(reply: &Value, services: &[Value]) {
+    let phase = reply.get("phase").and_then(Value::as_str).unwrap_or("?");
+    match reply.get("seconds_left").and_then(Value::as_f64) {
+        Some(left) => println!("phase: {phase} ({left:.1} s left)"),
+        None => println!("phase: {phase}"),
     }
     println!(
         "{:<16} {:<9} {:>7} {:>9} {:>8}  {:<14} NOTE",
@@ -635,14 +751,13 @@ fn print_status(reply: &Json, services: &[Json]) {
     );
     for s in services {
         let text = |k: &str| match s.get(k) {
-            Some(Json::Str(v)) => v.clone(),
-            Some(Json::Num(n)) => format!("{n}"),
-            Some(Json::Bool(b)) => b.to_string(),
+            Some(Value::String(v)) => v.clone(),
+            Some(v @ (Value::Number(_) | Value::Bool(_))) => v.to_string(),
             _ => "-".into(),
         };
-        let uptime = match s.get("uptime_ms") {
-            Some(Json::Num(ms)) => format_duration(*ms / 1000.0),
-            _ => "-".into(),
+        let uptime = match s.get("uptime_ms").and_then(Value::as_f64) {
+            Some(ms) => format_duration(ms / 1000.0),
+            None => "-".into(),
         };
         println!(
             "{:<16} {:<9} {:>7} {:>9} {:>8}  {:<14} {}",
@@ -652,7 +767,7 @@ fn print_status(reply: &Json, services: &[Json]) {
             uptime,
             text("restarts"),
             text("last_exit"),
-            s.get("reason").and_then(Json::as_str).unwrap_or("")
+            s.get("reason").and_then(Value::as_str).unwrap_or("")
         );
     }
 }
@@ -674,10 +789,9 @@ mod tests {
     fn parses_good_requests() {
         assert_eq!(
             parse_request(r#"{"command":"kill","name":"db","signal":"HUP"}"#),
-            Ok(Request {
-                command: "kill".into(),
-                name: Some("db".into()),
-                signal: Some("HUP".into())
+            Ok(Request::Kill {
+                name: "db".into(),
+                signal: "HUP".into()
             })
         );
         assert!(parse_request(r#"{"command":"status"}"#).is_ok());
@@ -695,6 +809,55 @@ mod tests {
         assert!(err(r#"{"command":"stop","name":3}"#).contains("must be a string"));
         assert!(err(r#"{"command":"status","bogus":1}"#).contains("unknown key"));
         assert!(err(r#"{}"#).contains("missing"));
+    }
+
+    #[test]
+    fn json_is_strict_and_keys_belong_to_their_command() {
+        let err = |s: &str| parse_request(s).unwrap_err();
+        // What the hand-written parser used to accept.
+        for bad in [
+            r#"{"command":"status","name":01}"#,
+            r#"{"command":"status","name":1.}"#,
+            r#"{"command":"status","name":"\u+123"}"#,
+            r#"{"command":"status"} trailing"#,
+        ] {
+            assert!(err(bad).contains("invalid JSON"), "{bad}: {}", err(bad));
+        }
+        assert!(err(r#"{"command":"reload","name":"x"}"#).contains("no such key"));
+        assert!(err(r#"{"command":"stop","name":"db","signal":"HUP"}"#).contains("no such key"));
+        assert_eq!(
+            parse_request(r#"{"command":"status","name":null}"#),
+            Ok(Request::Status { name: None })
+        );
+        assert_eq!(parse_request(r#"{"command":"halt"}"#), Ok(Request::Halt {}));
+    }
+
+    #[test]
+    fn replies_are_one_json_object_each() {
+        assert_eq!(Reply::error("no").to_line(), r#"{"ok":false,"error":"no"}"#);
+        assert_eq!(
+            Reply::message("fine").to_line(),
+            r#"{"ok":true,"message":"fine"}"#
+        );
+        let status = Reply::Status {
+            ok: true,
+            phase: "running",
+            seconds_left: None,
+            services: vec![ServiceStatus {
+                name: "db".into(),
+                state: "running".into(),
+                pid: Some(12),
+                uptime_ms: Some(2500),
+                restarts: 0,
+                last_exit: None,
+                ready: true,
+                reason: None,
+            }],
+        };
+        assert_eq!(
+            status.to_line(),
+            r#"{"ok":true,"phase":"running","seconds_left":null,"services":[{"name":"db","state":"running","pid":12,"uptime_ms":2500,"restarts":0,"last_exit":null,"ready":true,"reason":null}]}"#
+        );
     }
 
     #[test]

@@ -4,7 +4,6 @@
 pub mod config;
 pub mod control;
 pub mod graph;
-pub mod json;
 pub mod logs;
 pub mod pattern;
 pub mod pidfd;

@@ -13,8 +13,7 @@ use log::{info, warn};
 
 use super::{Run, Supervisor, scan};
 use crate::config::{Config, MAIN, Ready};
-use crate::control::{Request, error_reply};
-use crate::json::Json;
+use crate::control::{Reply, Request, ServiceStatus, error_reply};
 use crate::ready::NotifySocket;
 use crate::service::{Service, State};
 use crate::shutdown::{MAX_SHUTDOWN, Shutdown};
@@ -134,13 +133,11 @@ impl Supervisor {
     }
 
     /// Answer one request.
-    pub(super) fn handle(&mut self, req: &Request) -> Json {
-        let name = req.name.as_deref().unwrap_or_default();
-        if req.command == "status" {
-            return self.status(req.name.as_deref());
-        }
-        if req.command == "health" {
-            return self.health();
+    pub(super) fn handle(&mut self, req: &Request) -> Reply {
+        match req {
+            Request::Status { name } => return self.status(name.as_deref()),
+            Request::Health {} => return self.health(),
+            _ => {}
         }
         if let Some(sd) = &self.shutdown {
             let left = sd
@@ -148,17 +145,21 @@ impl Supervisor {
                 .saturating_duration_since(Instant::now())
                 .as_secs_f64();
             let message = format!("already shutting down: {left:.1} s left");
-            return match req.command.as_str() {
-                "shutdown" | "poweroff" | "reboot" | "halt" => ok(message),
+            return match req {
+                Request::Shutdown {}
+                | Request::Poweroff {}
+                | Request::Reboot {}
+                | Request::Halt {} => ok(message),
                 _ => error_reply(&format!(
                     "shutting down ({left:.1} s left): only status is served"
                 )),
             };
         }
-        let result = match req.command.as_str() {
-            "shutdown" | "poweroff" | "reboot" | "halt" => {
-                self.action = crate::sysinit::PowerAction::for_command(&req.command);
-                self.begin_shutdown(format!("ctl {}", req.command), false);
+        let result = match req {
+            Request::Shutdown {} | Request::Poweroff {} | Request::Reboot {} | Request::Halt {} => {
+                let command = req.command();
+                self.action = crate::sysinit::PowerAction::for_command(command);
+                self.begin_shutdown(format!("ctl {command}"), false);
                 let left = self.shutdown.as_ref().map_or(0.0, |sd| {
                     sd.deadline
                         .saturating_duration_since(Instant::now())
@@ -166,14 +167,14 @@ impl Supervisor {
                 });
                 Ok(format!("shutting down: deadline in {left:.0} s"))
             }
-            "reload" => self.reload(),
-            "start" => self.ctl_start(name),
-            "stop" => self.ctl_stop(name, After::Stopped),
-            "restart" => self.ctl_restart(name),
-            "pause" => self.ctl_pause(name),
-            "resume" => self.ctl_resume(name),
-            "kill" => self.ctl_kill(name, req.signal.as_deref().unwrap_or_default()),
-            other => Err(format!("unknown command {other:?}")),
+            Request::Reload {} => self.reload(),
+            Request::Start { name } => self.ctl_start(name),
+            Request::Stop { name } => self.ctl_stop(name, After::Stopped),
+            Request::Restart { name } => self.ctl_restart(name),
+            Request::Pause { name } => self.ctl_pause(name),
+            Request::Resume { name } => self.ctl_resume(name),
+            Request::Kill { name, signal } => self.ctl_kill(name, signal),
+            Request::Status { .. } | Request::Health {} => Err("answered above".to_string()),
         };
         match result {
             Ok(message) => ok(message),
@@ -193,7 +194,7 @@ impl Supervisor {
         })
     }
 
-    fn status(&self, only: Option<&str>) -> Json {
+    fn status(&self, only: Option<&str>) -> Reply {
         let now = Instant::now();
         if let Some(name) = only {
             if let Err(e) = self.lookup(name) {
@@ -206,25 +207,25 @@ impl Supervisor {
             .filter(|s| only.is_none_or(|n| s.name() == n))
             .map(|s| service_json(s, now))
             .collect();
-        let (phase, left) = match &self.shutdown {
+        let (phase, seconds_left) = match &self.shutdown {
             Some(sd) => (
                 "stopping",
-                Json::num(sd.deadline.saturating_duration_since(now).as_secs_f64()),
+                Some(sd.deadline.saturating_duration_since(now).as_secs_f64()),
             ),
-            None => ("running", Json::Null),
+            None => ("running", None),
         };
-        Json::obj([
-            ("ok", Json::Bool(true)),
-            ("phase", Json::str(phase)),
-            ("seconds_left", left),
-            ("services", Json::Arr(services)),
-        ])
+        Reply::Status {
+            ok: true,
+            phase,
+            seconds_left,
+            services,
+        }
     }
 
     /// `ctl health`: healthy when every service that should run is running and ready
     /// (oneshots: exited successfully) and no shutdown is under way. Answered from the
     /// state table alone: no system call, so it takes microseconds.
-    fn health(&self) -> Json {
+    fn health(&self) -> Reply {
         let mut problems: Vec<String> = Vec::new();
         if self.shutdown.is_some() {
             problems.push("shutting down".to_string());
@@ -236,15 +237,12 @@ impl Supervisor {
         } else {
             format!("unhealthy: {}", problems.join("; "))
         };
-        Json::obj([
-            ("ok", Json::Bool(true)),
-            ("healthy", Json::Bool(healthy)),
-            ("message", Json::str(message)),
-            (
-                "problems",
-                Json::Arr(problems.into_iter().map(Json::str).collect()),
-            ),
-        ])
+        Reply::Health {
+            ok: true,
+            healthy,
+            message,
+            problems,
+        }
     }
 
     fn ctl_start(&mut self, name: &str) -> Result<String, String> {
@@ -547,27 +545,24 @@ impl std::fmt::Display for ReloadSummary {
     }
 }
 
-fn ok(message: String) -> Json {
-    Json::obj([("ok", Json::Bool(true)), ("message", Json::str(message))])
+fn ok(message: String) -> Reply {
+    Reply::message(message)
 }
 
 /// One service in a status reply.
-fn service_json(s: &Service, now: Instant) -> Json {
-    let uptime = match (s.state().is_live(), s.started_at) {
-        (true, Some(t)) => Json::num(now.duration_since(t).as_millis() as f64),
-        _ => Json::Null,
+fn service_json(s: &Service, now: Instant) -> ServiceStatus {
+    let uptime_ms = match (s.state().is_live(), s.started_at) {
+        (true, Some(t)) => u64::try_from(now.duration_since(t).as_millis()).ok(),
+        _ => None,
     };
-    Json::obj([
-        ("name", Json::str(s.name())),
-        ("state", Json::str(s.state().name())),
-        ("pid", Json::opt(s.pid, Json::num)),
-        ("uptime_ms", uptime),
-        ("restarts", Json::num(s.restarts)),
-        (
-            "last_exit",
-            Json::opt(s.last_exit, |e| Json::str(e.to_string())),
-        ),
-        ("ready", Json::Bool(s.satisfies_dependents())),
-        ("reason", Json::opt(s.reason.clone(), Json::str)),
-    ])
+    ServiceStatus {
+        name: s.name().to_string(),
+        state: s.state().name().to_string(),
+        pid: s.pid,
+        uptime_ms,
+        restarts: s.restarts,
+        last_exit: s.last_exit.map(|e| e.to_string()),
+        ready: s.satisfies_dependents(),
+        reason: s.reason.clone(),
+    }
 }
