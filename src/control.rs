@@ -297,6 +297,10 @@ impl Server {
     /// never touched.
     pub fn bind(path: &Path) -> io::Result<Server> {
         use std::os::unix::fs::FileTypeExt;
+        // The private directory is checked before anything in it is touched.
+        if path.parent() == Some(private_tmp_dir().as_path()) {
+            ensure_private_dir(&private_tmp_dir())?;
+        }
         match std::fs::symlink_metadata(path) {
             Ok(meta) if !meta.file_type().is_socket() => {
                 return Err(io::Error::new(
@@ -312,9 +316,6 @@ impl Server {
             }
             Ok(_) => std::fs::remove_file(path)?,
             Err(_) => {}
-        }
-        if path.parent() == Some(private_tmp_dir().as_path()) {
-            ensure_private_dir(&private_tmp_dir())?;
         }
         // A minimal image may have no /run yet.
         if let Some(dir) = path
@@ -639,7 +640,16 @@ pub fn client(args: &[String]) -> i32 {
         None => {
             let mut candidates = vec![PathBuf::from(DEFAULT_SOCKET)];
             candidates.extend(fallback_paths());
-            let answering = candidates.iter().find(|p| UnixStream::connect(p).is_ok());
+            // Only a rinit of root's or this user's counts: anyone may create a socket in
+            // /tmp or in a directory named like ours.
+            // SAFETY: geteuid cannot fail.
+            let me = unsafe { libc::geteuid() };
+            let answering = candidates.iter().find(|p| {
+                UnixStream::connect(p)
+                    .ok()
+                    .and_then(|s| peer_uid(s.as_raw_fd()))
+                    .is_some_and(|uid| uid == 0 || uid == me)
+            });
             match answering {
                 Some(p) => p.clone(),
                 None => {

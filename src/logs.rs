@@ -132,8 +132,11 @@ impl Sink {
                 )
             },
             Sink::Plain(fd) => {
-                if !writable(*fd, 0) {
-                    return Err(io::ErrorKind::WouldBlock.into());
+                match poll_out(*fd, 0) {
+                    Writable::Yes => {}
+                    Writable::NotNow => return Err(io::ErrorKind::WouldBlock.into()),
+                    // POLLERR/POLLHUP/POLLNVAL: nobody will ever read it.
+                    Writable::Gone => return Err(io::ErrorKind::BrokenPipe.into()),
                 }
                 // SAFETY: as above.
                 unsafe { libc::write(*fd, buf.as_ptr().cast(), buf.len()) }
@@ -143,15 +146,29 @@ impl Sink {
     }
 }
 
-/// Does poll(2) say `fd` can take a write within `wait_ms`?
-fn writable(fd: RawFd, wait_ms: i32) -> bool {
+/// What poll(2) says about writing to an fd.
+enum Writable {
+    Yes,
+    NotNow,
+    Gone,
+}
+
+/// Can `fd` take a write within `wait_ms`?
+fn poll_out(fd: RawFd, wait_ms: i32) -> Writable {
     let mut pfd = libc::pollfd {
         fd,
         events: libc::POLLOUT,
         revents: 0,
     };
     // SAFETY: one valid pollfd.
-    unsafe { libc::poll(&mut pfd, 1, wait_ms) > 0 && pfd.revents & libc::POLLOUT != 0 }
+    let ready = unsafe { libc::poll(&mut pfd, 1, wait_ms) } > 0;
+    if ready && pfd.revents & (libc::POLLERR | libc::POLLHUP | libc::POLLNVAL) != 0 {
+        Writable::Gone
+    } else if ready && pfd.revents & libc::POLLOUT != 0 {
+        Writable::Yes
+    } else {
+        Writable::NotNow
+    }
 }
 
 /// rinit's stdout (the services' lines) or stderr (its own): a queue of whole lines,
@@ -264,10 +281,11 @@ impl Output {
                 return dropped;
             }
             let fd = self.poll_fd().as_raw_fd();
-            writable(
-                fd,
-                i32::try_from(left.as_millis()).unwrap_or(i32::MAX).max(1),
-            );
+            let wait = i32::try_from(left.as_millis()).unwrap_or(i32::MAX).max(1);
+            if let Writable::Gone = poll_out(fd, wait) {
+                self.pending.clear();
+                return dropped;
+            }
         }
     }
 }

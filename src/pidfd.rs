@@ -35,16 +35,41 @@ static SUPPORT: AtomicU8 = AtomicU8::new(0);
 /// connections, probes and /proc scans.
 const RESERVED_FDS: u64 = 256;
 
-/// Size the pidfd budget from rinit's soft `RLIMIT_NOFILE`: half of it, leaving at least
-/// [`RESERVED_FDS`] for everything else. Pure apart from the stored value.
+/// rinit's soft `RLIMIT_NOFILE`, as last set by [`set_fd_limit`].
+static SOFT_LIMIT: AtomicUsize = AtomicUsize::new(1024);
+
+/// Size the pidfd budget from rinit's soft `RLIMIT_NOFILE` (see [`budget_for`]).
 pub fn set_fd_limit(soft: u64) {
-    MAX_HELD.store(budget_for(soft), Ordering::Relaxed);
+    SOFT_LIMIT.store(
+        usize::try_from(soft).unwrap_or(usize::MAX),
+        Ordering::Relaxed,
+    );
+    resize_budget();
 }
 
-/// The pidfd budget for a soft fd limit. Pure.
-pub fn budget_for(soft: u64) -> usize {
-    let budget = (soft / 2).min(soft.saturating_sub(RESERVED_FDS));
-    usize::try_from(budget).unwrap_or(usize::MAX)
+/// Size the budget again from the fds free right now (a stop begins; log pipes and
+/// control clients may have taken many since the start).
+pub fn resize_budget() {
+    let open = open_fds().saturating_sub(held());
+    let soft = SOFT_LIMIT.load(Ordering::Relaxed);
+    MAX_HELD.store(budget_for(soft as u64, open as u64), Ordering::Relaxed);
+}
+
+/// A /proc scan ran out of fds: hold at most half of what is held now.
+pub fn shrink_budget() {
+    MAX_HELD.store(held() / 2, Ordering::Relaxed);
+}
+
+/// The pidfd budget: half the soft limit, but never more than what is free after the
+/// `open` fds rinit already has and [`RESERVED_FDS`] for the rest. Pure.
+pub fn budget_for(soft: u64, open: u64) -> usize {
+    let free = soft.saturating_sub(open).saturating_sub(RESERVED_FDS);
+    usize::try_from((soft / 2).min(free)).unwrap_or(usize::MAX)
+}
+
+/// How many fds rinit has open (a count of /proc/self/fd; 0 if it cannot be read).
+fn open_fds() -> usize {
+    std::fs::read_dir("/proc/self/fd").map_or(0, |d| d.count())
 }
 
 /// The most pidfds rinit holds at once.
@@ -68,9 +93,11 @@ pub fn supported() -> bool {
         1 => true,
         2 => false,
         _ => {
+            // ENOSYS: an old kernel; EPERM: a seccomp profile that refuses them (Docker's
+            // before 20.10). Either way, kill(2) it is.
             let works = match raw_open(std::process::id() as i32) {
                 Ok(fd) => raw_signal(&fd, 0).is_ok(),
-                Err(e) => e.raw_os_error() != Some(libc::ENOSYS),
+                Err(e) => !matches!(e.raw_os_error(), Some(libc::ENOSYS | libc::EPERM)),
             };
             SUPPORT.store(if works { 1 } else { 2 }, Ordering::Relaxed);
             works
@@ -204,10 +231,19 @@ fn kill_checked(pid: i32, starttime: u64, sig: i32) -> io::Result<()> {
     }
 }
 
+/// An error that means "use kill(2) instead": no fd for a pidfd, or pidfds refused.
 fn out_of_fds(e: &io::Error) -> bool {
     matches!(
         e.raw_os_error(),
-        Some(libc::EMFILE | libc::ENFILE | libc::ENOSYS)
+        Some(libc::EMFILE | libc::ENFILE | libc::ENOSYS | libc::EPERM)
+    )
+}
+
+/// An error that says "try again later", not "it failed": the system ran short.
+pub fn is_shortage(e: &io::Error) -> bool {
+    matches!(
+        e.raw_os_error(),
+        Some(libc::EMFILE | libc::ENFILE | libc::ENOMEM | libc::ENOBUFS)
     )
 }
 
@@ -245,10 +281,13 @@ mod tests {
 
     #[test]
     fn the_budget_leaves_room_for_everything_else() {
-        assert_eq!(budget_for(1024), 512);
-        assert_eq!(budget_for(400), 144);
-        assert_eq!(budget_for(100), 0);
-        assert_eq!(budget_for(1 << 20), 1 << 19);
+        assert_eq!(budget_for(1024, 10), 512);
+        assert_eq!(budget_for(400, 0), 144);
+        assert_eq!(budget_for(100, 0), 0);
+        assert_eq!(budget_for(1 << 20, 10), 1 << 19);
+        // 300 prefixed services hold 600 pipe fds: the budget is what is left.
+        assert_eq!(budget_for(1024, 610), 158);
+        assert_eq!(budget_for(1024, 2000), 0);
     }
 
     #[test]

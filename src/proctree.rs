@@ -32,12 +32,16 @@ pub struct Proc {
     /// Start time in clock ticks since boot (field 22): with the pid, a process identity
     /// that survives pid reuse.
     pub starttime: u64,
+    /// Threads in its thread group (field 20).
+    pub threads: u64,
 }
 
 impl Proc {
-    /// A zombie (or dead) process: it can do nothing more and only needs reaping.
+    /// A zombie (or dead) process: it can do nothing more and only needs reaping. A
+    /// zombie leader whose other threads still run (its main thread called
+    /// `pthread_exit`) is alive: signals to it reach the thread group.
     pub fn is_dead(&self) -> bool {
-        matches!(self.state, 'Z' | 'X' | 'x')
+        matches!(self.state, 'Z' | 'X' | 'x') && self.threads <= 1
     }
 
     /// Already exiting (after SIGKILL, or it called exit) but not yet a zombie: it runs no
@@ -76,6 +80,7 @@ pub fn parse_stat(text: &[u8]) -> Option<Proc> {
         session: number(field(6)?)?,
         flags: number(field(9)?)?,
         starttime: number(field(22)?)?,
+        threads: number(field(20)?)?,
     })
 }
 
@@ -93,7 +98,14 @@ pub fn try_read_proc(pid: i32) -> std::io::Result<Option<Proc>> {
     let mut cursor = std::io::Cursor::new(&mut path[..]);
     write!(cursor, "/proc/{pid}/stat\0")?;
     let mut buf = [0u8; 1024];
-    let gone = |e: &std::io::Error| matches!(e.raw_os_error(), Some(libc::ENOENT | libc::ESRCH));
+    // Gone, or not ours to see (hidepid=1 shows other users' pids, not their stat):
+    // only a shortage (no fd, no memory) makes the read an error.
+    let gone = |e: &std::io::Error| {
+        !matches!(
+            e.raw_os_error(),
+            Some(libc::EMFILE | libc::ENFILE | libc::ENOMEM | libc::ENOBUFS)
+        )
+    };
     // SAFETY: path is NUL-terminated; buf is writable for its length; fd is closed once.
     let read = unsafe {
         let fd = libc::open(path.as_ptr().cast(), libc::O_RDONLY | libc::O_CLOEXEC);
@@ -159,6 +171,8 @@ pub struct Snapshot {
     pub procs: Vec<Proc>,
     /// rinit's descendants, computed once per snapshot (every service's stop needs them).
     ours: std::cell::OnceCell<(i32, HashSet<i32>)>,
+    /// Where each pid is in `procs`, built on first lookup.
+    index: std::cell::OnceCell<HashMap<i32, usize>>,
 }
 
 impl Snapshot {
@@ -179,6 +193,7 @@ impl Snapshot {
         Ok(Snapshot {
             procs,
             ours: std::cell::OnceCell::new(),
+            index: std::cell::OnceCell::new(),
         })
     }
 
@@ -187,11 +202,19 @@ impl Snapshot {
         Snapshot {
             procs,
             ours: std::cell::OnceCell::new(),
+            index: std::cell::OnceCell::new(),
         }
     }
 
     pub fn get(&self, pid: i32) -> Option<&Proc> {
-        self.procs.iter().find(|p| p.pid == pid)
+        let index = self.index.get_or_init(|| {
+            self.procs
+                .iter()
+                .enumerate()
+                .map(|(i, p)| (p.pid, i))
+                .collect()
+        });
+        index.get(&pid).and_then(|&i| self.procs.get(i))
     }
 
     fn children_map(&self) -> HashMap<i32, Vec<i32>> {
@@ -320,6 +343,7 @@ mod tests {
             session,
             flags: 0,
             starttime: 1000 + pid as u64,
+            threads: 1,
         }
     }
 
@@ -351,6 +375,19 @@ mod tests {
         );
         assert!(proc.comm.starts_with("äääääää"));
         assert!(!proc.is_dead());
+    }
+
+    #[test]
+    fn a_zombie_leader_with_live_threads_is_alive() {
+        let mut proc = p(5, 1, 5, 'Z');
+        assert!(proc.is_dead());
+        proc.threads = 3;
+        assert!(!proc.is_dead(), "its other threads still run");
+        let text = b"9 (x) Z 1 9 9 0 -1 4194564 0 0 0 0 0 0 0 0 20 0 3 0 777 0 0";
+        assert_eq!(
+            parse_stat(text).map(|p| (p.threads, p.is_dead())),
+            Some((3, false))
+        );
     }
 
     #[test]

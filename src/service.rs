@@ -217,7 +217,6 @@ impl Service {
         }
     }
 
-    /// Has this service done what its dependents wait for?
     /// Why this service keeps the container from being healthy (`ctl health`), or None:
     /// running and ready, a oneshot that succeeded, or deliberately stopped or paused.
     pub fn health_problem(&self) -> Option<String> {
@@ -226,7 +225,10 @@ impl Service {
             _ => format!("{} {what}", self.name()),
         };
         match self.state {
-            State::Running | State::Exited | State::Stopped | State::Paused => None,
+            State::Running | State::Stopped | State::Paused => None,
+            // A oneshot that succeeded did its job; a daemon that exited is not running.
+            State::Exited if self.cfg.oneshot => None,
+            State::Exited => Some(format!("{} exited", self.name())),
             State::Waiting | State::Starting => Some(format!("{} starting", self.name())),
             State::Backoff => Some(match self.last_exit {
                 Some(status) => format!("{} restarting (last exit: {status})", self.name()),
@@ -238,6 +240,7 @@ impl Service {
         }
     }
 
+    /// Has this service done what its dependents wait for?
     pub fn satisfies_dependents(&self) -> bool {
         matches!(self.state, State::Running | State::Exited)
             || (self.state == State::Paused && !self.cfg.oneshot)

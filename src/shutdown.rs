@@ -146,11 +146,14 @@ struct Recheck {
     at: Option<Instant>,
     idle_rounds: u32,
     alive: usize,
+    /// A signal could not be sent for lack of fds: it is retried on the re-check.
+    pending: bool,
 }
 
 impl Recheck {
     /// After an advance: `alive` members, `unwatched` of them without a pidfd.
     fn update(&mut self, alive: usize, unwatched: usize, now: Instant) {
+        let unwatched = unwatched + usize::from(std::mem::take(&mut self.pending));
         if unwatched == 0 {
             *self = Recheck::default();
             return;
@@ -332,6 +335,13 @@ impl GroupStop {
         self.recheck.update(count, unwatched, now);
     }
 
+    /// Close every pidfd this stop holds; its processes are re-checked by scans instead.
+    fn release_pidfds(&mut self) {
+        for t in self.tracked.values_mut() {
+            t.pidfd = None;
+        }
+    }
+
     /// Give tracked processes without a pidfd one, as far as the budget allows: their
     /// exits then wake rinit instead of a re-check timer.
     fn watch_unwatched(&mut self, sys: &mut dyn Signaller) {
@@ -363,6 +373,11 @@ impl GroupStop {
                 self.note_sweep_kill(p);
                 match send(sys, p, sig, &self.name) {
                     Sent::Gone => continue,
+                    // Not tracked, so the next round (a re-check) tries it again.
+                    Sent::Later => {
+                        self.recheck.pending = true;
+                        continue;
+                    }
                     Sent::Signalled(fd) => {
                         self.signalled += 1;
                         if !self.killed {
@@ -482,6 +497,8 @@ impl GroupStop {
 enum Sent {
     /// It had exited (or its pid names another process now).
     Gone,
+    /// The system ran short (no fd to check it with): try again on the next round.
+    Later,
     /// Sent (or the attempt failed and was logged); the pidfd to wait on, if held.
     Signalled(Option<Pidfd>),
 }
@@ -499,6 +516,10 @@ fn send(sys: &mut dyn Signaller, p: &Proc, sig: i32, who: &str) -> Sent {
     match sys.signal(p.pid, p.starttime, sig, keep) {
         Ok(fd) => Sent::Signalled(fd),
         Err(e) if e.raw_os_error() == Some(libc::ESRCH) => Sent::Gone,
+        Err(e) if pidfd::is_shortage(&e) => {
+            debug!("{who}: no fd to signal pid {} now: {e}; later", p.pid);
+            Sent::Later
+        }
         Err(e) => {
             warn!(
                 "{who}: cannot send {} to pid {}: {e}",
@@ -617,6 +638,14 @@ impl Shutdown {
                         if failures == 0 {
                             error!("cannot read the process table: {e}; retrying");
                         }
+                        if pidfd::is_shortage(&e) {
+                            // Out of fds: give back the pidfds (which also stops their
+                            // readiness from waking poll in a loop) and hold fewer.
+                            pidfd::shrink_budget();
+                            for stop in &mut self.current {
+                                stop.release_pidfds();
+                            }
+                        }
                         self.scan_retry = Some((now + recheck_delay(failures), failures));
                         return;
                     }
@@ -635,6 +664,7 @@ impl Shutdown {
     }
 
     fn begin(&mut self, stage: Stage, now: Instant) {
+        pidfd::resize_budget();
         match stage {
             Stage::Wave(specs) => {
                 for spec in specs {
@@ -796,6 +826,7 @@ mod tests {
             session,
             flags: 0,
             starttime: 1000 + pid as u64,
+            threads: 1,
         }
     }
 
@@ -949,6 +980,34 @@ mod tests {
             !stops.iter().any(|&(p, _)| p == 15),
             "an exiting process needs no signal"
         );
+    }
+
+    #[test]
+    fn a_signal_that_found_no_fd_is_sent_on_the_next_round() {
+        struct Short(Recorder, bool);
+        impl Signaller for Short {
+            fn signal(&mut self, pid: i32, t: u64, sig: i32, k: bool) -> io::Result<Option<Pidfd>> {
+                if pid == 12 && std::mem::take(&mut self.1) {
+                    return Err(io::Error::from_raw_os_error(libc::EMFILE));
+                }
+                self.0.signal(pid, t, sig, k)
+            }
+            fn watch(&mut self, pid: i32, t: u64) -> io::Result<Option<Pidfd>> {
+                self.0.watch(pid, t)
+            }
+            fn may_hold(&self) -> bool {
+                false
+            }
+        }
+        let t0 = Instant::now();
+        let snap = Snapshot::from_procs(tree());
+        let mut stop = service_stop(StopMode::Tree, t0, Duration::ZERO);
+        let mut sys = Short(Recorder::default(), true);
+        stop.advance(&snap, 1, t0, &mut sys);
+        assert!(!sys.0.stops().contains(&(12, libc::SIGTERM)));
+        assert_eq!(stop.report(t0).signalled, 3, "not counted as signalled");
+        stop.advance(&snap, 1, t0 + RECHECK_START, &mut sys);
+        assert!(sys.0.stops().contains(&(12, libc::SIGTERM)), "retried");
     }
 
     #[test]

@@ -495,6 +495,8 @@ fn docker_run_it_gives_the_shell_the_terminal_like_tini() {
     }
     let image = Image::with_config(MULTI, "");
     let name = format!("{}-it", image.0);
+    // Dropped last-but-one: the container goes even if the test fails midway.
+    let _container = Container(name.clone());
     let session = Tmux(format!("{}-tmux", image.0));
     let rc = std::env::temp_dir().join(format!("{}.rc", image.0));
     let _ = std::fs::remove_file(&rc);

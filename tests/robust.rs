@@ -250,6 +250,16 @@ fn a_stuck_stdout_and_stderr_never_hang_pid_1() {
 /// still stopped gracefully and in order.
 #[test]
 fn without_pidfds_the_ordered_stop_still_holds() {
+    ordered_stop_without_pidfds(libc::ENOSYS);
+}
+
+/// The same where a seccomp profile refuses pidfds with EPERM (Docker before 20.10).
+#[test]
+fn with_pidfds_refused_by_seccomp_the_ordered_stop_still_holds() {
+    ordered_stop_without_pidfds(libc::EPERM);
+}
+
+fn ordered_stop_without_pidfds(errno: i32) {
     let config = r#"
 [service.db]
 exec = ["{probe}", "--name", "db", "--log", "{dir}/log", "--cleanup-ms", "100"]
@@ -262,6 +272,7 @@ exec = ["{probe}", "--name", "app", "--log", "{dir}/log", "--fanout", "3", "--cl
         config,
         Opts {
             old_kernel: true,
+            old_kernel_errno: Some(errno),
             ..Opts::default()
         },
     );

@@ -136,6 +136,9 @@ pub struct Opts {
     /// Run under a seccomp filter that makes pidfd_open, pidfd_send_signal, close_range
     /// and clone3 fail with ENOSYS: a kernel older than 5.3, as far as rinit can tell.
     pub old_kernel: bool,
+    /// The errno the old-kernel filter answers with (default ENOSYS; EPERM is what
+    /// Docker's seccomp profile before 20.10 answered for pidfd_open).
+    pub old_kernel_errno: Option<i32>,
     /// Environment variables as bytes (any encoding).
     pub env_os: Vec<(OsString, OsString)>,
 }
@@ -238,8 +241,10 @@ impl Rinit {
         }
         if opts.old_kernel {
             use std::os::unix::process::CommandExt;
+            // Built here: after fork only the prctl calls run (no allocation).
+            let prog = no_pidfd_filter(opts.old_kernel_errno.unwrap_or(libc::ENOSYS));
             unsafe {
-                cmd.pre_exec(no_pidfd_filter);
+                cmd.pre_exec(move || install_filter(&prog));
             }
         }
         let child = cmd.spawn().expect("cannot run unshare");
@@ -459,12 +464,12 @@ pub fn ns_procs_of(init: i32) -> Vec<NsProc> {
     out
 }
 
-/// Install a seccomp filter on this (forked, about to exec) process and everything it
-/// starts: pidfd_open, pidfd_send_signal, close_range and clone3 fail with ENOSYS, as on
-/// a kernel older than 5.3 (RHEL 8, Amazon Linux 2). x86_64 only.
-fn no_pidfd_filter() -> std::io::Result<()> {
+/// A seccomp program for the processes a test starts: pidfd_open, pidfd_send_signal,
+/// close_range and clone3 fail with ENOSYS, as on a kernel older than 5.3 (RHEL 8,
+/// Amazon Linux 2). x86_64 only (other architectures: everything is allowed).
+fn no_pidfd_filter(errno: i32) -> Vec<libc::sock_filter> {
     const AUDIT_ARCH_X86_64: u32 = 0xc000_003e;
-    let errno = libc::SECCOMP_RET_ERRNO | libc::ENOSYS as u32;
+    let errno = libc::SECCOMP_RET_ERRNO | errno as u32;
     let stmt = |code: u32, k: u32| libc::sock_filter {
         code: code as u16,
         jt: 0,
@@ -499,9 +504,14 @@ fn no_pidfd_filter() -> std::io::Result<()> {
     }
     prog.push(stmt(ret, libc::SECCOMP_RET_ALLOW));
     prog.push(stmt(ret, errno));
+    prog
+}
+
+/// Install `prog` on this (forked, about to exec) process and all it starts.
+fn install_filter(prog: &[libc::sock_filter]) -> std::io::Result<()> {
     let fprog = libc::sock_fprog {
         len: prog.len() as u16,
-        filter: prog.as_mut_ptr(),
+        filter: prog.as_ptr().cast_mut(),
     };
     unsafe {
         if libc::prctl(libc::PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) != 0
