@@ -10,8 +10,11 @@ use std::collections::VecDeque;
 use std::fmt;
 use std::time::{Duration, Instant};
 
-use crate::config::{Restart, ServiceConfig};
+use crate::config::{LogTarget, Restart, ServiceConfig};
+use crate::logs::LogPipe;
 use crate::process::ExitStatus;
+use crate::ready::Check;
+use crate::users::{self, Credentials};
 
 /// Where a service is in its life.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
@@ -147,9 +150,53 @@ pub fn wants_restart(policy: Restart, success: bool) -> bool {
 }
 
 /// A service as the supervisor tracks it.
+/// What a service needs at run time besides its state.
+#[derive(Debug, Default)]
+pub struct Run {
+    pub log: Option<LogPipe>,
+    pub check: Option<Check>,
+    pub creds: Option<Credentials>,
+    /// Why this service cannot start at all (user/group under a non-root rinit).
+    pub refusal: Option<String>,
+}
+
+impl Run {
+    /// The log pipe and credentials a service needs; errors name the service.
+    pub fn prepare(cfg: &ServiceConfig) -> Result<Run, String> {
+        let mut run = Run::default();
+        if cfg.log == LogTarget::Prefix {
+            run.log =
+                Some(LogPipe::new(&cfg.name).map_err(|e| format!("{}: pipe: {e}", cfg.name))?);
+        }
+        let creds = match (&cfg.user, &cfg.group) {
+            (Some(user), group) => Some(users::resolve(user, group.as_deref())),
+            (None, Some(group)) => {
+                // SAFETY: getuid cannot fail.
+                let uid = unsafe { libc::getuid() }.to_string();
+                Some(users::resolve(&uid, Some(group)))
+            }
+            (None, None) => None,
+        };
+        run.creds = creds
+            .transpose()
+            .map_err(|e| format!("{}: {e}", cfg.name))?;
+        if let Some(c) = &run.creds {
+            match users::switch_needs_root(c, cfg) {
+                Some(refusal) => run.refusal = Some(refusal),
+                // Already that user and group: nothing to switch.
+                None if !users::is_root() => run.creds = None,
+                None => {}
+            }
+        }
+        Ok(run)
+    }
+}
+
 #[derive(Debug)]
 pub struct Service {
     pub cfg: ServiceConfig,
+    /// What it needs at run time: its log pipe, readiness probe, credentials.
+    pub run: Run,
     state: State,
     /// The main process while it runs (its pid is also its session id).
     pub pid: Option<i32>,
@@ -167,9 +214,10 @@ pub struct Service {
 }
 
 impl Service {
-    pub fn new(cfg: ServiceConfig) -> Service {
+    pub fn new(cfg: ServiceConfig, run: Run) -> Service {
         Service {
             cfg,
+            run,
             state: State::Waiting,
             pid: None,
             session: None,

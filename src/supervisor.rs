@@ -19,61 +19,18 @@ use log::{debug, error, info, warn};
 
 mod commands;
 
-use crate::config::{Config, Global, LogTarget, MAIN, Ready, ServiceConfig};
+use crate::config::{Config, Global, LogTarget, MAIN, Ready};
 use crate::control::{self, Server, Slot};
 use crate::graph::Graph;
-use crate::logs::{self, LogPipe, Output};
+use crate::logs::{self, Output};
 use crate::process::ExitStatus;
 use crate::proctree::{self, Scope, Snapshot};
 use crate::ready::{self, Check, DirWatch, NotifySocket};
-use crate::service::{self, Service, State};
+use crate::service::{self, Run, Service, State};
 use crate::shutdown::{self, Shutdown, Stage, StopSpec, Target};
 use crate::signals::{self, Disposition, SignalFd};
 use crate::spawn::{Spawn, Stdio};
 use crate::sysinit::PowerAction;
-use crate::users::{self, Credentials};
-
-/// What a service needs at run time besides its state.
-#[derive(Default)]
-struct Run {
-    log: Option<LogPipe>,
-    check: Option<Check>,
-    creds: Option<Credentials>,
-    /// Why this service cannot start at all (user/group under a non-root rinit).
-    refusal: Option<String>,
-}
-
-impl Run {
-    /// The log pipe and credentials a service needs; errors name the service.
-    fn prepare(cfg: &ServiceConfig) -> Result<Run, String> {
-        let mut run = Run::default();
-        if cfg.log == LogTarget::Prefix {
-            run.log =
-                Some(LogPipe::new(&cfg.name).map_err(|e| format!("{}: pipe: {e}", cfg.name))?);
-        }
-        let creds = match (&cfg.user, &cfg.group) {
-            (Some(user), group) => Some(users::resolve(user, group.as_deref())),
-            (None, Some(group)) => {
-                // SAFETY: getuid cannot fail.
-                let uid = unsafe { libc::getuid() }.to_string();
-                Some(users::resolve(&uid, Some(group)))
-            }
-            (None, None) => None,
-        };
-        run.creds = creds
-            .transpose()
-            .map_err(|e| format!("{}: {e}", cfg.name))?;
-        if let Some(c) = &run.creds {
-            match users::switch_needs_root(c, cfg) {
-                Some(refusal) => run.refusal = Some(refusal),
-                // Already that user and group: nothing to switch.
-                None if !users::is_root() => run.creds = None,
-                None => {}
-            }
-        }
-        Ok(run)
-    }
-}
 
 /// What a poll slot belongs to.
 #[derive(Clone, Copy)]
@@ -99,8 +56,8 @@ pub struct Supervisor {
     notify: Option<NotifySocket>,
     global: Global,
     graph: Graph,
+    /// Every service with its run-time state (log pipe, probe, credentials) inside.
     services: Vec<Service>,
-    runs: Vec<Run>,
     null: Option<OwnedFd>,
     shutdown: Option<Shutdown>,
     /// Decided when a critical service ended the run.
@@ -155,6 +112,13 @@ impl Supervisor {
             .iter()
             .map(Run::prepare)
             .collect::<Result<Vec<_>, String>>()?;
+        let services: Vec<Service> = config
+            .services
+            .iter()
+            .cloned()
+            .zip(runs)
+            .map(|(cfg, run)| Service::new(cfg, run))
+            .collect();
         let notify = if config
             .services
             .iter()
@@ -183,8 +147,7 @@ impl Supervisor {
             notify,
             global: config.rinit,
             graph,
-            services: config.services.into_iter().map(Service::new).collect(),
-            runs,
+            services,
             null,
             shutdown: None,
             exit_code: None,
@@ -243,7 +206,7 @@ impl Supervisor {
             self.wait_and_dispatch(timeout);
         }
         self.reap();
-        for log in self.runs.iter_mut().filter_map(|r| r.log.as_mut()) {
+        for log in self.services.iter_mut().filter_map(|s| s.run.log.as_mut()) {
             log.drain(&mut self.output);
         }
         // The last lines may wait a little for a slow stdout, not forever.
@@ -266,9 +229,9 @@ impl Supervisor {
     /// Watch the directories that `file:` probes wait in; true if a watch was added.
     fn sync_watches(&mut self) -> bool {
         let dirs: HashSet<PathBuf> = self
-            .runs
+            .services
             .iter()
-            .filter_map(|r| r.check.as_ref()?.watch_dir().map(Path::to_path_buf))
+            .filter_map(|s| s.run.check.as_ref()?.watch_dir().map(Path::to_path_buf))
             .collect();
         if dirs.is_empty() && self.dirwatch.is_none() {
             return false;
@@ -283,7 +246,11 @@ impl Supervisor {
             return false;
         };
         let added = watch.sync(&dirs);
-        for check in self.runs.iter_mut().filter_map(|r| r.check.as_mut()) {
+        for check in self
+            .services
+            .iter_mut()
+            .filter_map(|s| s.run.check.as_mut())
+        {
             let watched = check.watch_dir().is_some_and(|d| watch.is_watched(d));
             check.set_watched(watched);
         }
@@ -307,9 +274,8 @@ impl Supervisor {
         let checks = self
             .services
             .iter()
-            .zip(&self.runs)
-            .filter(|(s, _)| s.state() == State::Starting)
-            .filter_map(|(_, r)| r.check.as_ref()?.next_deadline());
+            .filter(|s| s.state() == State::Starting)
+            .filter_map(|s| s.run.check.as_ref()?.next_deadline());
         let jobs = self.jobs.iter().filter_map(|j| j.plan.next_deadline());
         timers.chain(checks).chain(jobs).chain(control).min()
     }
@@ -400,7 +366,8 @@ impl Supervisor {
                 add(Token::Stderr, rinit_lines.poll_fd(), libc::POLLOUT);
             }
         }
-        for (i, (svc, run)) in self.services.iter().zip(&self.runs).enumerate() {
+        for (i, svc) in self.services.iter().enumerate() {
+            let run = &svc.run;
             if let Some(log) = &run.log {
                 add(Token::Log(i), log.as_fd(), libc::POLLIN);
             }
@@ -433,7 +400,7 @@ impl Supervisor {
             Token::Signals => self.drain_signals(),
             Token::Notify => self.read_notify(),
             Token::Log(i) => {
-                if let Some(log) = self.runs.get_mut(i).and_then(|r| r.log.as_mut()) {
+                if let Some(log) = self.services.get_mut(i).and_then(|s| s.run.log.as_mut()) {
                     log.drain(&mut self.output);
                 }
             }
@@ -449,7 +416,11 @@ impl Supervisor {
                     .as_ref()
                     .map(DirWatch::drain)
                     .unwrap_or_default();
-                for check in self.runs.iter_mut().filter_map(|r| r.check.as_mut()) {
+                for check in self
+                    .services
+                    .iter_mut()
+                    .filter_map(|s| s.run.check.as_mut())
+                {
                     for path in &paths {
                         check.poke(path);
                     }
@@ -521,15 +492,15 @@ impl Supervisor {
             let status = ExitStatus::from_raw(raw);
             if let Some(i) = self.services.iter().position(|s| s.pid == Some(pid)) {
                 // Print what it wrote before saying it exited.
-                if let Some(log) = self.runs.get_mut(i).and_then(|r| r.log.as_mut()) {
+                if let Some(log) = self.services.get_mut(i).and_then(|s| s.run.log.as_mut()) {
                     log.drain(&mut self.output);
                     log.flush_partial(&mut self.output);
                 }
                 self.on_service_exit(i, status, now);
             } else if self
-                .runs
+                .services
                 .iter_mut()
-                .filter_map(|r| r.check.as_mut())
+                .filter_map(|s| s.run.check.as_mut())
                 .any(|c| c.on_exit(pid, status, now))
             {
                 debug!("ready probe (pid {pid}) exited: {status}");
@@ -636,7 +607,7 @@ impl Supervisor {
 
     /// Spawn service `i`. True (its state changed) even when the spawn failed.
     fn start(&mut self, i: usize, now: Instant) -> bool {
-        if let Some(refusal) = self.runs.get(i).and_then(|r| r.refusal.clone()) {
+        if let Some(refusal) = self.services.get(i).and_then(|s| s.run.refusal.clone()) {
             if let Some(svc) = self.services.get_mut(i) {
                 let _ = svc.set_state(State::Starting);
             }
@@ -644,7 +615,7 @@ impl Supervisor {
             return true;
         }
         let result = self.spawn(i);
-        let (Some(svc), Some(run)) = (self.services.get_mut(i), self.runs.get_mut(i)) else {
+        let Some(svc) = self.services.get_mut(i) else {
             return false;
         };
         if let Err(e) = svc.set_state(State::Starting) {
@@ -658,12 +629,13 @@ impl Supervisor {
                 svc.session = Some(pid);
                 svc.started_at = Some(now);
                 svc.reason = None;
-                run.check = svc.cfg.ready.as_ref().map(|r| Check::new(r, now));
-                svc.timer = run
+                svc.run.check = svc.cfg.ready.as_ref().map(|r| Check::new(r, now));
+                svc.timer = svc
+                    .run
                     .check
                     .as_ref()
                     .and_then(|_| now.checked_add(svc.cfg.ready_timeout));
-                if run.check.is_none() && !svc.cfg.oneshot {
+                if svc.run.check.is_none() && !svc.cfg.oneshot {
                     let _ = svc.set_state(State::Running);
                 }
             }
@@ -676,14 +648,15 @@ impl Supervisor {
     }
 
     fn spawn(&self, i: usize) -> Result<i32, String> {
-        let (Some(svc), Some(run)) = (self.services.get(i), self.runs.get(i)) else {
+        let Some(svc) = self.services.get(i) else {
             return Err("no such service".into());
         };
         let cfg = &svc.cfg;
         let mut file = None;
         let stdio = match &cfg.log {
             LogTarget::Inherit => Stdio::Inherit,
-            LogTarget::Prefix => run
+            LogTarget::Prefix => svc
+                .run
                 .log
                 .as_ref()
                 .map_or(Stdio::Inherit, |l| Stdio::Fd(l.writer())),
@@ -723,7 +696,7 @@ impl Supervisor {
             .foreground(foreground)
             .env(&env)?
             .workdir(cfg.workdir.as_deref())?
-            .credentials(run.creds.clone())
+            .credentials(svc.run.creds.clone())
             .spawn()
             .map_err(|e| format!("fork failed: {e}"))?;
         drop(file);
@@ -732,16 +705,16 @@ impl Supervisor {
 
     /// A starting service: ready yet, or too late?
     fn check_ready(&mut self, i: usize, now: Instant) -> bool {
-        let (Some(svc), Some(run)) = (self.services.get_mut(i), self.runs.get_mut(i)) else {
+        let Some(svc) = self.services.get_mut(i) else {
             return false;
         };
-        let Some(check) = run.check.as_mut() else {
+        let Some(check) = svc.run.check.as_mut() else {
             return false;
         };
         if check.advance(&svc.cfg.name, now) {
             info!("{} is ready", svc.name());
             svc.timer = None;
-            run.check = None;
+            svc.run.check = None;
             if svc.cfg.oneshot {
                 return false;
             }
@@ -851,7 +824,7 @@ impl Supervisor {
         if let Some(svc) = self.services.get_mut(i) {
             svc.timer = None;
         }
-        let Some(check) = self.runs.get_mut(i).and_then(|r| r.check.take()) else {
+        let Some(check) = self.services.get_mut(i).and_then(|s| s.run.check.take()) else {
             return;
         };
         if let Some(pid) = check.probe_pid() {
@@ -872,8 +845,8 @@ impl Supervisor {
                     && s.session.is_some_and(|sid| belongs_to(pid, s.pid, sid))
             });
             match owner
-                .and_then(|i| self.runs.get_mut(i))
-                .and_then(|r| r.check.as_mut())
+                .and_then(|i| self.services.get_mut(i))
+                .and_then(|s| s.run.check.as_mut())
             {
                 Some(check) => check.notify_ready(),
                 None => {
@@ -988,13 +961,14 @@ impl Supervisor {
     /// The service's `stop_exec`, ready to spawn with its environment (plus `MAINPID`),
     /// user and workdir; stdout and stderr go where the service's go.
     fn stop_exec(&self, i: usize, main_pid: i32) -> Result<Option<Spawn>, String> {
-        let (Some(svc), Some(run)) = (self.services.get(i), self.runs.get(i)) else {
+        let Some(svc) = self.services.get(i) else {
             return Ok(None);
         };
         let Some(argv) = &svc.cfg.stop_exec else {
             return Ok(None);
         };
-        let stdio = run
+        let stdio = svc
+            .run
             .log
             .as_ref()
             .map_or(Stdio::Inherit, |l| Stdio::Fd(l.writer()));
@@ -1004,7 +978,7 @@ impl Supervisor {
         let spawn = Spawn::new(&name, argv, stdio)?
             .env(&env)?
             .workdir(svc.cfg.workdir.as_deref())?
-            .credentials(run.creds.clone());
+            .credentials(svc.run.creds.clone());
         Ok(Some(spawn))
     }
 

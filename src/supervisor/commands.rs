@@ -11,11 +11,11 @@ use std::time::Instant;
 
 use log::{info, warn};
 
-use super::{Run, Supervisor, scan};
+use super::{Supervisor, scan};
 use crate::config::{Config, MAIN, Ready};
 use crate::control::{Reply, Request, ServiceStatus, error_reply};
 use crate::ready::NotifySocket;
-use crate::service::{Service, State};
+use crate::service::{Run, Service, State};
 use crate::shutdown::{MAX_SHUTDOWN, Shutdown};
 use crate::signals;
 
@@ -86,9 +86,8 @@ impl Supervisor {
     }
 
     fn remove_service(&mut self, i: usize) {
-        if i < self.services.len() && i < self.runs.len() {
+        if i < self.services.len() {
             self.services.remove(i);
-            self.runs.remove(i);
             self.rebuild_graph();
         }
     }
@@ -373,7 +372,7 @@ impl Supervisor {
 
     fn ctl_resume(&mut self, name: &str) -> Result<String, String> {
         let i = self.lookup(name)?;
-        let pending_check = self.runs.get(i).is_some_and(|r| r.check.is_some());
+        let pending_check = self.services.get(i).is_some_and(|s| s.run.check.is_some());
         let svc = self.services.get_mut(i).ok_or("no such service")?;
         if svc.state() != State::Paused {
             return Err(format!("{name} is {}, not paused", svc.state()));
@@ -441,54 +440,48 @@ impl Supervisor {
     /// ones stay at the end until stopped, added ones are new.
     fn apply_reload(&mut self, new: Config, mut fresh_runs: Vec<(String, Run)>) -> ReloadSummary {
         let mut summary = ReloadSummary::default();
-        let mut old: Vec<Option<(Service, Run)>> = self
-            .services
-            .drain(..)
-            .zip(self.runs.drain(..))
-            .map(Some)
-            .collect();
-        let (mut services, mut runs) = (Vec::new(), Vec::new());
+        let mut old: Vec<Option<Service>> = self.services.drain(..).map(Some).collect();
+        let mut services = Vec::new();
         for cfg in new.services {
             let taken = old
                 .iter_mut()
-                .find(|slot| slot.as_ref().is_some_and(|(s, _)| s.name() == cfg.name))
+                .find(|slot| slot.as_ref().is_some_and(|s| s.name() == cfg.name))
                 .and_then(Option::take);
             let fresh = fresh_runs
                 .iter()
                 .position(|(n, _)| *n == cfg.name)
                 .map(|k| fresh_runs.swap_remove(k).1);
-            let (svc, run) = match (taken, fresh) {
+            let svc = match (taken, fresh) {
                 (Some(kept), None) => {
                     summary.kept += 1;
                     kept
                 }
-                (Some((mut svc, old_run)), Some(mut run)) => {
+                (Some(mut svc), Some(mut run)) => {
                     summary.changed.push(cfg.name.clone());
                     svc.cfg = cfg;
                     // The old instance keeps writing to its pipe until it has stopped,
                     // and keeps its readiness probe until the stop kills it.
+                    let old_run = std::mem::take(&mut svc.run);
                     if run.log.is_some() && old_run.log.is_some() {
                         run.log = old_run.log;
                     }
                     run.check = old_run.check;
-                    (svc, run)
+                    svc.run = run;
+                    svc
                 }
                 (None, fresh) => {
                     summary.added.push(cfg.name.clone());
-                    (Service::new(cfg), fresh.unwrap_or_default())
+                    Service::new(cfg, fresh.unwrap_or_default())
                 }
             };
             services.push(svc);
-            runs.push(run);
         }
-        for (mut svc, run) in old.into_iter().flatten() {
+        for mut svc in old.into_iter().flatten() {
             summary.removed.push(svc.name().to_string());
             svc.cfg.after.clear();
             services.push(svc);
-            runs.push(run);
         }
         self.services = services;
-        self.runs = runs;
         self.global = new.rinit;
         self.rebuild_graph();
         summary
