@@ -8,7 +8,7 @@
 //! cannot starve reaping, signals or the other services.
 
 use std::io;
-use std::os::fd::{AsFd, AsRawFd, BorrowedFd, FromRawFd, OwnedFd, RawFd};
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd, RawFd};
 
 /// Longest line passed on whole; longer ones are split.
 pub const MAX_LINE: usize = 4096;
@@ -81,68 +81,72 @@ pub const MAX_PENDING: usize = 1024 * 1024;
 /// never blocks for long. Anything else is written only after poll(2) says POLLOUT.
 #[derive(Debug)]
 enum Sink {
+    /// Its own non-blocking description of the pipe or terminal.
     Own(OwnedFd),
-    Socket(RawFd),
-    Plain(RawFd),
+    /// A copy (dup) of fd 1 or 2 that is a socket: written with MSG_DONTWAIT.
+    Socket(OwnedFd),
+    /// A copy of fd 1 or 2 of another kind (a regular file, or one that cannot be
+    /// reopened): written after poll(2).
+    Plain(OwnedFd),
 }
 
 impl Sink {
-    fn open(fd: RawFd) -> Sink {
-        // SAFETY: an all-zero stat is valid; fstat fills it.
-        let mut st: libc::stat = unsafe { std::mem::zeroed() };
-        // SAFETY: st is a valid out-pointer.
-        if unsafe { libc::fstat(fd, &mut st) } != 0 {
+    /// The writer for rinit's fd 1 or 2; None if that fd is not open.
+    fn for_std(fd: RawFd) -> Option<Sink> {
+        let copy = match fd {
+            1 => std::io::stdout().as_fd().try_clone_to_owned(),
+            2 => std::io::stderr().as_fd().try_clone_to_owned(),
+            _ => return None,
+        };
+        copy.ok().map(Sink::from_copy)
+    }
+
+    /// Choose how to write to `fd` (a copy of the fd to write to).
+    fn from_copy(fd: OwnedFd) -> Sink {
+        let Ok(st) = nix::sys::stat::fstat(&fd) else {
             return Sink::Plain(fd);
-        }
+        };
         match st.st_mode & libc::S_IFMT {
             libc::S_IFSOCK => return Sink::Socket(fd),
             libc::S_IFREG => return Sink::Plain(fd),
             _ => {}
         }
-        let path = format!("/proc/self/fd/{fd}\0");
-        let flags = libc::O_WRONLY | libc::O_NONBLOCK | libc::O_NOCTTY | libc::O_CLOEXEC;
-        // SAFETY: path is NUL-terminated.
-        let own = unsafe { libc::open(path.as_ptr().cast(), flags) };
-        if own < 0 {
-            return Sink::Plain(fd);
+        use nix::fcntl::OFlag;
+        let flags = OFlag::O_WRONLY | OFlag::O_NONBLOCK | OFlag::O_NOCTTY | OFlag::O_CLOEXEC;
+        let path = format!("/proc/self/fd/{}", fd.as_raw_fd());
+        match nix::fcntl::open(path.as_str(), flags, nix::sys::stat::Mode::empty()) {
+            Ok(own) => Sink::Own(own),
+            Err(_) => Sink::Plain(fd),
         }
-        // SAFETY: a new descriptor we own.
-        Sink::Own(unsafe { OwnedFd::from_raw_fd(own) })
     }
 
-    fn fd(&self) -> RawFd {
+    fn fd(&self) -> BorrowedFd<'_> {
         match self {
-            Sink::Own(fd) => fd.as_raw_fd(),
-            Sink::Socket(fd) | Sink::Plain(fd) => *fd,
+            Sink::Own(fd) | Sink::Socket(fd) | Sink::Plain(fd) => fd.as_fd(),
         }
     }
 
     /// Write without blocking: `WouldBlock` when it cannot take anything now.
     fn write(&self, buf: &[u8]) -> io::Result<usize> {
-        let n = match self {
-            // SAFETY: buf is a valid buffer; the fd is open.
-            Sink::Own(fd) => unsafe { libc::write(fd.as_raw_fd(), buf.as_ptr().cast(), buf.len()) },
-            // SAFETY: as above.
-            Sink::Socket(fd) => unsafe {
-                libc::send(
-                    *fd,
-                    buf.as_ptr().cast(),
-                    buf.len(),
-                    libc::MSG_DONTWAIT | libc::MSG_NOSIGNAL,
-                )
-            },
+        use nix::sys::socket::MsgFlags;
+        let written = match self {
+            Sink::Own(fd) => nix::unistd::write(fd, buf),
+            Sink::Socket(fd) => nix::sys::socket::send(
+                fd.as_raw_fd(),
+                buf,
+                MsgFlags::MSG_DONTWAIT | MsgFlags::MSG_NOSIGNAL,
+            ),
             Sink::Plain(fd) => {
-                match poll_out(*fd, 0) {
+                match poll_out(fd.as_fd(), 0) {
                     Writable::Yes => {}
                     Writable::NotNow => return Err(io::ErrorKind::WouldBlock.into()),
                     // POLLERR/POLLHUP/POLLNVAL: nobody will ever read it.
                     Writable::Gone => return Err(io::ErrorKind::BrokenPipe.into()),
                 }
-                // SAFETY: as above.
-                unsafe { libc::write(*fd, buf.as_ptr().cast(), buf.len()) }
+                nix::unistd::write(fd, buf)
             }
         };
-        usize::try_from(n).map_err(|_| io::Error::last_os_error())
+        written.map_err(io::Error::from)
     }
 }
 
@@ -154,17 +158,15 @@ enum Writable {
 }
 
 /// Can `fd` take a write within `wait_ms`?
-fn poll_out(fd: RawFd, wait_ms: i32) -> Writable {
-    let mut pfd = libc::pollfd {
-        fd,
-        events: libc::POLLOUT,
-        revents: 0,
-    };
-    // SAFETY: one valid pollfd.
-    let ready = unsafe { libc::poll(&mut pfd, 1, wait_ms) } > 0;
-    if ready && pfd.revents & (libc::POLLERR | libc::POLLHUP | libc::POLLNVAL) != 0 {
+fn poll_out(fd: BorrowedFd<'_>, wait_ms: u16) -> Writable {
+    use nix::poll::{PollFd, PollFlags};
+    let mut fds = [PollFd::new(fd, PollFlags::POLLOUT)];
+    let ready = nix::poll::poll(&mut fds, wait_ms).is_ok_and(|n| n > 0);
+    let revents = fds[0].revents().unwrap_or(PollFlags::empty());
+    let gone = PollFlags::POLLERR | PollFlags::POLLHUP | PollFlags::POLLNVAL;
+    if ready && revents.intersects(gone) {
         Writable::Gone
-    } else if ready && pfd.revents & libc::POLLOUT != 0 {
+    } else if ready && revents.contains(PollFlags::POLLOUT) {
         Writable::Yes
     } else {
         Writable::NotNow
@@ -205,7 +207,15 @@ impl Output {
 
     /// Set up the non-blocking writer now (it needs /proc, mounted late in VM mode).
     pub fn open(&mut self) {
-        self.sink = Some(Sink::open(self.fd));
+        self.sink = Sink::for_std(self.fd);
+    }
+
+    /// A queue that writes to `fd` (a pipe in the tests).
+    #[cfg(test)]
+    pub fn on(fd: OwnedFd) -> Output {
+        let mut out = Output::new(-1);
+        out.sink = Some(Sink::from_copy(fd));
+        out
     }
 
     /// Queue whole lines (each ending in a newline), or drop them when the queue is full.
@@ -223,11 +233,9 @@ impl Output {
         !self.pending.is_empty()
     }
 
-    /// The fd to poll for POLLOUT.
-    pub fn poll_fd(&self) -> BorrowedFd<'_> {
-        let fd = self.sink.as_ref().map_or(self.fd, Sink::fd);
-        // SAFETY: fd 1 and 2 stay open for rinit's life, and an own fd lives in self.
-        unsafe { BorrowedFd::borrow_raw(fd) }
+    /// The fd to poll for POLLOUT (none before [`Output::open`], or if fd 1/2 is closed).
+    pub fn poll_fd(&self) -> Option<BorrowedFd<'_>> {
+        self.sink.as_ref().map(Sink::fd)
     }
 
     /// True once after the queue began to drop lines (for the caller to say so).
@@ -243,7 +251,14 @@ impl Output {
     /// Write queued lines while the fd takes them. Returns how many lines had been
     /// dropped, once the queue has drained after a drop (for the caller to report).
     pub fn flush(&mut self) -> Option<usize> {
-        let sink = self.sink.get_or_insert_with(|| Sink::open(self.fd));
+        if self.sink.is_none() {
+            self.sink = Sink::for_std(self.fd);
+        }
+        let Some(sink) = &self.sink else {
+            // fd 1 or 2 is closed: nothing will ever read these lines.
+            self.pending.clear();
+            return None;
+        };
         while !self.pending.is_empty() {
             // A chunk that ends at a line's end and fits in PIPE_BUF is written whole.
             let limit = self.pending.len().min(WRITE_CHUNK);
@@ -280,9 +295,12 @@ impl Output {
             if !self.wants_write() || left.is_zero() {
                 return dropped;
             }
-            let fd = self.poll_fd().as_raw_fd();
-            let wait = i32::try_from(left.as_millis()).unwrap_or(i32::MAX).max(1);
-            if let Writable::Gone = poll_out(fd, wait) {
+            let wait = u16::try_from(left.as_millis()).unwrap_or(u16::MAX).max(1);
+            let gone = match self.poll_fd() {
+                Some(fd) => matches!(poll_out(fd, wait), Writable::Gone),
+                None => true,
+            };
+            if gone {
                 self.pending.clear();
                 return dropped;
             }
@@ -343,16 +361,10 @@ pub struct LogPipe {
 
 impl LogPipe {
     pub fn new(name: &str) -> io::Result<LogPipe> {
-        let mut fds = [0; 2];
-        // SAFETY: fds is a valid array of two ints.
-        if unsafe { libc::pipe2(fds.as_mut_ptr(), libc::O_CLOEXEC | libc::O_NONBLOCK) } != 0 {
-            return Err(io::Error::last_os_error());
-        }
-        // SAFETY: pipe2 returned two new descriptors we now own.
-        let (read, write) = unsafe { (OwnedFd::from_raw_fd(fds[0]), OwnedFd::from_raw_fd(fds[1])) };
+        use nix::fcntl::{FcntlArg, OFlag};
+        let (read, write) = nix::unistd::pipe2(OFlag::O_CLOEXEC | OFlag::O_NONBLOCK)?;
         // The child's end must block like any ordinary stdout.
-        // SAFETY: fcntl on a descriptor we own.
-        unsafe { libc::fcntl(write.as_raw_fd(), libc::F_SETFL, 0) };
+        nix::fcntl::fcntl(&write, FcntlArg::F_SETFL(OFlag::empty()))?;
         Ok(LogPipe {
             name: name.to_string(),
             read,
@@ -376,12 +388,11 @@ impl LogPipe {
             name, read, lines, ..
         } = self;
         while total < READ_BUDGET {
-            // SAFETY: buf is a writable buffer of its length.
-            let n = unsafe { libc::read(read.as_raw_fd(), buf.as_mut_ptr().cast(), buf.len()) };
-            let Ok(n) = usize::try_from(n) else { break };
-            if n == 0 {
-                break;
-            }
+            // EAGAIN (drained), EOF or an error: done for this wakeup.
+            let n = match nix::unistd::read(&*read, &mut buf) {
+                Ok(n) if n > 0 => n,
+                _ => break,
+            };
             total += n;
             lines.push(buf.get(..n).unwrap_or_default(), &mut |line| {
                 append_prefixed(&mut lines_out, name, line);
@@ -463,8 +474,7 @@ mod tests {
     #[test]
     fn a_full_pipe_means_wait_not_drop() {
         let (reader, writer) = std::io::pipe().unwrap();
-        let mut out = Output::new(writer.as_raw_fd());
-        out.open();
+        let mut out = Output::on(OwnedFd::from(writer.try_clone().unwrap()));
         let line = [b'y'; 1023]
             .iter()
             .copied()

@@ -358,12 +358,16 @@ impl Supervisor {
             add(Token::DirWatch, w.as_fd(), libc::POLLIN);
         }
         if self.output.wants_write() {
-            add(Token::Stdout, self.output.poll_fd(), libc::POLLOUT);
+            if let Some(fd) = self.output.poll_fd() {
+                add(Token::Stdout, fd, libc::POLLOUT);
+            }
         }
         {
             let rinit_lines = logs::rinit_lines();
             if rinit_lines.wants_write() {
-                add(Token::Stderr, rinit_lines.poll_fd(), libc::POLLOUT);
+                if let Some(fd) = rinit_lines.poll_fd() {
+                    add(Token::Stderr, fd, libc::POLLOUT);
+                }
             }
         }
         for (i, svc) in self.services.iter().enumerate() {

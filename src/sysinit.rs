@@ -50,11 +50,12 @@ impl PowerAction {
         }
     }
 
-    fn reboot_cmd(self) -> libc::c_int {
+    fn reboot_mode(self) -> nix::sys::reboot::RebootMode {
+        use nix::sys::reboot::RebootMode;
         match self {
-            PowerAction::PowerOff => libc::RB_POWER_OFF,
-            PowerAction::Reboot => libc::RB_AUTOBOOT,
-            PowerAction::Halt => libc::RB_HALT_SYSTEM,
+            PowerAction::PowerOff => RebootMode::RB_POWER_OFF,
+            PowerAction::Reboot => RebootMode::RB_AUTOBOOT,
+            PowerAction::Halt => RebootMode::RB_HALT_SYSTEM,
         }
     }
 }
@@ -191,25 +192,8 @@ pub fn unmount_order(mounted: &[String]) -> Vec<String> {
 }
 
 fn mount(source: &str, target: &str, fstype: &str, flags: libc::c_ulong, data: &str) -> bool {
-    let (Ok(src), Ok(tgt), Ok(fs), Ok(dat)) = (
-        CString::new(source),
-        CString::new(target),
-        CString::new(fstype),
-        CString::new(data),
-    ) else {
-        return false;
-    };
-    // SAFETY: all pointers are valid C strings for the duration of the call.
-    let rc = unsafe {
-        libc::mount(
-            src.as_ptr(),
-            tgt.as_ptr(),
-            fs.as_ptr(),
-            flags,
-            dat.as_ptr().cast(),
-        )
-    };
-    rc == 0
+    let flags = nix::mount::MsFlags::from_bits_truncate(flags);
+    nix::mount::mount(Some(source), target, Some(fstype), flags, Some(data)).is_ok()
 }
 
 fn read_mount_points() -> Vec<String> {
@@ -230,20 +214,13 @@ pub fn early_boot(hostname: Option<&str>) {
     }
     ensure_console();
     if let Some(name) = hostname {
-        // SAFETY: the pointer and length describe `name`.
-        if unsafe { libc::sethostname(name.as_ptr().cast(), name.len()) } != 0 {
-            warn!(
-                "cannot set the hostname: {}",
-                std::io::Error::last_os_error()
-            );
+        if let Err(e) = nix::unistd::sethostname(name) {
+            warn!("cannot set the hostname: {e}");
         }
     }
-    // SAFETY: reboot with RB_DISABLE_CAD only changes what ctrl-alt-del does.
-    if unsafe { libc::reboot(libc::RB_DISABLE_CAD) } != 0 {
-        warn!(
-            "cannot disable ctrl-alt-del: {}",
-            std::io::Error::last_os_error()
-        );
+    // Ctrl-alt-del then sends SIGINT to init instead of rebooting at once.
+    if let Err(e) = nix::sys::reboot::set_cad_enabled(false) {
+        warn!("cannot disable ctrl-alt-del: {e}");
     }
 }
 
@@ -284,8 +261,9 @@ pub fn finish(action: PowerAction) -> ! {
         "{}: killing what is left, syncing, unmounting",
         action.name()
     );
-    // SAFETY: in VM mode rinit is the machine's init; everything else may go.
-    unsafe { libc::kill(-1, libc::SIGKILL) };
+    // In VM mode rinit is the machine's init: everything else may go.
+    let everyone = nix::unistd::Pid::from_raw(-1);
+    let _ = nix::sys::signal::kill(everyone, nix::sys::signal::Signal::SIGKILL);
     reap_all();
     let until = std::time::Instant::now() + Duration::from_secs(1);
     crate::logs::rinit_lines().flush_until(until);
@@ -308,37 +286,27 @@ pub fn finish(action: PowerAction) -> ! {
     }
     crate::logs::rinit_lines().flush_until(std::time::Instant::now() + Duration::from_secs(1));
     let _ = std::io::stdout().flush();
-    // SAFETY: reboot with a valid command; on success it does not return.
-    unsafe { libc::reboot(action.reboot_cmd()) };
-    warn!(
-        "reboot(2) failed: {}; waiting forever",
-        std::io::Error::last_os_error()
-    );
+    // On success reboot(2) does not return.
+    let Err(e) = nix::sys::reboot::reboot(action.reboot_mode());
+    warn!("reboot(2) failed: {e}; waiting forever");
     crate::logs::rinit_lines().flush_until(std::time::Instant::now() + Duration::from_secs(1));
     loop {
-        // SAFETY: pause just sleeps until a signal.
-        unsafe { libc::pause() };
+        nix::unistd::pause();
     }
 }
 
 /// sync, unmount what can be (newest first), remount / read-only, sync again.
 fn sync_and_unmount() {
-    // SAFETY: sync has no arguments.
-    unsafe { libc::sync() };
+    nix::unistd::sync();
     for target in unmount_order(&read_mount_points()) {
-        let Ok(c) = CString::new(target.as_str()) else {
-            continue;
-        };
-        // SAFETY: umount2 on a valid C string.
-        if unsafe { libc::umount2(c.as_ptr(), 0) } != 0 {
+        if nix::mount::umount2(target.as_str(), nix::mount::MntFlags::empty()).is_err() {
             let ro = libc::MS_REMOUNT | libc::MS_RDONLY;
             // /proc, /sys and /dev may stay busy; that is harmless for a power-off.
             let _ = mount("", &target, "", ro, "");
         }
     }
     let _ = mount("", "/", "", libc::MS_REMOUNT | libc::MS_RDONLY, "");
-    // SAFETY: sync has no arguments.
-    unsafe { libc::sync() };
+    nix::unistd::sync();
 }
 
 /// Wait for `child` to exit, at most `limit`, reaping any other child on the way:
