@@ -9,13 +9,13 @@
 //! that service (checked with the sender's kernel-supplied credentials).
 
 use std::collections::{HashMap, HashSet};
-use std::ffi::CString;
 use std::io;
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
-use std::os::fd::{AsFd, AsRawFd, BorrowedFd, FromRawFd, OwnedFd, RawFd};
-use std::os::unix::ffi::OsStrExt;
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd, RawFd};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
+
+use nix::sys::inotify::{AddWatchFlags, InitFlags, Inotify, WatchDescriptor};
 
 use crate::config::Ready;
 use crate::process::ExitStatus;
@@ -270,7 +270,7 @@ fn tcp_ready(
         return false;
     };
     if let Some(s) = sock {
-        match connect_result(s.as_raw_fd()) {
+        match connect_result(s) {
             None => return false,
             Some(true) => return true,
             Some(false) => *sock = None,
@@ -359,97 +359,30 @@ pub fn lookup_hosts(hosts: &str, name: &str) -> Option<IpAddr> {
 
 /// Start a non-blocking connect. Ok((fd, true)) if it connected at once.
 fn start_connect(addr: SocketAddr) -> io::Result<(OwnedFd, bool)> {
+    use nix::sys::socket::{self, AddressFamily, SockFlag, SockType, SockaddrStorage};
     let family = if addr.is_ipv4() {
-        libc::AF_INET
+        AddressFamily::Inet
     } else {
-        libc::AF_INET6
+        AddressFamily::Inet6
     };
-    // SAFETY: plain socket(2).
-    let fd = unsafe {
-        libc::socket(
-            family,
-            libc::SOCK_STREAM | libc::SOCK_NONBLOCK | libc::SOCK_CLOEXEC,
-            0,
-        )
-    };
-    if fd < 0 {
-        return Err(io::Error::last_os_error());
-    }
-    // SAFETY: a new descriptor we own.
-    let fd = unsafe { OwnedFd::from_raw_fd(fd) };
-    let (storage, len) = sockaddr(addr);
-    // SAFETY: storage holds a valid sockaddr of `len` bytes.
-    let rc = unsafe { libc::connect(fd.as_raw_fd(), (&raw const storage).cast(), len) };
-    if rc == 0 {
-        return Ok((fd, true));
-    }
-    let err = io::Error::last_os_error();
-    if err.raw_os_error() == Some(libc::EINPROGRESS) {
-        Ok((fd, false))
-    } else {
-        Err(err)
+    let flags = SockFlag::SOCK_NONBLOCK | SockFlag::SOCK_CLOEXEC;
+    let fd = socket::socket(family, SockType::Stream, flags, None)?;
+    match socket::connect(fd.as_raw_fd(), &SockaddrStorage::from(addr)) {
+        Ok(()) => Ok((fd, true)),
+        Err(nix::errno::Errno::EINPROGRESS) => Ok((fd, false)),
+        Err(e) => Err(e.into()),
     }
 }
 
 /// None while the connect is still in progress; Some(ok) when it finished.
-fn connect_result(fd: RawFd) -> Option<bool> {
-    let mut pfd = libc::pollfd {
-        fd,
-        events: libc::POLLOUT,
-        revents: 0,
-    };
-    // SAFETY: one valid pollfd, zero timeout.
-    if unsafe { libc::poll(&mut pfd, 1, 0) } <= 0 {
+fn connect_result(fd: &OwnedFd) -> Option<bool> {
+    use nix::poll::{PollFd, PollFlags, PollTimeout};
+    let mut fds = [PollFd::new(fd.as_fd(), PollFlags::POLLOUT)];
+    if !nix::poll::poll(&mut fds, PollTimeout::ZERO).is_ok_and(|n| n > 0) {
         return None;
     }
-    let mut err: libc::c_int = 0;
-    let mut len = std::mem::size_of::<libc::c_int>() as libc::socklen_t;
-    // SAFETY: err and len are valid out-pointers.
-    unsafe {
-        libc::getsockopt(
-            fd,
-            libc::SOL_SOCKET,
-            libc::SO_ERROR,
-            (&raw mut err).cast(),
-            &mut len,
-        )
-    };
-    Some(err == 0)
-}
-
-fn sockaddr(addr: SocketAddr) -> (libc::sockaddr_storage, libc::socklen_t) {
-    // SAFETY: an all-zero sockaddr_storage is valid.
-    let mut storage: libc::sockaddr_storage = unsafe { std::mem::zeroed() };
-    let len = match addr {
-        SocketAddr::V4(a) => {
-            let sin = libc::sockaddr_in {
-                sin_family: libc::AF_INET as libc::sa_family_t,
-                sin_port: a.port().to_be(),
-                sin_addr: libc::in_addr {
-                    s_addr: u32::from(*a.ip()).to_be(),
-                },
-                sin_zero: [0; 8],
-            };
-            // SAFETY: sockaddr_storage is larger than sockaddr_in.
-            unsafe { std::ptr::write((&raw mut storage).cast(), sin) };
-            std::mem::size_of::<libc::sockaddr_in>()
-        }
-        SocketAddr::V6(a) => {
-            let sin6 = libc::sockaddr_in6 {
-                sin6_family: libc::AF_INET6 as libc::sa_family_t,
-                sin6_port: a.port().to_be(),
-                sin6_flowinfo: a.flowinfo(),
-                sin6_addr: libc::in6_addr {
-                    s6_addr: a.ip().octets(),
-                },
-                sin6_scope_id: a.scope_id(),
-            };
-            // SAFETY: sockaddr_storage is larger than sockaddr_in6.
-            unsafe { std::ptr::write((&raw mut storage).cast(), sin6) };
-            std::mem::size_of::<libc::sockaddr_in6>()
-        }
-    };
-    (storage, len as libc::socklen_t)
+    let error = nix::sys::socket::getsockopt(fd, nix::sys::socket::sockopt::SocketError);
+    Some(error == Ok(0))
 }
 
 /// One inotify instance watching the directories that `file:` probes wait in.
@@ -458,21 +391,15 @@ fn sockaddr(addr: SocketAddr) -> (libc::sockaddr_storage, libc::socklen_t) {
 /// milliseconds): one instance per probe made a 100-service start stall in close(2).
 #[derive(Debug)]
 pub struct DirWatch {
-    fd: OwnedFd,
-    watches: HashMap<PathBuf, i32>,
+    inotify: Inotify,
+    watches: HashMap<PathBuf, WatchDescriptor>,
 }
 
 impl DirWatch {
     pub fn new() -> io::Result<DirWatch> {
-        // SAFETY: plain inotify_init1.
-        let fd = unsafe { libc::inotify_init1(libc::IN_NONBLOCK | libc::IN_CLOEXEC) };
-        if fd < 0 {
-            return Err(io::Error::last_os_error());
-        }
-        // SAFETY: a new descriptor we own.
-        let fd = unsafe { OwnedFd::from_raw_fd(fd) };
+        let flags = InitFlags::IN_NONBLOCK | InitFlags::IN_CLOEXEC;
         Ok(DirWatch {
-            fd,
+            inotify: Inotify::init(flags)?,
             watches: HashMap::new(),
         })
     }
@@ -481,26 +408,23 @@ impl DirWatch {
     /// Returns whether a watch was added (a file may have appeared just before it).
     pub fn sync(&mut self, dirs: &HashSet<PathBuf>) -> bool {
         let mut added = false;
-        let fd = self.fd.as_raw_fd();
+        let inotify = &self.inotify;
         self.watches.retain(|dir, wd| {
             let keep = dirs.contains(dir);
             if !keep {
-                // SAFETY: removing a watch descriptor of our own instance.
-                unsafe { libc::inotify_rm_watch(fd, *wd) };
+                let _ = inotify.rm_watch(*wd);
             }
             keep
         });
+        let mask = AddWatchFlags::IN_CREATE
+            | AddWatchFlags::IN_MOVED_TO
+            | AddWatchFlags::IN_CLOSE_WRITE
+            | AddWatchFlags::IN_ATTRIB;
         for dir in dirs {
             if self.watches.contains_key(dir) {
                 continue;
             }
-            let Ok(c) = CString::new(dir.as_os_str().as_bytes()) else {
-                continue;
-            };
-            let mask = libc::IN_CREATE | libc::IN_MOVED_TO | libc::IN_CLOSE_WRITE | libc::IN_ATTRIB;
-            // SAFETY: a valid C string and our own instance.
-            let wd = unsafe { libc::inotify_add_watch(fd, c.as_ptr(), mask) };
-            if wd >= 0 {
+            if let Ok(wd) = self.inotify.add_watch(dir.as_path(), mask) {
                 self.watches.insert(dir.clone(), wd);
                 added = true;
             }
@@ -519,16 +443,14 @@ impl DirWatch {
     /// Read the pending events: the paths that appeared or changed.
     pub fn drain(&self) -> Vec<PathBuf> {
         let mut paths = Vec::new();
-        let mut buf = [0u8; 4096];
-        loop {
-            // SAFETY: buf is writable for its length.
-            let n = unsafe { libc::read(self.fd.as_raw_fd(), buf.as_mut_ptr().cast(), buf.len()) };
-            let Ok(n) = usize::try_from(n) else { break };
-            if n == 0 {
+        // EAGAIN once everything is read.
+        while let Ok(events) = self.inotify.read_events() {
+            if events.is_empty() {
                 break;
             }
-            for (wd, name) in parse_events(buf.get(..n).unwrap_or_default()) {
-                if let Some((dir, _)) = self.watches.iter().find(|(_, w)| **w == wd) {
+            for event in events {
+                let dir = self.watches.iter().find(|(_, w)| **w == event.wd);
+                if let (Some((dir, _)), Some(name)) = (dir, event.name) {
                     paths.push(dir.join(name));
                 }
             }
@@ -539,28 +461,8 @@ impl DirWatch {
 
 impl AsFd for DirWatch {
     fn as_fd(&self) -> BorrowedFd<'_> {
-        self.fd.as_fd()
+        self.inotify.as_fd()
     }
-}
-
-/// Parse a buffer of `struct inotify_event`s into (watch descriptor, name). Pure.
-pub fn parse_events(mut buf: &[u8]) -> Vec<(i32, String)> {
-    let mut events = Vec::new();
-    // struct inotify_event { int wd; uint32_t mask, cookie, len; char name[len]; }
-    while buf.len() >= 16 {
-        let word = |i: usize| -> [u8; 4] {
-            let mut w = [0u8; 4];
-            w.copy_from_slice(buf.get(i..i + 4).unwrap_or(&[0; 4]));
-            w
-        };
-        let wd = i32::from_ne_bytes(word(0));
-        let len = u32::from_ne_bytes(word(12)) as usize;
-        let name = buf.get(16..16 + len).unwrap_or_default();
-        let name = name.split(|&b| b == 0).next().unwrap_or_default();
-        events.push((wd, String::from_utf8_lossy(name).into_owned()));
-        buf = buf.get(16 + len..).unwrap_or_default();
-    }
-    events
 }
 
 /// The sd_notify datagram socket: an abstract unix socket whose name the kernel picks
@@ -574,84 +476,48 @@ pub struct NotifySocket {
 
 impl NotifySocket {
     pub fn bind() -> io::Result<NotifySocket> {
-        // SAFETY: plain socket calls on values we own; addr and len are valid for
-        // getsockname, which writes at most `len` bytes.
-        unsafe {
-            let fd = libc::socket(
-                libc::AF_UNIX,
-                libc::SOCK_DGRAM | libc::SOCK_NONBLOCK | libc::SOCK_CLOEXEC,
-                0,
-            );
-            if fd < 0 {
-                return Err(io::Error::last_os_error());
-            }
-            let fd = OwnedFd::from_raw_fd(fd);
-            let mut addr: libc::sockaddr_un = std::mem::zeroed();
-            addr.sun_family = libc::AF_UNIX as libc::sa_family_t;
-            // Only the family: the kernel binds a unique abstract name (unix(7), autobind).
-            let family_len = std::mem::size_of::<libc::sa_family_t>() as libc::socklen_t;
-            if libc::bind(fd.as_raw_fd(), (&raw const addr).cast(), family_len) != 0 {
-                return Err(io::Error::last_os_error());
-            }
-            let mut len = std::mem::size_of::<libc::sockaddr_un>() as libc::socklen_t;
-            if libc::getsockname(fd.as_raw_fd(), (&raw mut addr).cast(), &mut len) != 0 {
-                return Err(io::Error::last_os_error());
-            }
-            let name_len = (len as usize).saturating_sub(family_len as usize + 1);
-            let name: Vec<u8> = addr
-                .sun_path
-                .iter()
-                .skip(1)
-                .take(name_len)
-                .map(|&c| c as u8)
-                .collect();
-            let one: libc::c_int = 1;
-            libc::setsockopt(
-                fd.as_raw_fd(),
-                libc::SOL_SOCKET,
-                libc::SO_PASSCRED,
-                (&raw const one).cast(),
-                std::mem::size_of::<libc::c_int>() as libc::socklen_t,
-            );
-            Ok(NotifySocket {
-                fd,
-                address: format!("@{}", String::from_utf8_lossy(&name)),
-            })
-        }
+        use nix::sys::socket::{self, AddressFamily, SockFlag, SockType, UnixAddr, sockopt};
+        let flags = SockFlag::SOCK_NONBLOCK | SockFlag::SOCK_CLOEXEC;
+        let fd = socket::socket(AddressFamily::Unix, SockType::Datagram, flags, None)?;
+        // An unnamed address: the kernel binds a unique abstract name (unix(7), autobind).
+        socket::bind(fd.as_raw_fd(), &UnixAddr::new_unnamed())?;
+        let bound: UnixAddr = socket::getsockname(fd.as_raw_fd())?;
+        let name = bound.as_abstract().unwrap_or_default();
+        // The kernel attaches each sender's pid, uid and gid.
+        socket::setsockopt(&fd, sockopt::PassCred, &true)?;
+        Ok(NotifySocket {
+            address: format!("@{}", String::from_utf8_lossy(name)),
+            fd,
+        })
     }
 
-    /// Read one datagram: (sender pid from the kernel's credentials, text).
+    /// Read one datagram: (sender pid from the kernel's credentials, text). Any fds
+    /// passed with it (SCM_RIGHTS: `BARRIER=1` sends one) are closed at once — closing
+    /// is the barrier's answer, and rinit keeps no fds from clients.
     pub fn recv(&self) -> Option<(i32, String)> {
+        use nix::sys::socket::{ControlMessageOwned, MsgFlags, UnixCredentials};
         let mut buf = [0u8; 4096];
-        let mut cmsg = [0u64; 8];
-        let mut iov = libc::iovec {
-            iov_base: buf.as_mut_ptr().cast(),
-            iov_len: buf.len(),
-        };
-        // SAFETY: msghdr points at the buffers above, which outlive the call.
-        unsafe {
-            let mut msg: libc::msghdr = std::mem::zeroed();
-            msg.msg_iov = &mut iov;
-            msg.msg_iovlen = 1;
-            msg.msg_control = cmsg.as_mut_ptr().cast();
-            msg.msg_controllen = std::mem::size_of_val(&cmsg) as _;
-            let n = libc::recvmsg(self.fd.as_raw_fd(), &mut msg, libc::MSG_DONTWAIT);
-            if n < 0 {
-                return None;
-            }
-            let mut pid = 0;
-            let mut c = libc::CMSG_FIRSTHDR(&msg);
-            while !c.is_null() {
-                if (*c).cmsg_level == libc::SOL_SOCKET && (*c).cmsg_type == libc::SCM_CREDENTIALS {
-                    let cred: libc::ucred = std::ptr::read_unaligned(libc::CMSG_DATA(c).cast());
-                    pid = cred.pid;
+        let mut cmsg = nix::cmsg_space!(UnixCredentials, [RawFd; 16]);
+        let mut iov = [std::io::IoSliceMut::new(&mut buf)];
+        let flags = MsgFlags::MSG_DONTWAIT | MsgFlags::MSG_CMSG_CLOEXEC;
+        let msg =
+            nix::sys::socket::recvmsg::<()>(self.fd.as_raw_fd(), &mut iov, Some(&mut cmsg), flags)
+                .ok()?;
+        let mut pid = 0;
+        for c in msg.cmsgs().into_iter().flatten() {
+            match c {
+                ControlMessageOwned::ScmCredentials(cred) => pid = cred.pid(),
+                ControlMessageOwned::ScmRights(fds) => {
+                    for fd in fds {
+                        let _ = nix::unistd::close(fd);
+                    }
                 }
-                c = libc::CMSG_NXTHDR(&msg, c);
+                _ => {}
             }
-            let text =
-                String::from_utf8_lossy(buf.get(..n as usize).unwrap_or_default()).into_owned();
-            Some((pid, text))
         }
+        let n = msg.bytes;
+        let text = String::from_utf8_lossy(buf.get(..n).unwrap_or_default()).into_owned();
+        Some((pid, text))
     }
 }
 
@@ -712,6 +578,29 @@ mod tests {
         sock.send_to_addr(b"READY=1", &to).unwrap();
         let (pid, text) = a.recv().unwrap();
         assert_eq!((pid, text.as_str()), (std::process::id() as i32, "READY=1"));
+    }
+
+    #[test]
+    fn fds_passed_with_a_message_are_closed_at_once() {
+        use nix::sys::socket::{ControlMessage, MsgFlags, UnixAddr, sendmsg};
+        let a = NotifySocket::bind().unwrap();
+        let sock = std::os::unix::net::UnixDatagram::unbound().unwrap();
+        let to = UnixAddr::new_abstract(&a.address.as_bytes()[1..]).unwrap();
+        // What sd_notify_barrier(3) does: send a pipe's write end, wait for EOF.
+        let (reader, writer) = std::io::pipe().unwrap();
+        let fds = [writer.as_raw_fd()];
+        let iov = [std::io::IoSlice::new(b"BARRIER=1")];
+        let cmsg = [ControlMessage::ScmRights(&fds)];
+        sendmsg(sock.as_raw_fd(), &iov, &cmsg, MsgFlags::empty(), Some(&to)).unwrap();
+        drop(writer);
+        let (_, text) = a.recv().unwrap();
+        assert_eq!(text, "BARRIER=1");
+        // Non-blocking: a kept copy shows as EAGAIN, not as a hang.
+        use nix::fcntl::{FcntlArg, OFlag, fcntl};
+        fcntl(&reader, FcntlArg::F_SETFL(OFlag::O_NONBLOCK)).unwrap();
+        let mut byte = [0u8; 1];
+        let n = std::io::Read::read(&mut &reader, &mut byte);
+        assert_eq!(n.ok(), Some(0), "EOF: rinit kept no copy of the passed fd");
     }
 
     #[test]
