@@ -12,16 +12,15 @@
 //! `{"command": "stop", "name": "db"}` (`name` and `signal` where the command takes them);
 //! a reply is `{"ok": true, …}` or `{"ok": false, "error": "…"}`.
 
-use std::ffi::CString;
 use std::io::{self, Read, Write};
-use std::os::fd::{AsFd, AsRawFd, BorrowedFd, FromRawFd, OwnedFd, RawFd};
-use std::os::unix::ffi::OsStrExt;
-use std::os::unix::net::UnixStream;
+use std::os::fd::{AsFd, BorrowedFd};
+use std::os::unix::net::{UnixListener, UnixStream};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use log::{debug, warn};
 
+use nix::sys::stat::{Mode, umask};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
@@ -59,8 +58,7 @@ pub fn fallback_paths() -> Vec<PathBuf> {
 
 /// `/tmp/rinit-UID`, rinit's private directory for the fallback socket.
 fn private_tmp_dir() -> PathBuf {
-    // SAFETY: geteuid cannot fail.
-    let uid = unsafe { libc::geteuid() };
+    let uid = nix::unistd::geteuid().as_raw();
     PathBuf::from(format!("/tmp/rinit-{uid}"))
 }
 
@@ -74,8 +72,7 @@ fn ensure_private_dir(dir: &Path) -> io::Result<()> {
         Err(_) => {}
     }
     let meta = std::fs::symlink_metadata(dir)?;
-    // SAFETY: geteuid cannot fail.
-    let me = unsafe { libc::geteuid() };
+    let me = nix::unistd::geteuid().as_raw();
     if !meta.is_dir() || meta.uid() != me || meta.mode() & 0o077 != 0 {
         return Err(io::Error::new(
             io::ErrorKind::PermissionDenied,
@@ -273,7 +270,7 @@ struct Conn {
 /// The listening socket and its clients.
 pub struct Server {
     path: PathBuf,
-    listener: OwnedFd,
+    listener: UnixListener,
     conns: Vec<Conn>,
     next_id: u64,
     my_uid: u32,
@@ -328,48 +325,15 @@ impl Server {
                 .mode(0o755)
                 .create(dir)?;
         }
-        let c_path = CString::new(path.as_os_str().as_bytes())?;
-        // SAFETY: plain socket calls; umask is restored right after bind.
-        let listener = unsafe {
-            let fd = libc::socket(
-                libc::AF_UNIX,
-                libc::SOCK_STREAM | libc::SOCK_NONBLOCK | libc::SOCK_CLOEXEC,
-                0,
-            );
-            if fd < 0 {
-                return Err(io::Error::last_os_error());
-            }
-            let fd = OwnedFd::from_raw_fd(fd);
-            let mut addr: libc::sockaddr_un = std::mem::zeroed();
-            addr.sun_family = libc::AF_UNIX as libc::sa_family_t;
-            let bytes = c_path.as_bytes_with_nul();
-            if bytes.len() > addr.sun_path.len() {
-                return Err(io::Error::new(
-                    io::ErrorKind::InvalidInput,
-                    "socket path too long",
-                ));
-            }
-            for (slot, b) in addr.sun_path.iter_mut().zip(bytes) {
-                *slot = *b as libc::c_char;
-            }
-            let old = libc::umask(0o177);
-            let rc = libc::bind(
-                fd.as_raw_fd(),
-                (&raw const addr).cast(),
-                std::mem::size_of::<libc::sockaddr_un>() as libc::socklen_t,
-            );
-            libc::umask(old);
-            if rc != 0 {
-                return Err(io::Error::last_os_error());
-            }
-            libc::chmod(c_path.as_ptr(), 0o600);
-            if libc::listen(fd.as_raw_fd(), 64) != 0 {
-                return Err(io::Error::last_os_error());
-            }
-            fd
-        };
-        // SAFETY: geteuid cannot fail.
-        let my_uid = unsafe { libc::geteuid() };
+        // Created 0600 (umask 0177 around bind), then made sure of with chmod.
+        let old = umask(Mode::from_bits_truncate(0o177));
+        let bound = UnixListener::bind(path);
+        umask(old);
+        let listener = bound?;
+        listener.set_nonblocking(true)?;
+        use std::os::unix::fs::PermissionsExt;
+        std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600))?;
+        let my_uid = nix::unistd::geteuid().as_raw();
         Ok(Server {
             path: path.to_path_buf(),
             listener,
@@ -408,18 +372,9 @@ impl Server {
     /// Accept every waiting client.
     pub fn accept(&mut self, now: Instant) {
         loop {
-            // SAFETY: accept4 with null address pointers.
-            let fd = unsafe {
-                libc::accept4(
-                    self.listener.as_raw_fd(),
-                    std::ptr::null_mut(),
-                    std::ptr::null_mut(),
-                    libc::SOCK_NONBLOCK | libc::SOCK_CLOEXEC,
-                )
-            };
-            if fd < 0 {
-                let err = io::Error::last_os_error();
-                match err.raw_os_error() {
+            let stream = match self.listener.accept() {
+                Ok((stream, _)) => stream,
+                Err(err) => match err.raw_os_error() {
                     Some(libc::EMFILE | libc::ENFILE | libc::ENOBUFS | libc::ENOMEM) => {
                         warn!("control: cannot accept a client: {err}; pausing");
                         self.accept_paused = Some(now + ACCEPT_PAUSE);
@@ -428,10 +383,11 @@ impl Server {
                     // The client gave up before we took it: take the next one.
                     Some(libc::ECONNABORTED | libc::EINTR) => continue,
                     _ => return,
-                }
+                },
+            };
+            if stream.set_nonblocking(true).is_err() {
+                continue;
             }
-            // SAFETY: a new descriptor we own.
-            let stream = UnixStream::from(unsafe { OwnedFd::from_raw_fd(fd) });
             if self.conns.len() >= MAX_CONNECTIONS {
                 self.drop_most_idle();
             }
@@ -445,7 +401,7 @@ impl Server {
                 last_active: now,
                 closing: false,
             };
-            match peer_uid(conn.stream.as_raw_fd()) {
+            match peer_uid(&conn.stream) {
                 Some(uid) if uid == 0 || uid == self.my_uid => {}
                 uid => {
                     warn!("control: refused a client with uid {uid:?}");
@@ -567,22 +523,10 @@ fn queue(conn: &mut Conn, reply: &Reply) {
     conn.output.push(b'\n');
 }
 
-/// The uid of the process at the other end of a unix socket.
-fn peer_uid(fd: RawFd) -> Option<u32> {
-    // SAFETY: an all-zero ucred is valid; getsockopt fills it.
-    let mut cred: libc::ucred = unsafe { std::mem::zeroed() };
-    let mut len = std::mem::size_of::<libc::ucred>() as libc::socklen_t;
-    // SAFETY: cred and len are valid out-pointers of the right size.
-    let rc = unsafe {
-        libc::getsockopt(
-            fd,
-            libc::SOL_SOCKET,
-            libc::SO_PEERCRED,
-            (&raw mut cred).cast(),
-            &mut len,
-        )
-    };
-    (rc == 0).then_some(cred.uid)
+/// The uid of the process at the other end of a unix socket (SO_PEERCRED).
+fn peer_uid(stream: &UnixStream) -> Option<u32> {
+    let cred = nix::sys::socket::getsockopt(stream, nix::sys::socket::sockopt::PeerCredentials);
+    cred.ok().map(|c| c.uid())
 }
 
 // ----- the client --------------------------------------------------------------------
@@ -642,12 +586,11 @@ pub fn client(args: &[String]) -> i32 {
             candidates.extend(fallback_paths());
             // Only a rinit of root's or this user's counts: anyone may create a socket in
             // /tmp or in a directory named like ours.
-            // SAFETY: geteuid cannot fail.
-            let me = unsafe { libc::geteuid() };
+            let me = nix::unistd::geteuid().as_raw();
             let answering = candidates.iter().find(|p| {
                 UnixStream::connect(p)
                     .ok()
-                    .and_then(|s| peer_uid(s.as_raw_fd()))
+                    .and_then(|s| peer_uid(&s))
                     .is_some_and(|uid| uid == 0 || uid == me)
             });
             match answering {

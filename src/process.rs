@@ -2,7 +2,25 @@
 //! supervisor (services, readiness probes) and the supervisor itself: an [`ExitStatus`],
 //! decoded from `waitpid` and printed the way the shell would say it.
 
+use std::io;
+
 use crate::signals;
+
+/// Send `sig` to `pid`, one of rinit's own children that it has not reaped yet (a
+/// service's main, a probe, a stop_exec): such a pid cannot have been recycled, so
+/// `kill(2)` is exact. Any signal number, real-time ones included (nix's `Signal` has
+/// none). Never a group or everyone: `pid` must be positive.
+pub fn signal_child(pid: i32, sig: i32) -> io::Result<()> {
+    if pid <= 0 {
+        return Err(io::Error::from_raw_os_error(libc::EINVAL));
+    }
+    // SAFETY: kill(2) with a positive pid and a signal number; no memory is involved.
+    if unsafe { libc::kill(pid, sig) } == 0 {
+        Ok(())
+    } else {
+        Err(io::Error::last_os_error())
+    }
+}
 
 /// How a process ended, as `waitpid` reported it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]

@@ -306,8 +306,8 @@ fn exec_step(
 ) -> bool {
     match *pid {
         Some(p) if kill_at.is_some_and(|k| now >= k) => {
-            // SAFETY: p is our own unreaped child.
-            unsafe { libc::kill(p, libc::SIGKILL) };
+            // p is rinit's own unreaped child.
+            let _ = crate::process::signal_child(p, libc::SIGKILL);
             *kill_at = None;
         }
         Some(_) => {}

@@ -465,11 +465,9 @@ impl GroupStop {
 
     fn kill_stop_exec(&mut self) {
         if let Some(pid) = self.stop_exec_pid.take() {
-            // SAFETY: the stop_exec process is rinit's own child; if it was already
-            // reaped, its pid is free or recycled only after a full cycle, and this
-            // happens within the shutdown.
+            // Only while it is still rinit's child: once reaped, its pid could be anyone's.
             if proctree::read_proc(pid).is_some_and(|p| p.ppid == std::process::id() as i32) {
-                unsafe { libc::kill(pid, libc::SIGKILL) };
+                let _ = crate::process::signal_child(pid, libc::SIGKILL);
             }
         }
     }

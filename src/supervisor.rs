@@ -523,9 +523,7 @@ impl Supervisor {
         match main {
             Some(pid) => {
                 debug!("forwarding {} to main (pid {pid})", signals::name(sig));
-                // SAFETY: main is our own unreaped child, so its pid cannot be reused.
-                if unsafe { libc::kill(pid, sig) } != 0 {
-                    let err = std::io::Error::last_os_error();
+                if let Err(err) = crate::process::signal_child(pid, sig) {
                     warn!("cannot forward {} to main: {err}", signals::name(sig));
                 }
             }
@@ -693,8 +691,9 @@ impl Supervisor {
             self.null.as_ref().map(|n| n.as_raw_fd())
         };
         // `docker run -it IMAGE -- sh`: main gets the terminal, as under tini.
-        // SAFETY: isatty only inspects fd 0.
-        let foreground = cfg.name == MAIN && stdin.is_none() && unsafe { libc::isatty(0) } == 1;
+        let foreground = cfg.name == MAIN
+            && stdin.is_none()
+            && nix::unistd::isatty(std::io::stdin().as_fd()).unwrap_or(false);
         let pid = Spawn::new(&cfg.name, &cfg.exec, stdio)?
             .stdin(stdin)
             .foreground(foreground)
@@ -832,8 +831,7 @@ impl Supervisor {
             return;
         };
         if let Some(pid) = check.probe_pid() {
-            // SAFETY: the probe is rinit's own unreaped child.
-            unsafe { libc::kill(pid, libc::SIGKILL) };
+            let _ = crate::process::signal_child(pid, libc::SIGKILL);
         }
     }
 
@@ -935,8 +933,7 @@ impl Supervisor {
         if !self.proc_ok {
             if let Some(pid) = main_pid {
                 // Without /proc only the main process itself can be stopped.
-                // SAFETY: pid is our own unreaped child.
-                unsafe { libc::kill(pid, signal) };
+                let _ = crate::process::signal_child(pid, signal);
             }
         }
         let stop_exec = match main_pid.map(|pid| self.stop_exec(i, pid)) {
@@ -1062,12 +1059,8 @@ fn claim_scope(me: i32) -> Scope {
     if me == 1 {
         return Scope::Namespace;
     }
-    // SAFETY: prctl with integer arguments.
-    if unsafe { libc::prctl(libc::PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0) } != 0 {
-        warn!(
-            "cannot become a child subreaper: {}",
-            std::io::Error::last_os_error()
-        );
+    if let Err(e) = nix::sys::prctl::set_child_subreaper(true) {
+        warn!("cannot become a child subreaper: {e}");
     }
     Scope::Descendants
 }
