@@ -243,9 +243,8 @@ fn check(path: Option<PathBuf>) -> i32 {
         let creds = match (&svc.user, &svc.group) {
             (None, None) => continue,
             (Some(user), group) => rinit::users::resolve(user, group.as_deref()),
-            // SAFETY: getuid cannot fail.
             (None, Some(group)) => {
-                rinit::users::resolve(&unsafe { libc::getuid() }.to_string(), Some(group))
+                rinit::users::resolve(&nix::unistd::getuid().to_string(), Some(group))
             }
         };
         // A name this machine does not know is the image's business, not check's.

@@ -96,7 +96,9 @@ pub fn try_read_proc(pid: i32) -> std::io::Result<Option<Proc>> {
     // is generated whole, and this runs for every process on every scan.
     let mut path = [0u8; 32];
     let mut cursor = std::io::Cursor::new(&mut path[..]);
-    write!(cursor, "/proc/{pid}/stat\0")?;
+    write!(cursor, "/proc/{pid}/stat")?;
+    let len = usize::try_from(cursor.position()).unwrap_or_default();
+    let path = path.get(..len).unwrap_or_default();
     let mut buf = [0u8; 1024];
     // Gone, or not ours to see (hidepid=1 shows other users' pids, not their stat):
     // only a shortage (no fd, no memory) makes the read an error.
@@ -106,18 +108,11 @@ pub fn try_read_proc(pid: i32) -> std::io::Result<Option<Proc>> {
             Some(libc::EMFILE | libc::ENFILE | libc::ENOMEM | libc::ENOBUFS)
         )
     };
-    // SAFETY: path is NUL-terminated; buf is writable for its length; fd is closed once.
-    let read = unsafe {
-        let fd = libc::open(path.as_ptr().cast(), libc::O_RDONLY | libc::O_CLOEXEC);
-        if fd < 0 {
-            Err(std::io::Error::last_os_error())
-        } else {
-            let n = libc::read(fd, buf.as_mut_ptr().cast(), buf.len());
-            let result = usize::try_from(n).map_err(|_| std::io::Error::last_os_error());
-            libc::close(fd);
-            result
-        }
-    };
+    use nix::fcntl::OFlag;
+    let flags = OFlag::O_RDONLY | OFlag::O_CLOEXEC;
+    let read = nix::fcntl::open(path, flags, nix::sys::stat::Mode::empty())
+        .and_then(|fd| nix::unistd::read(&fd, &mut buf))
+        .map_err(std::io::Error::from);
     match read {
         Ok(len) => Ok(buf.get(..len).and_then(parse_stat)),
         Err(e) if gone(&e) => Ok(None),

@@ -171,8 +171,7 @@ impl Run {
         let creds = match (&cfg.user, &cfg.group) {
             (Some(user), group) => Some(users::resolve(user, group.as_deref())),
             (None, Some(group)) => {
-                // SAFETY: getuid cannot fail.
-                let uid = unsafe { libc::getuid() }.to_string();
+                let uid = nix::unistd::getuid().to_string();
                 Some(users::resolve(&uid, Some(group)))
             }
             (None, None) => None,

@@ -16,8 +16,7 @@ pub struct Credentials {
 
 /// Is rinit root (effective uid 0)?
 pub fn is_root() -> bool {
-    // SAFETY: geteuid cannot fail.
-    unsafe { libc::geteuid() == 0 }
+    nix::unistd::geteuid().is_root()
 }
 
 /// Why a non-root rinit cannot run a service as `creds` (naming the key that asks for
@@ -26,8 +25,8 @@ pub fn switch_needs_root(
     creds: &Credentials,
     cfg: &crate::config::ServiceConfig,
 ) -> Option<String> {
-    // SAFETY: geteuid and getegid cannot fail.
-    let (uid, gid) = unsafe { (libc::geteuid(), libc::getegid()) };
+    let uid = nix::unistd::geteuid().as_raw();
+    let gid = nix::unistd::getegid().as_raw();
     switch_problem(creds, cfg.user.as_deref(), cfg.group.as_deref(), uid, gid)
 }
 
