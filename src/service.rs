@@ -1,8 +1,9 @@
 //! One service's state machine (DESIGN §3) and its restart arithmetic.
 //!
-//! Every state change goes through [`Service::set_state`], which consults one table of
-//! allowed transitions, [`allowed`]; anything else is refused with an error naming both
-//! states. The restart policy — exponential backoff and the restart limit — is pure
+//! Every state change is an [`Event`] given to [`Service::on`], which looks it up in one
+//! table, [`TRANSITIONS`]: from each state, the events it takes and where each leads —
+//! the whole lifecycle on one screen, as in s6-supervise. Anything else is refused with
+//! an error naming the state and the event. The restart policy — exponential backoff and the restart limit — is pure
 //! arithmetic on timestamps, unit-tested here. Starting and stopping processes is the
 //! supervisor's job.
 
@@ -80,34 +81,117 @@ impl fmt::Display for State {
     }
 }
 
-/// The transition table: from each state, where it may go.
-const TRANSITIONS: &[(State, &[State])] = {
+/// What happens to a service. Each is accepted only in the states the table lists.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Event {
+    /// Its dependencies are ready (or its backoff is over, or `ctl start`): spawn it.
+    Start,
+    /// Its readiness probe passed (or it has none).
+    Ready,
+    /// `ctl pause`: SIGSTOP to its tree.
+    Pause,
+    /// `ctl resume` of a service that was ready.
+    Resume,
+    /// `ctl resume` of a service whose probe had not passed yet.
+    ResumeStarting,
+    /// Its main exited and its policy restarts it after a backoff.
+    Restart,
+    /// It ended for good, successfully (a oneshot's normal end).
+    Finish,
+    /// It ended for good in failure (exit status, restart limit, not ready in time).
+    Fail,
+    /// A dependency failed or was stopped: it will not start.
+    Block,
+    /// A stop begins (shutdown, `ctl stop`, a reload that changed it).
+    Stop,
+    /// Stopped before it ever ran (it was waiting, backing off or blocked).
+    Cancel,
+    /// Its stop is over: nothing of it is left.
+    Gone,
+    /// Asked to run again (`ctl start`, a restart or reload after a stop).
+    Reset,
+}
+
+impl fmt::Display for Event {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        fmt::Debug::fmt(self, f)
+    }
+}
+
+/// The lifecycle: from each state, the events it takes and the state each leads to.
+pub const TRANSITIONS: &[(State, &[(Event, State)])] = {
+    use Event::*;
     use State::*;
     &[
-        (Waiting, &[Starting, Blocked, Stopped]),
+        (
+            Waiting,
+            &[(Start, Starting), (Block, Blocked), (Cancel, Stopped)],
+        ),
         (
             Starting,
-            &[Running, Exited, Failed, Backoff, Paused, Stopping],
+            &[
+                (Ready, Running),
+                (Finish, Exited),
+                (Fail, Failed),
+                (Restart, Backoff),
+                (Pause, Paused),
+                (Stop, Stopping),
+            ],
         ),
-        (Running, &[Exited, Failed, Backoff, Paused, Stopping]),
-        (Backoff, &[Starting, Stopped, Failed]),
+        (
+            Running,
+            &[
+                (Finish, Exited),
+                (Fail, Failed),
+                (Restart, Backoff),
+                (Pause, Paused),
+                (Stop, Stopping),
+            ],
+        ),
+        (
+            Backoff,
+            &[(Start, Starting), (Cancel, Stopped), (Fail, Failed)],
+        ),
         (
             Paused,
-            &[Running, Starting, Stopping, Exited, Failed, Backoff],
+            &[
+                (Resume, Running),
+                (ResumeStarting, Starting),
+                (Stop, Stopping),
+                (Finish, Exited),
+                (Fail, Failed),
+                (Restart, Backoff),
+            ],
         ),
-        (Stopping, &[Stopped, Failed]),
-        (Exited, &[Waiting]),
-        (Failed, &[Waiting]),
-        (Blocked, &[Waiting, Stopped]),
-        (Stopped, &[Waiting]),
+        // A second stop request while stopping changes nothing.
+        (
+            Stopping,
+            &[(Gone, Stopped), (Fail, Failed), (Stop, Stopping)],
+        ),
+        (Exited, &[(Reset, Waiting)]),
+        (Failed, &[(Reset, Waiting)]),
+        (Blocked, &[(Reset, Waiting), (Cancel, Stopped)]),
+        (Stopped, &[(Reset, Waiting)]),
     ]
 };
 
-/// May a service go from `from` to `to`?
+/// Where `event` leads from `from`, if the table allows it. Pure.
+pub fn next(from: State, event: Event) -> Option<State> {
+    TRANSITIONS
+        .iter()
+        .filter(|(f, _)| *f == from)
+        .flat_map(|(_, row)| row.iter())
+        .find(|(e, _)| *e == event)
+        .map(|(_, to)| *to)
+}
+
+/// May a service go from `from` to `to` (by some event)?
 pub fn allowed(from: State, to: State) -> bool {
     TRANSITIONS
         .iter()
-        .any(|(f, tos)| *f == from && tos.contains(&to))
+        .filter(|(f, _)| *f == from)
+        .flat_map(|(_, row)| row.iter())
+        .any(|(_, t)| *t == to)
 }
 
 /// Backoff before the first restart.
@@ -238,22 +322,17 @@ impl Service {
         self.state
     }
 
-    /// Move to `to` if the table allows it.
-    pub fn set_state(&mut self, to: State) -> Result<(), String> {
-        if self.state == to {
-            return Ok(());
+    /// Take `event`: move to the state the table says, or refuse it.
+    pub fn on(&mut self, event: Event) -> Result<State, String> {
+        let from = self.state;
+        let Some(to) = next(from, event) else {
+            return Err(format!("{}: {from} does not take {event}", self.name()));
+        };
+        if to != from {
+            log::debug!("{}: {from} -> {to}", self.name());
         }
-        if !allowed(self.state, to) {
-            return Err(format!(
-                "{}: cannot go from {} to {}",
-                self.name(),
-                self.state,
-                to
-            ));
-        }
-        log::debug!("{}: {} -> {}", self.name(), self.state, to);
         self.state = to;
-        Ok(())
+        Ok(to)
     }
 
     /// Does `status` count as success for this service?
@@ -327,6 +406,24 @@ mod tests {
         ] {
             assert!(!allowed(a, b), "{a} -> {b} must be refused");
         }
+    }
+
+    #[test]
+    fn events_lead_where_the_table_says() {
+        use Event::*;
+        use State::*;
+        assert_eq!(next(Waiting, Start), Some(Starting));
+        assert_eq!(next(Paused, ResumeStarting), Some(Starting));
+        assert_eq!(next(Stopping, Stop), Some(Stopping), "idempotent");
+        assert_eq!(next(Stopping, Start), None);
+        assert_eq!(next(Exited, Ready), None);
+        let cfg = ServiceConfig::new("a", crate::config::Origin::command_line());
+        let mut svc = Service::new(cfg, Run::default());
+        assert_eq!(svc.on(Start), Ok(Starting));
+        assert_eq!(svc.on(Ready), Ok(Running));
+        let refused = svc.on(Reset).unwrap_err();
+        assert!(refused.contains("running does not take Reset"), "{refused}");
+        assert_eq!(svc.state(), Running, "a refused event changes nothing");
     }
 
     #[test]

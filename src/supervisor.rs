@@ -26,7 +26,7 @@ use crate::logs::{self, Output};
 use crate::process::ExitStatus;
 use crate::proctree::{self, Scope, Snapshot};
 use crate::ready::{self, Check, DirWatch, NotifySocket};
-use crate::service::{self, Run, Service, State};
+use crate::service::{self, Event, Run, Service, State};
 use crate::shutdown::{self, Shutdown, Stage, StopSpec, Target};
 use crate::signals::{self, Disposition, SignalFd};
 use crate::spawn::{Spawn, Stdio};
@@ -611,7 +611,7 @@ impl Supervisor {
     fn start(&mut self, i: usize, now: Instant) -> bool {
         if let Some(refusal) = self.services.get(i).and_then(|s| s.run.refusal.clone()) {
             if let Some(svc) = self.services.get_mut(i) {
-                let _ = svc.set_state(State::Starting);
+                transition(svc, Event::Start);
             }
             self.end_for_good(i, State::Failed, refusal, now);
             return true;
@@ -620,7 +620,7 @@ impl Supervisor {
         let Some(svc) = self.services.get_mut(i) else {
             return false;
         };
-        if let Err(e) = svc.set_state(State::Starting) {
+        if let Err(e) = svc.on(Event::Start) {
             error!("{e}");
             return false;
         }
@@ -638,7 +638,7 @@ impl Supervisor {
                     .as_ref()
                     .and_then(|_| now.checked_add(svc.cfg.ready_timeout));
                 if svc.run.check.is_none() && !svc.cfg.oneshot {
-                    let _ = svc.set_state(State::Running);
+                    transition(svc, Event::Ready);
                 }
             }
             Err(e) => {
@@ -721,7 +721,7 @@ impl Supervisor {
             if svc.cfg.oneshot {
                 return false;
             }
-            return svc.set_state(State::Running).is_ok();
+            return svc.on(Event::Ready).is_ok();
         }
         if svc.timer.is_some_and(|t| now >= t) {
             let reason = format!("not ready after {} ms", svc.cfg.ready_timeout.as_millis());
@@ -774,7 +774,7 @@ impl Supervisor {
                 svc.restart_history.push_back(now);
                 svc.timer = Some(now + delay);
                 info!("{}: restarting in {} ms", svc.name(), delay.as_millis());
-                let _ = svc.set_state(State::Backoff);
+                transition(svc, Event::Restart);
                 return;
             }
             let reason = format!(
@@ -799,7 +799,12 @@ impl Supervisor {
         let Some(svc) = self.services.get_mut(i) else {
             return;
         };
-        if let Err(e) = svc.set_state(to) {
+        let event = match to {
+            State::Exited => Event::Finish,
+            State::Blocked => Event::Block,
+            _ => Event::Fail,
+        };
+        if let Err(e) = svc.on(event) {
             error!("{e}");
             return;
         }
@@ -915,12 +920,12 @@ impl Supervisor {
         self.leave_starting(i);
         let svc = self.services.get_mut(i)?;
         if svc.state().is_live() {
-            let _ = svc.set_state(State::Stopping);
+            transition(svc, Event::Stop);
         } else if matches!(
             svc.state(),
             State::Waiting | State::Backoff | State::Blocked
         ) {
-            let _ = svc.set_state(State::Stopped);
+            transition(svc, Event::Cancel);
             svc.timer = None;
         }
         let session = svc.session?;
@@ -990,7 +995,7 @@ impl Supervisor {
         let now = Instant::now();
         for svc in &mut self.services {
             if svc.state() == State::Stopping {
-                let _ = svc.set_state(State::Stopped);
+                transition(svc, Event::Gone);
             }
         }
         // Survivors are possible only when the deadline cut the shutdown short: otherwise
@@ -1025,6 +1030,14 @@ impl Supervisor {
             },
             None => 0,
         }
+    }
+}
+
+/// Give `svc` an event the caller knows its state takes; a refusal is a bug in rinit,
+/// logged, never silently dropped.
+pub(super) fn transition(svc: &mut Service, event: Event) {
+    if let Err(e) = svc.on(event) {
+        error!("{e}");
     }
 }
 

@@ -11,11 +11,11 @@ use std::time::Instant;
 
 use log::{info, warn};
 
-use super::{Supervisor, scan};
+use super::{Supervisor, scan, transition};
 use crate::config::{Config, MAIN, Ready};
 use crate::control::{Reply, Request, ServiceStatus, error_reply};
 use crate::ready::NotifySocket;
-use crate::service::{Run, Service, State};
+use crate::service::{Event, Run, Service, State};
 use crate::shutdown::{MAX_SHUTDOWN, Shutdown};
 use crate::signals;
 
@@ -70,16 +70,14 @@ impl Supervisor {
             return;
         }
         svc.pid = None;
-        let to = match after {
-            After::Failed => State::Failed,
-            _ => State::Stopped,
+        let event = match after {
+            After::Failed => Event::Fail,
+            _ => Event::Gone,
         };
-        let _ = svc.set_state(to);
-        info!("{name} {to}");
+        transition(svc, event);
+        info!("{name} {}", svc.state());
         match after {
-            After::Start => {
-                let _ = svc.set_state(State::Waiting);
-            }
+            After::Start => transition(svc, Event::Reset),
             After::Remove => self.remove_service(i),
             After::Stopped | After::Failed => {}
         }
@@ -257,7 +255,7 @@ impl Supervisor {
         for j in std::iter::once(i).chain(self.all_deps(i)) {
             if let Some(svc) = self.services.get_mut(j) {
                 let needed = j == i || !svc.satisfies_dependents();
-                if needed && svc.state().is_final() && svc.set_state(State::Waiting).is_ok() {
+                if needed && svc.state().is_final() && svc.on(Event::Reset).is_ok() {
                     svc.reason = None;
                     woken.push(svc.name().to_string());
                 }
@@ -365,7 +363,7 @@ impl Supervisor {
                 svc.state()
             ));
         }
-        svc.set_state(State::Paused)?;
+        svc.on(Event::Pause)?;
         let n = self.signal_tree(i, libc::SIGSTOP);
         Ok(format!("paused {name} ({n} process(es))"))
     }
@@ -377,10 +375,10 @@ impl Supervisor {
         if svc.state() != State::Paused {
             return Err(format!("{name} is {}, not paused", svc.state()));
         }
-        svc.set_state(if pending_check {
-            State::Starting
+        svc.on(if pending_check {
+            Event::ResumeStarting
         } else {
-            State::Running
+            Event::Resume
         })?;
         let n = self.signal_tree(i, libc::SIGCONT);
         Ok(format!("resumed {name} ({n} process(es))"))
@@ -504,8 +502,14 @@ impl Supervisor {
                 } else if after == After::Remove {
                     self.remove_service(i);
                 } else if let Some(svc) = self.services.get_mut(i) {
-                    let _ = svc.set_state(State::Stopped);
-                    let _ = svc.set_state(State::Waiting);
+                    // Not running: it starts again with its new settings.
+                    if matches!(
+                        svc.state(),
+                        State::Waiting | State::Backoff | State::Blocked
+                    ) {
+                        transition(svc, Event::Cancel);
+                    }
+                    transition(svc, Event::Reset);
                     svc.timer = None;
                 }
             }
