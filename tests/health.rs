@@ -35,6 +35,7 @@ after = ["db"]
 exec = ["{probe}", "--name", "late", "--ready-delay-ms", "60000", "--touch", "{dir}/late.ready"]
 ready = "file:{dir}/late.ready"
 ready_timeout = "120s"
+stop_timeout = "1s"
 "#;
     let (mut r, dir) = start_with_config("health", config, Opts::default());
     wait_file(&dir.path("db.ready"), SHORT);
