@@ -52,6 +52,22 @@ impl Proc {
         self.flags & PF_EXITING != 0
     }
 
+    /// A process for the tests' fixtures: its own process group leader, one thread.
+    #[cfg(test)]
+    pub fn fixture(pid: i32, ppid: i32, session: i32, state: char) -> Proc {
+        Proc {
+            pid,
+            comm: format!("p{pid}"),
+            state,
+            ppid,
+            pgrp: session,
+            session,
+            flags: 0,
+            starttime: 1000 + pid as u64,
+            threads: 1,
+        }
+    }
+
     pub fn is_kernel_thread(&self) -> bool {
         self.flags & PF_KTHREAD != 0
     }
@@ -329,17 +345,7 @@ mod tests {
     use super::*;
 
     fn p(pid: i32, ppid: i32, session: i32, state: char) -> Proc {
-        Proc {
-            pid,
-            comm: format!("p{pid}"),
-            state,
-            ppid,
-            pgrp: session,
-            session,
-            flags: 0,
-            starttime: 1000 + pid as u64,
-            threads: 1,
-        }
+        Proc::fixture(pid, ppid, session, state)
     }
 
     #[test]

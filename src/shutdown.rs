@@ -815,17 +815,7 @@ mod tests {
     }
 
     fn proc(pid: i32, ppid: i32, session: i32, state: char) -> Proc {
-        Proc {
-            pid,
-            comm: format!("p{pid}"),
-            state,
-            ppid,
-            pgrp: session,
-            session,
-            flags: 0,
-            starttime: 1000 + pid as u64,
-            threads: 1,
-        }
+        Proc::fixture(pid, ppid, session, state)
     }
 
     /// rinit (1) -> main (10) -> 11 -> 12, and 13 (main's child) in its own group.
