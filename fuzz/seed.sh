@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Fills fuzz/corpus/TARGET/ with starting inputs: the checked-in seeds (fuzz/seeds/TARGET/),
 # the crashes kept as regressions (fuzz/regressions/TARGET/), the project's example configs
-# and the TOML snippets of src/config.rs's tests, and captures of /proc from this machine.
+# and the TOML snippets of src/config/tests.rs's tests, and captures of /proc from this machine.
 # Adds to what the corpus already holds (what earlier runs found is kept): `rm -rf
 # fuzz/corpus` to start over. Needs nothing but coreutils; perl for the config snippets.
 set -euo pipefail
@@ -33,13 +33,13 @@ if [ -e "${configs[0]}" ]; then
     done
 fi
 
-# The TOML snippets of src/config.rs's tests: raw strings (r#"…"#) and ordinary string
+# The TOML snippets of src/config/tests.rs's tests: raw strings (r#"…"#) and ordinary string
 # literals (escapes undone) that hold a table header; key lines without one get the header
 # of the tests' `service_with`.
-if command -v perl >/dev/null 2>&1 && [ -f "$root/src/config.rs" ]; then
+if command -v perl >/dev/null 2>&1 && [ -f "$root/src/config/tests.rs" ]; then
     perl -0777 -ne '
-        my $dir = $ARGV; $dir =~ s{/src/config\.rs$}{/fuzz/corpus/config};
-        my ($tests) = /(#\[cfg\(test\)\].*)/s or exit;
+        my $dir = $ARGV; $dir =~ s{/src/config/tests\.rs$}{/fuzz/corpus/config};
+        my $tests = $_;
         my %seen; my $i = 0;
         my @found;
         while ($tests =~ /r#"(.*?)"#|(?<![#\w])"((?:[^"\\]|\\.)*)"/sg) {
@@ -56,7 +56,7 @@ if command -v perl >/dev/null 2>&1 && [ -f "$root/src/config.rs" ]; then
             next if $seen{$s}++;
             open(my $fh, ">:utf8", sprintf("%s/test-%03d.toml", $dir, $i++)) or die;
             print $fh $s; close $fh;
-        }' "$root/src/config.rs"
+        }' "$root/src/config/tests.rs"
 fi
 
 # Captures from this machine. A read can fail (a process gone, no /proc/net): skip it.

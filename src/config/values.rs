@@ -1,0 +1,663 @@
+//! Values: what each kind of configuration value may be, as pure functions from a TOML
+//! value to a clean one (or a message saying what was expected), and the `deserialize_with`
+//! adapters that let serde call them while it reads a file.
+//!
+//! An adapter reads the value as a [`toml::Value`] first, so a value of the wrong type
+//! reaches the check and gets rinit's own message ("expected a signal name like …")
+//! instead of serde's generic one. The loader puts the key's name and the value's
+//! position in front of the message.
+
+use std::ffi::OsString;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use serde::de::{Deserialize, Deserializer, Error as _, MapAccess, SeqAccess, Unexpected, Visitor};
+use toml::Value;
+
+use super::{LogTarget, MAX_SOCKET_PATH, PORT_EXPECTED, PortSpec, Proto, Ready, Restart, StopMode};
+use crate::pattern::Pattern;
+use crate::signals;
+
+// ---------------------------------------------------------------------------------------
+// serde adapters: one per kind of value
+// ---------------------------------------------------------------------------------------
+
+/// Reads any TOML value and checks it with `check`.
+fn checked<'de, D: Deserializer<'de>, T>(
+    d: D,
+    check: impl FnOnce(Value) -> Result<T, String>,
+) -> Result<T, D::Error> {
+    d.deserialize_any(Check {
+        check,
+        strings_only: false,
+    })
+}
+
+/// Reads a TOML string (any other type is serde's "invalid type" error) and checks it.
+fn checked_str<'de, D: Deserializer<'de>, T>(
+    d: D,
+    check: impl FnOnce(&str) -> Result<T, String>,
+) -> Result<T, D::Error> {
+    d.deserialize_any(Check {
+        check: |value| match value {
+            Value::String(text) => check(&text),
+            _ => Err("expected a string".to_string()),
+        },
+        strings_only: true,
+    })
+}
+
+/// A visitor that rebuilds the TOML value and runs the check inside the visit, so that
+/// toml places an error at this value even when it is an element of a list.
+struct Check<F> {
+    check: F,
+    strings_only: bool,
+}
+
+impl<F> Check<F> {
+    fn finish<T, E: serde::de::Error>(self, value: Value) -> Result<T, E>
+    where
+        F: FnOnce(Value) -> Result<T, String>,
+    {
+        (self.check)(value).map_err(E::custom)
+    }
+}
+
+impl<'de, T, F: FnOnce(Value) -> Result<T, String>> Visitor<'de> for Check<F> {
+    type Value = T;
+
+    fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(if self.strings_only {
+            "a string"
+        } else {
+            "a value"
+        })
+    }
+
+    fn visit_bool<E: serde::de::Error>(self, v: bool) -> Result<T, E> {
+        match self.strings_only {
+            true => Err(E::invalid_type(Unexpected::Bool(v), &self)),
+            false => self.finish(Value::Boolean(v)),
+        }
+    }
+
+    fn visit_i64<E: serde::de::Error>(self, v: i64) -> Result<T, E> {
+        match self.strings_only {
+            true => Err(E::invalid_type(Unexpected::Signed(v), &self)),
+            false => self.finish(Value::Integer(v)),
+        }
+    }
+
+    fn visit_u64<E: serde::de::Error>(self, v: u64) -> Result<T, E> {
+        match i64::try_from(v) {
+            Ok(v) => self.visit_i64(v),
+            Err(_) => Err(E::invalid_value(Unexpected::Unsigned(v), &self)),
+        }
+    }
+
+    fn visit_f64<E: serde::de::Error>(self, v: f64) -> Result<T, E> {
+        match self.strings_only {
+            true => Err(E::invalid_type(Unexpected::Float(v), &self)),
+            false => self.finish(Value::Float(v)),
+        }
+    }
+
+    fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<T, E> {
+        self.finish(Value::String(v.to_string()))
+    }
+
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<T, A::Error> {
+        if self.strings_only {
+            return Err(serde::de::Error::invalid_type(Unexpected::Seq, &self));
+        }
+        let mut items = Vec::new();
+        while let Some(item) = seq.next_element::<Value>()? {
+            items.push(item);
+        }
+        self.finish(Value::Array(items))
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<T, A::Error> {
+        if self.strings_only {
+            return Err(serde::de::Error::invalid_type(Unexpected::Map, &self));
+        }
+        let mut table = toml::Table::new();
+        while let Some((key, value)) = map.next_entry::<String, Value>()? {
+            table.insert(key, value);
+        }
+        self.finish(datetime(&table).unwrap_or(Value::Table(table)))
+    }
+}
+
+/// `exec`: as if `shell = true`, which checks everything but quoting. The loader then
+/// reads the string again with the service's real `shell` (see `load::resolve_commands`).
+pub fn exec<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<OsString>, D::Error> {
+    checked(d, |v| command_value(v, true))
+        .map(|argv| argv.into_iter().map(OsString::from).collect())
+}
+
+/// `stop_exec`: as [`exec`].
+pub fn stop_exec<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Vec<String>>, D::Error> {
+    checked(d, |v| command_value(v, true)).map(Some)
+}
+
+/// `ready`: as [`exec`] for an `exec:` probe.
+pub fn ready<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Ready>, D::Error> {
+    checked_str(d, |t| ready_value(t, true)).map(Some)
+}
+
+/// A duration (`ready_timeout`; the capped ones are clamped by the loader).
+pub fn duration<'de, D: Deserializer<'de>>(d: D) -> Result<Duration, D::Error> {
+    checked(d, duration_value)
+}
+
+/// `stop_signal`.
+pub fn signal<'de, D: Deserializer<'de>>(d: D) -> Result<i32, D::Error> {
+    checked(d, signal_value)
+}
+
+/// A port (`ports`, `sweep_ports`), each element checked at its own position.
+impl<'de> Deserialize<'de> for PortSpec {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<PortSpec, D::Error> {
+        checked(d, port_value)
+    }
+}
+
+/// `patterns`, `sweep_patterns`: regular expressions that compile.
+pub fn patterns<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<String>, D::Error> {
+    let list = Vec::<Regex>::deserialize(d)?;
+    Ok(list.into_iter().map(|r| r.0).collect())
+}
+
+/// One regular expression, checked at its own position in the list.
+struct Regex(String);
+
+impl<'de> Deserialize<'de> for Regex {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Regex, D::Error> {
+        checked_str(d, |s| regex(s.to_string())).map(Regex)
+    }
+}
+
+/// `success_codes`: at least one exit code, each checked at its own position.
+pub fn success_codes<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<i32>, D::Error> {
+    let codes = Vec::<ExitCode>::deserialize(d)?;
+    if codes.is_empty() {
+        return Err(D::Error::custom(
+            "expected at least one exit code, like [0]",
+        ));
+    }
+    Ok(codes.into_iter().map(|c| c.0).collect())
+}
+
+struct ExitCode(i32);
+
+impl<'de> Deserialize<'de> for ExitCode {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<ExitCode, D::Error> {
+        checked(d, exit_code).map(ExitCode)
+    }
+}
+
+/// `user`, `group`.
+pub fn account<'de, D: Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {
+    checked(d, account_value).map(Some)
+}
+
+/// `workdir`.
+pub fn absolute<'de, D: Deserializer<'de>>(d: D) -> Result<Option<PathBuf>, D::Error> {
+    checked_str(d, absolute_path).map(Some)
+}
+
+/// `control_socket`.
+pub fn socket<'de, D: Deserializer<'de>>(d: D) -> Result<Option<PathBuf>, D::Error> {
+    checked_str(d, socket_path).map(Some)
+}
+
+/// `hostname`.
+pub fn host<'de, D: Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {
+    checked_str(d, |h| hostname(h.to_string())).map(Some)
+}
+
+/// `env`: a table of variables, sorted by name; a bad name is reported at the name, a bad
+/// value at the value.
+pub fn env<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<(String, String)>, D::Error> {
+    let table = std::collections::BTreeMap::<EnvName, EnvValue>::deserialize(d)?;
+    Ok(table.into_iter().map(|(k, v)| (k.0, v.0)).collect())
+}
+
+#[derive(PartialEq, Eq, PartialOrd, Ord)]
+struct EnvName(String);
+
+impl<'de> Deserialize<'de> for EnvName {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<EnvName, D::Error> {
+        let name = String::deserialize(d)?;
+        env_name(&name).map_err(D::Error::custom)?;
+        Ok(EnvName(name))
+    }
+}
+
+struct EnvValue(String);
+
+impl<'de> Deserialize<'de> for EnvValue {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<EnvValue, D::Error> {
+        checked(d, env_value).map(EnvValue)
+    }
+}
+
+impl<'de> Deserialize<'de> for Restart {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Restart, D::Error> {
+        checked_str(d, restart_value)
+    }
+}
+
+impl<'de> Deserialize<'de> for StopMode {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<StopMode, D::Error> {
+        checked_str(d, stop_mode_value)
+    }
+}
+
+impl<'de> Deserialize<'de> for LogTarget {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<LogTarget, D::Error> {
+        checked_str(d, log_value)
+    }
+}
+
+/// toml hands a date or time to a visitor as a one-entry table under a private key; this
+/// turns it back into a datetime, so messages say "found datetime".
+fn datetime(table: &toml::Table) -> Option<Value> {
+    match table.iter().next() {
+        Some((key, Value::String(text))) if table.len() == 1 && key.starts_with("$__toml") => {
+            text.parse().ok().map(Value::Datetime)
+        }
+        _ => None,
+    }
+}
+
+// ---------------------------------------------------------------------------------------
+// Value checks: pure functions from a TOML value to a clean one, or what was expected
+// ---------------------------------------------------------------------------------------
+
+pub fn service_name(name: &str) -> Result<(), String> {
+    let ok = |c: char| c.is_ascii_alphanumeric() || "-_.@".contains(c);
+    if name.is_empty() || !name.chars().all(ok) {
+        return Err(format!(
+            "invalid service name {name:?}: expected letters, digits, '-', '_', '.' or '@'"
+        ));
+    }
+    Ok(())
+}
+
+/// A command: an array of strings (argv), or a string split into words, or run by
+/// `/bin/sh -c` when `shell` is set.
+pub fn command_value(value: Value, shell: bool) -> Result<Vec<String>, String> {
+    let argv = match value {
+        Value::String(s) if shell => {
+            if s.trim().is_empty() {
+                Vec::new()
+            } else {
+                vec!["/bin/sh".into(), "-c".into(), s]
+            }
+        }
+        Value::String(s) => split_command(&s)?,
+        Value::Array(items) => items.into_iter().map(argument).collect::<Result<_, _>>()?,
+        other => {
+            return Err(format!(
+                "expected a command string or an array of strings, found {}",
+                other.type_str()
+            ));
+        }
+    };
+    if argv.first().is_none_or(|program| program.is_empty()) {
+        let example = "like \"nginx -g 'daemon off;'\" or [\"nginx\"]";
+        return Err(format!(
+            "the command is empty: expected a program to run, {example}"
+        ));
+    }
+    if argv.iter().any(|a| a.contains('\0')) {
+        return Err("an argument contains a NUL byte".into());
+    }
+    Ok(argv)
+}
+
+fn argument(value: Value) -> Result<String, String> {
+    match value {
+        Value::String(s) => Ok(s),
+        other => Err(format!(
+            "expected every argument to be a string, found {}",
+            other.type_str()
+        )),
+    }
+}
+
+/// Splits a command line into words the way a POSIX shell does, without any expansion:
+/// blanks separate words; `'…'` keeps everything literally; `"…"` keeps everything but a
+/// backslash before `"`, `\`, `$` or `` ` ``; outside quotes a backslash keeps the next
+/// character (a backslash-newline joins lines). An unclosed quote is an error.
+pub fn split_command(text: &str) -> Result<Vec<String>, String> {
+    let mut words = Vec::new();
+    let mut word = String::new();
+    let mut in_word = false;
+    let mut chars = text.chars();
+    while let Some(c) = chars.next() {
+        if c.is_whitespace() {
+            if in_word {
+                words.push(std::mem::take(&mut word));
+                in_word = false;
+            }
+            continue;
+        }
+        in_word = true;
+        match c {
+            '\'' => single_quoted(&mut chars, &mut word)?,
+            '"' => double_quoted(&mut chars, &mut word)?,
+            '\\' => match chars.next() {
+                Some('\n') => {}
+                Some(escaped) => word.push(escaped),
+                None => return Err("the command ends with a lone backslash".into()),
+            },
+            _ => word.push(c),
+        }
+    }
+    if in_word {
+        words.push(word);
+    }
+    Ok(words)
+}
+
+/// Reads up to the closing `'`, the opening one already read.
+fn single_quoted(chars: &mut std::str::Chars<'_>, word: &mut String) -> Result<(), String> {
+    for c in chars.by_ref() {
+        if c == '\'' {
+            return Ok(());
+        }
+        word.push(c);
+    }
+    Err("unclosed single quote in the command".into())
+}
+
+/// Reads up to the closing `"`, the opening one already read.
+fn double_quoted(chars: &mut std::str::Chars<'_>, word: &mut String) -> Result<(), String> {
+    while let Some(c) = chars.next() {
+        match c {
+            '"' => return Ok(()),
+            '\\' => match chars.next() {
+                Some('\n') => {}
+                Some(e @ ('"' | '\\' | '$' | '`')) => word.push(e),
+                Some(other) => {
+                    word.push('\\');
+                    word.push(other);
+                }
+                None => break,
+            },
+            _ => word.push(c),
+        }
+    }
+    Err("unclosed double quote in the command".into())
+}
+
+/// Parses a duration: `"500ms"`, `"10s"`, `"2m"`, `"1h"`, `"1.5s"`, `"1m30s"`, or a bare
+/// number of seconds (`"10"`, `"0.5"`).
+pub fn parse_duration(text: &str) -> Result<Duration, String> {
+    let expected = || {
+        let example = "like \"500ms\", \"10s\" or \"1.5m\"";
+        format!("invalid duration {text:?}: expected a number followed by ms, s, m or h, {example}")
+    };
+    let t = text.trim();
+    if t.is_empty() {
+        return Err(expected());
+    }
+    if t.chars().all(|c| c.is_ascii_digit() || c == '.') {
+        return scaled_nanos(t, NANOS_PER_SECOND)
+            .map(Duration::from_nanos)
+            .ok_or_else(expected);
+    }
+    let mut total: u64 = 0;
+    let mut rest = t;
+    while !rest.is_empty() {
+        let number_len = rest
+            .find(|c: char| !(c.is_ascii_digit() || c == '.'))
+            .unwrap_or(rest.len());
+        let (number, after_number) = rest.split_at_checked(number_len).ok_or_else(expected)?;
+        let unit_len = after_number
+            .find(|c: char| !c.is_ascii_alphabetic())
+            .unwrap_or(after_number.len());
+        let (unit, after_unit) = after_number
+            .split_at_checked(unit_len)
+            .ok_or_else(expected)?;
+        let nanos = unit_nanos(unit).and_then(|per_unit| scaled_nanos(number, per_unit));
+        total = nanos
+            .and_then(|n| total.checked_add(n))
+            .ok_or_else(expected)?;
+        rest = after_unit;
+    }
+    Ok(Duration::from_nanos(total))
+}
+
+const NANOS_PER_SECOND: u64 = 1_000_000_000;
+
+fn unit_nanos(unit: &str) -> Option<u64> {
+    match unit {
+        "ms" => Some(1_000_000),
+        "s" => Some(NANOS_PER_SECOND),
+        "m" => Some(60 * NANOS_PER_SECOND),
+        "h" => Some(3600 * NANOS_PER_SECOND),
+        _ => None,
+    }
+}
+
+/// `number` (digits, optionally a `.` and more digits) times `per_unit` nanoseconds,
+/// computed exactly; `None` if malformed or too large.
+fn scaled_nanos(number: &str, per_unit: u64) -> Option<u64> {
+    let (whole, fraction) = number.split_once('.').unwrap_or((number, ""));
+    let digits_only = |s: &str| s.chars().all(|c| c.is_ascii_digit());
+    if whole.is_empty() || !digits_only(whole) || !digits_only(fraction) {
+        return None;
+    }
+    if number.ends_with('.') {
+        return None;
+    }
+    let mut nanos = whole.parse::<u64>().ok()?.checked_mul(per_unit)?;
+    let mut scale = per_unit;
+    for digit in fraction.chars().filter_map(|c| c.to_digit(10)) {
+        scale /= 10;
+        nanos = nanos.checked_add(u64::from(digit).checked_mul(scale)?)?;
+    }
+    Some(nanos)
+}
+
+/// A duration from a TOML string (see [`parse_duration`]) or number of seconds.
+pub fn duration_value(value: Value) -> Result<Duration, String> {
+    match value {
+        Value::String(s) => parse_duration(&s),
+        Value::Integer(n) => u64::try_from(n)
+            .map(Duration::from_secs)
+            .map_err(|_| format!("expected a non-negative number of seconds, found {n}")),
+        Value::Float(f) => Duration::try_from_secs_f64(f)
+            .map_err(|_| format!("expected a non-negative number of seconds, found {f}")),
+        other => Err(format!(
+            "expected a duration like \"10s\" or a number of seconds, found {}",
+            other.type_str()
+        )),
+    }
+}
+
+/// A signal from a name (`"SIGINT"`, `"INT"`, `"RTMIN+3"`) or a number.
+fn signal_value(value: Value) -> Result<i32, String> {
+    match value {
+        Value::String(s) => signals::parse(&s),
+        Value::Integer(n) => signals::parse(&n.to_string()),
+        other => Err(format!(
+            "expected a signal name like \"SIGTERM\" or a number, found {}",
+            other.type_str()
+        )),
+    }
+}
+
+pub fn parse_port(number: &str) -> Result<u16, String> {
+    match number.parse::<u16>() {
+        Ok(port) if port > 0 => Ok(port),
+        _ => Err(format!(
+            "{number:?} is not a port number (expected 1 to 65535)"
+        )),
+    }
+}
+
+/// A port from a TOML integer (TCP) or a string (see [`PortSpec::parse`]).
+fn port_value(value: Value) -> Result<PortSpec, String> {
+    match value {
+        Value::Integer(n) => parse_port(&n.to_string()).map(|port| PortSpec {
+            proto: Proto::Tcp,
+            port,
+        }),
+        Value::String(s) => PortSpec::parse(&s),
+        other => Err(format!("{PORT_EXPECTED}, found {}", other.type_str())),
+    }
+}
+
+/// A regular expression that compiles.
+fn regex(source: String) -> Result<String, String> {
+    Pattern::new(&source).map_err(|e| format!("invalid regular expression {source:?}: {e}"))?;
+    Ok(source)
+}
+
+fn restart_value(text: &str) -> Result<Restart, String> {
+    match text {
+        "never" => Ok(Restart::Never),
+        "on-failure" => Ok(Restart::OnFailure),
+        "always" => Ok(Restart::Always),
+        _ => Err(format!(
+            "unknown policy {text:?} (expected never, on-failure or always)"
+        )),
+    }
+}
+
+fn stop_mode_value(text: &str) -> Result<StopMode, String> {
+    match text {
+        "tree" => Ok(StopMode::Tree),
+        "group" => Ok(StopMode::Group),
+        "main" => Ok(StopMode::Main),
+        _ => Err(format!(
+            "unknown mode {text:?} (expected tree, group or main)"
+        )),
+    }
+}
+
+fn log_value(text: &str) -> Result<LogTarget, String> {
+    match text {
+        "prefix" => Ok(LogTarget::Prefix),
+        "inherit" => Ok(LogTarget::Inherit),
+        "null" => Ok(LogTarget::Null),
+        path if path.starts_with('/') => Ok(LogTarget::File(PathBuf::from(path))),
+        _ => Err(format!(
+            "{text:?} is not a log target (expected prefix, inherit, null or an absolute file path)"
+        )),
+    }
+}
+
+/// `tcp:[HOST:]PORT | file:PATH | exec:COMMAND | notify`.
+pub fn ready_value(text: &str, shell: bool) -> Result<Ready, String> {
+    let expected = "expected tcp:[HOST:]PORT, file:PATH, exec:COMMAND or notify";
+    if text == "notify" {
+        return Ok(Ready::Notify);
+    }
+    let Some((kind, rest)) = text.split_once(':') else {
+        return Err(format!("unknown probe {text:?} ({expected})"));
+    };
+    match kind {
+        "tcp" => ready_tcp(rest),
+        "file" => absolute_path(rest).map(Ready::File),
+        "exec" => command_value(Value::String(rest.to_string()), shell).map(Ready::Exec),
+        _ => Err(format!("unknown probe {text:?} ({expected})")),
+    }
+}
+
+/// `[HOST:]PORT`, HOST possibly an IPv6 address, bracketed or not.
+fn ready_tcp(target: &str) -> Result<Ready, String> {
+    let (host, port) = match target.rsplit_once(':') {
+        Some((host, port)) => (host.trim_start_matches('[').trim_end_matches(']'), port),
+        None => ("127.0.0.1", target),
+    };
+    if host.is_empty() {
+        return Err(format!(
+            "tcp:{target}: the host is empty (expected tcp:[HOST:]PORT)"
+        ));
+    }
+    Ok(Ready::Tcp {
+        host: host.to_string(),
+        port: parse_port(port)?,
+    })
+}
+
+fn absolute_path(text: &str) -> Result<PathBuf, String> {
+    if text.starts_with('/') {
+        Ok(PathBuf::from(text))
+    } else {
+        Err(format!(
+            "{text:?} is not an absolute path (expected a path starting with /)"
+        ))
+    }
+}
+
+fn socket_path(text: &str) -> Result<PathBuf, String> {
+    if text.len() > MAX_SOCKET_PATH {
+        return Err(format!(
+            "{text:?} is too long for a socket (at most {MAX_SOCKET_PATH} bytes)"
+        ));
+    }
+    absolute_path(text)
+}
+
+fn hostname(name: String) -> Result<String, String> {
+    let ok = |c: char| c.is_ascii_alphanumeric() || c == '-' || c == '.';
+    if name.is_empty() || name.len() > 64 || !name.chars().all(ok) {
+        return Err(format!(
+            "invalid hostname {name:?} (expected 1 to 64 letters, digits, '-' or '.')"
+        ));
+    }
+    Ok(name)
+}
+
+/// A user or group: a name, or a numeric id as a string or integer.
+fn account_value(value: Value) -> Result<String, String> {
+    match value {
+        Value::String(s) if !s.is_empty() => Ok(s),
+        Value::Integer(n) if n >= 0 => Ok(n.to_string()),
+        other => Err(format!("expected a name or a numeric id, found {other}")),
+    }
+}
+
+fn exit_code(value: Value) -> Result<i32, String> {
+    match value {
+        Value::Integer(code) => match i32::try_from(code) {
+            Ok(c) if (0..=255).contains(&c) => Ok(c),
+            _ => Err(format!("{code} is not an exit code (expected 0 to 255)")),
+        },
+        other => Err(format!(
+            "expected an exit code (0 to 255), found {}",
+            other.type_str()
+        )),
+    }
+}
+
+fn env_name(name: &str) -> Result<(), String> {
+    if name.is_empty() || name.contains('=') || name.contains('\0') {
+        return Err(format!(
+            "invalid variable name {name:?} (it must be non-empty, without '=')"
+        ));
+    }
+    Ok(())
+}
+
+/// An environment value: a string, or a number or boolean written as text.
+fn env_value(value: Value) -> Result<String, String> {
+    let text = match value {
+        Value::String(s) => s,
+        Value::Integer(n) => n.to_string(),
+        Value::Float(f) => f.to_string(),
+        Value::Boolean(b) => b.to_string(),
+        other => return Err(format!("expected a string, found {}", other.type_str())),
+    };
+    if text.contains('\0') {
+        return Err("a value cannot contain a NUL byte".into());
+    }
+    Ok(text)
+}
