@@ -1,11 +1,14 @@
 //! One service's state machine (DESIGN §3) and its restart arithmetic.
 //!
 //! Every state change is an [`Event`] given to [`Service::on`], which looks it up in one
-//! table, [`TRANSITIONS`]: from each state, the events it takes and where each leads —
-//! the whole lifecycle on one screen, as in s6-supervise. Anything else is refused with
-//! an error naming the state and the event. The restart policy — exponential backoff and the restart limit — is pure
-//! arithmetic on timestamps, unit-tested here. Starting and stopping processes is the
-//! supervisor's job.
+//! table, [`TRANSITIONS`]: from each state, the events it takes, where each leads and the
+//! [`Action`]s it performs on the service's record (its run, probe, timer, backoff) — the
+//! whole lifecycle on one screen, as in s6-supervise. Anything else is refused with an
+//! error naming the state and the event. The actions are pure; what needs a system call
+//! (a probe process to kill) is handed back in [`Taken`]. The restart policy — exponential
+//! backoff and the restart limit — is arithmetic on timestamps, unit-tested here.
+//! Deciding which event happens, and starting and stopping processes, is the supervisor's
+//! job.
 
 use std::collections::VecDeque;
 use std::fmt;
@@ -118,71 +121,114 @@ impl fmt::Display for Event {
     }
 }
 
-/// The lifecycle: from each state, the events it takes and the state each leads to.
-pub const TRANSITIONS: &[(State, &[(Event, State)])] = {
+/// What taking an event does to the service's record besides moving its state. Each
+/// entry of [`TRANSITIONS`] lists its actions; [`Service::on`] performs them all.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Action {
+    /// A new run: its start time, no reason, the readiness probe and its deadline armed.
+    BeginRun,
+    /// The readiness probe and its deadline dropped; a probe process still running is
+    /// handed back to be killed.
+    EndProbe,
+    /// The next backoff (doubled, or reset after a long run), counted towards the restart
+    /// limit, with the timer set to its end.
+    ArmBackoff,
+    /// No timer.
+    ClearTimer,
+}
+
+/// One entry of the table: an event, the state it leads to, what it does.
+pub type Transition = (Event, State, &'static [Action]);
+
+/// The lifecycle: from each state, the events it takes, the state each leads to and the
+/// actions it performs.
+pub const TRANSITIONS: &[(State, &[Transition])] = {
     use Event::*;
     use State::*;
+    const RUN: &[Action] = &[Action::BeginRun];
+    const END: &[Action] = &[Action::EndProbe];
+    const RETRY: &[Action] = &[Action::EndProbe, Action::ArmBackoff];
+    const UNTIME: &[Action] = &[Action::ClearTimer];
+    const NONE: &[Action] = &[];
     &[
         (
             Waiting,
-            &[(Start, Starting), (Block, Blocked), (Cancel, Stopped)],
+            &[
+                (Start, Starting, RUN),
+                (Block, Blocked, END),
+                (Cancel, Stopped, UNTIME),
+            ],
         ),
         (
             Starting,
             &[
-                (Ready, Running),
-                (Finish, Exited),
-                (Fail, Failed),
-                (Restart, Backoff),
-                (Pause, Paused),
-                (Stop, Stopping),
+                (Ready, Running, END),
+                (Finish, Exited, END),
+                (Fail, Failed, END),
+                (Restart, Backoff, RETRY),
+                // The probe and its deadline stay: resumed, it is still starting.
+                (Pause, Paused, NONE),
+                (Stop, Stopping, END),
             ],
         ),
         (
             Running,
             &[
-                (Finish, Exited),
-                (Fail, Failed),
-                (Restart, Backoff),
-                (Pause, Paused),
-                (Stop, Stopping),
+                (Finish, Exited, END),
+                (Fail, Failed, END),
+                (Restart, Backoff, RETRY),
+                (Pause, Paused, NONE),
+                (Stop, Stopping, END),
             ],
         ),
         (
             Backoff,
-            &[(Start, Starting), (Cancel, Stopped), (Fail, Failed)],
+            &[
+                (Start, Starting, RUN),
+                (Cancel, Stopped, UNTIME),
+                (Fail, Failed, UNTIME),
+            ],
         ),
         (
             Paused,
             &[
-                (Resume, Running),
-                (ResumeStarting, Starting),
-                (Stop, Stopping),
-                (Finish, Exited),
-                (Fail, Failed),
-                (Restart, Backoff),
+                (Resume, Running, NONE),
+                (ResumeStarting, Starting, NONE),
+                (Stop, Stopping, END),
+                (Finish, Exited, END),
+                (Fail, Failed, END),
+                (Restart, Backoff, RETRY),
             ],
         ),
         // A second stop request while stopping changes nothing.
         (
             Stopping,
-            &[(Gone, Stopped), (Fail, Failed), (Stop, Stopping)],
+            &[
+                (Gone, Stopped, NONE),
+                (Fail, Failed, NONE),
+                (Stop, Stopping, NONE),
+            ],
         ),
-        (Exited, &[(Reset, Waiting)]),
-        (Failed, &[(Reset, Waiting)]),
-        (Blocked, &[(Reset, Waiting), (Cancel, Stopped)]),
-        (Stopped, &[(Reset, Waiting)]),
+        (Exited, &[(Reset, Waiting, NONE)]),
+        (Failed, &[(Reset, Waiting, NONE)]),
+        (Blocked, &[(Reset, Waiting, NONE), (Cancel, Stopped, NONE)]),
+        (Stopped, &[(Reset, Waiting, NONE)]),
     ]
 };
 
-/// Where `event` leads from `from`, if the table allows it. Pure.
-pub fn next(from: State, event: Event) -> Option<State> {
+/// Where `event` leads from `from` and what it does, if the table allows it. Pure.
+pub fn lookup(from: State, event: Event) -> Option<(State, &'static [Action])> {
     TRANSITIONS
         .iter()
         .filter(|(f, _)| *f == from)
         .flat_map(|(_, row)| row.iter())
-        .find(|(e, _)| *e == event)
-        .map(|(_, to)| *to)
+        .find(|(e, _, _)| *e == event)
+        .map(|(_, to, actions)| (*to, *actions))
+}
+
+/// Where `event` leads from `from`, if the table allows it. Pure.
+pub fn next(from: State, event: Event) -> Option<State> {
+    lookup(from, event).map(|(to, _)| to)
 }
 
 /// May a service go from `from` to `to` (by some event)?
@@ -191,7 +237,15 @@ pub fn allowed(from: State, to: State) -> bool {
         .iter()
         .filter(|(f, _)| *f == from)
         .flat_map(|(_, row)| row.iter())
-        .any(|(_, t)| *t == to)
+        .any(|(_, t, _)| *t == to)
+}
+
+/// What [`Service::on`] leaves to the caller, who owns the system calls.
+#[derive(Debug, PartialEq, Eq)]
+pub struct Taken {
+    pub state: State,
+    /// A readiness probe process that must be killed (SIGKILL) and is reaped as usual.
+    pub probe_to_kill: Option<i32>,
 }
 
 /// Backoff before the first restart.
@@ -322,17 +376,55 @@ impl Service {
         self.state
     }
 
-    /// Take `event`: move to the state the table says, or refuse it.
-    pub fn on(&mut self, event: Event) -> Result<State, String> {
+    /// Take `event` at `now`: move to the state the table says and perform its actions,
+    /// or refuse it and change nothing.
+    pub fn on(&mut self, event: Event, now: Instant) -> Result<Taken, String> {
         let from = self.state;
-        let Some(to) = next(from, event) else {
+        let Some((to, actions)) = lookup(from, event) else {
             return Err(format!("{}: {from} does not take {event}", self.name()));
         };
         if to != from {
             log::debug!("{}: {from} -> {to}", self.name());
         }
         self.state = to;
-        Ok(to)
+        let mut taken = Taken {
+            state: to,
+            probe_to_kill: None,
+        };
+        for action in actions {
+            match action {
+                Action::BeginRun => self.begin_run(now),
+                Action::EndProbe => {
+                    self.timer = None;
+                    taken.probe_to_kill = self.run.check.take().and_then(|c| c.probe_pid());
+                }
+                Action::ArmBackoff => self.arm_backoff(now),
+                Action::ClearTimer => self.timer = None,
+            }
+        }
+        Ok(taken)
+    }
+
+    fn begin_run(&mut self, now: Instant) {
+        self.started_at = Some(now);
+        self.reason = None;
+        self.run.check = self.cfg.ready.as_ref().map(|r| Check::new(r, now));
+        self.timer = self
+            .run
+            .check
+            .as_ref()
+            .and_then(|_| now.checked_add(self.cfg.ready_timeout));
+    }
+
+    fn arm_backoff(&mut self, now: Instant) {
+        let uptime = self
+            .started_at
+            .map_or(Duration::ZERO, |t| now.saturating_duration_since(t));
+        let delay = next_backoff(self.backoff, uptime);
+        self.backoff = Some(delay);
+        self.restarts += 1;
+        self.restart_history.push_back(now);
+        self.timer = now.checked_add(delay);
     }
 
     /// Does `status` count as success for this service?
@@ -417,13 +509,74 @@ mod tests {
         assert_eq!(next(Stopping, Stop), Some(Stopping), "idempotent");
         assert_eq!(next(Stopping, Start), None);
         assert_eq!(next(Exited, Ready), None);
-        let cfg = ServiceConfig::new("a", crate::config::Origin::command_line());
-        let mut svc = Service::new(cfg, Run::default());
-        assert_eq!(svc.on(Start), Ok(Starting));
-        assert_eq!(svc.on(Ready), Ok(Running));
-        let refused = svc.on(Reset).unwrap_err();
+        let mut svc = service(None);
+        let now = Instant::now();
+        assert_eq!(svc.on(Start, now).map(|t| t.state), Ok(Starting));
+        assert_eq!(svc.on(Ready, now).map(|t| t.state), Ok(Running));
+        let refused = svc.on(Reset, now).unwrap_err();
         assert!(refused.contains("running does not take Reset"), "{refused}");
         assert_eq!(svc.state(), Running, "a refused event changes nothing");
+    }
+
+    fn service(ready: Option<crate::config::Ready>) -> Service {
+        let mut cfg = ServiceConfig::new("a", crate::config::Origin::command_line());
+        cfg.ready = ready;
+        cfg.ready_timeout = Duration::from_secs(5);
+        Service::new(cfg, Run::default())
+    }
+
+    #[test]
+    fn a_run_arms_the_probe_and_its_deadline_and_readiness_drops_them() {
+        use Event::*;
+        let t0 = Instant::now();
+        let mut svc = service(Some(crate::config::Ready::Notify));
+        svc.reason = Some("earlier failure".into());
+        svc.on(Start, t0).unwrap();
+        assert!(svc.run.check.is_some());
+        assert_eq!(svc.timer, Some(t0 + Duration::from_secs(5)));
+        assert_eq!((svc.started_at, svc.reason.as_deref()), (Some(t0), None));
+        // Paused while starting: the probe waits with it.
+        svc.on(Pause, t0).unwrap();
+        assert!(svc.run.check.is_some() && svc.timer.is_some());
+        svc.on(ResumeStarting, t0).unwrap();
+        let taken = svc.on(Ready, t0).unwrap();
+        assert_eq!(taken.probe_to_kill, None);
+        assert!(svc.run.check.is_none() && svc.timer.is_none());
+    }
+
+    #[test]
+    fn a_restart_doubles_the_backoff_and_counts_it() {
+        use Event::*;
+        let t0 = Instant::now();
+        let mut svc = service(None);
+        svc.on(Start, t0).unwrap();
+        svc.on(Restart, t0 + Duration::from_secs(1)).unwrap();
+        assert_eq!(svc.state(), State::Backoff);
+        assert_eq!(svc.backoff, Some(BACKOFF_START));
+        assert_eq!(svc.timer, Some(t0 + Duration::from_secs(1) + BACKOFF_START));
+        let t1 = t0 + Duration::from_secs(2);
+        svc.on(Start, t1).unwrap();
+        svc.on(Restart, t1).unwrap();
+        assert_eq!(svc.backoff, Some(BACKOFF_START * 2));
+        assert_eq!((svc.restarts, svc.restart_history.len()), (2, 2));
+        // Stopped while backing off: no timer is left to wake rinit.
+        svc.on(Cancel, t1).unwrap();
+        assert_eq!((svc.state(), svc.timer), (State::Stopped, None));
+    }
+
+    #[test]
+    fn every_way_out_of_starting_ends_the_probe() {
+        use Event::*;
+        for event in [Ready, Finish, Fail, Restart, Stop] {
+            let mut svc = service(Some(crate::config::Ready::Notify));
+            let t0 = Instant::now();
+            svc.on(Start, t0).unwrap();
+            svc.on(event, t0).unwrap();
+            assert!(svc.run.check.is_none(), "{event}: probe left");
+            if event != Restart {
+                assert_eq!(svc.timer, None, "{event}: deadline left");
+            }
+        }
     }
 
     #[test]

@@ -611,7 +611,7 @@ impl Supervisor {
     fn start(&mut self, i: usize, now: Instant) -> bool {
         if let Some(refusal) = self.services.get(i).and_then(|s| s.run.refusal.clone()) {
             if let Some(svc) = self.services.get_mut(i) {
-                transition(svc, Event::Start);
+                transition(svc, Event::Start, now);
             }
             self.end_for_good(i, State::Failed, refusal, now);
             return true;
@@ -620,7 +620,7 @@ impl Supervisor {
         let Some(svc) = self.services.get_mut(i) else {
             return false;
         };
-        if let Err(e) = svc.on(Event::Start) {
+        if let Err(e) = take(svc, Event::Start, now) {
             error!("{e}");
             return false;
         }
@@ -629,16 +629,8 @@ impl Supervisor {
                 info!("started {} (pid {pid})", svc.name());
                 svc.pid = Some(pid);
                 svc.session = Some(pid);
-                svc.started_at = Some(now);
-                svc.reason = None;
-                svc.run.check = svc.cfg.ready.as_ref().map(|r| Check::new(r, now));
-                svc.timer = svc
-                    .run
-                    .check
-                    .as_ref()
-                    .and_then(|_| now.checked_add(svc.cfg.ready_timeout));
                 if svc.run.check.is_none() && !svc.cfg.oneshot {
-                    transition(svc, Event::Ready);
+                    transition(svc, Event::Ready, now);
                 }
             }
             Err(e) => {
@@ -716,12 +708,7 @@ impl Supervisor {
         };
         if check.advance(&svc.cfg.name, now) {
             info!("{} is ready", svc.name());
-            svc.timer = None;
-            svc.run.check = None;
-            if svc.cfg.oneshot {
-                return false;
-            }
-            return svc.on(Event::Ready).is_ok();
+            return take(svc, Event::Ready, now).is_ok();
         }
         if svc.timer.is_some_and(|t| now >= t) {
             let reason = format!("not ready after {} ms", svc.cfg.ready_timeout.as_millis());
@@ -754,10 +741,6 @@ impl Supervisor {
         if stopping || !matches!(was, State::Starting | State::Running | State::Paused) {
             return;
         }
-        self.leave_starting(i);
-        let Some(svc) = self.services.get_mut(i) else {
-            return;
-        };
         let success = svc.is_success(status);
         if svc.cfg.oneshot && success {
             self.end_for_good(i, State::Exited, String::new(), now);
@@ -765,16 +748,9 @@ impl Supervisor {
         }
         if service::wants_restart(svc.cfg.restart, success) {
             if service::within_limit(&mut svc.restart_history, now) {
-                let uptime = svc
-                    .started_at
-                    .map_or(Duration::ZERO, |t| now.duration_since(t));
-                let delay = service::next_backoff(svc.backoff, uptime);
-                svc.backoff = Some(delay);
-                svc.restarts += 1;
-                svc.restart_history.push_back(now);
-                svc.timer = Some(now + delay);
+                transition(svc, Event::Restart, now);
+                let delay = svc.backoff.unwrap_or_default();
                 info!("{}: restarting in {} ms", svc.name(), delay.as_millis());
-                transition(svc, Event::Restart);
                 return;
             }
             let reason = format!(
@@ -794,8 +770,7 @@ impl Supervisor {
     }
 
     /// Service `i` will not run again: record why, and end the run if it is critical.
-    fn end_for_good(&mut self, i: usize, to: State, reason: String, _now: Instant) {
-        self.leave_starting(i);
+    fn end_for_good(&mut self, i: usize, to: State, reason: String, now: Instant) {
         let Some(svc) = self.services.get_mut(i) else {
             return;
         };
@@ -804,7 +779,7 @@ impl Supervisor {
             State::Blocked => Event::Block,
             _ => Event::Fail,
         };
-        if let Err(e) = svc.on(event) {
+        if let Err(e) = take(svc, event, now) {
             error!("{e}");
             return;
         }
@@ -824,20 +799,6 @@ impl Supervisor {
         self.exit_code = Some(code);
         let why = format!("critical service {} {to}", svc.name());
         self.begin_shutdown(why, false);
-    }
-
-    /// Drop a service's readiness timer and probe (killing an exec probe still running):
-    /// it is no longer starting.
-    pub(super) fn leave_starting(&mut self, i: usize) {
-        if let Some(svc) = self.services.get_mut(i) {
-            svc.timer = None;
-        }
-        let Some(check) = self.services.get_mut(i).and_then(|s| s.run.check.take()) else {
-            return;
-        };
-        if let Some(pid) = check.probe_pid() {
-            let _ = crate::process::signal_child(pid, libc::SIGKILL);
-        }
     }
 
     /// A datagram on the notify socket: READY=1 from a starting notify service.
@@ -917,16 +878,15 @@ impl Supervisor {
     }
 
     fn stop_spec(&mut self, i: usize, interrupt: bool) -> Option<StopSpec> {
-        self.leave_starting(i);
+        let now = Instant::now();
         let svc = self.services.get_mut(i)?;
         if svc.state().is_live() {
-            transition(svc, Event::Stop);
+            transition(svc, Event::Stop, now);
         } else if matches!(
             svc.state(),
             State::Waiting | State::Backoff | State::Blocked
         ) {
-            transition(svc, Event::Cancel);
-            svc.timer = None;
+            transition(svc, Event::Cancel, now);
         }
         let session = svc.session?;
         // Ctrl+C stops the main command with SIGINT, as a terminal would.
@@ -995,7 +955,7 @@ impl Supervisor {
         let now = Instant::now();
         for svc in &mut self.services {
             if svc.state() == State::Stopping {
-                transition(svc, Event::Gone);
+                transition(svc, Event::Gone, now);
             }
         }
         // Survivors are possible only when the deadline cut the shutdown short: otherwise
@@ -1033,10 +993,20 @@ impl Supervisor {
     }
 }
 
-/// Give `svc` an event the caller knows its state takes; a refusal is a bug in rinit,
+/// Give `svc` an event: the table moves its state and keeps its record
+/// ([`Service::on`]); the system calls that asks for are made here.
+pub(super) fn take(svc: &mut Service, event: Event, now: Instant) -> Result<State, String> {
+    let taken = svc.on(event, now)?;
+    if let Some(pid) = taken.probe_to_kill {
+        let _ = crate::process::signal_child(pid, libc::SIGKILL);
+    }
+    Ok(taken.state)
+}
+
+/// [`take`] an event the caller knows the state takes; a refusal is a bug in rinit,
 /// logged, never silently dropped.
-pub(super) fn transition(svc: &mut Service, event: Event) {
-    if let Err(e) = svc.on(event) {
+pub(super) fn transition(svc: &mut Service, event: Event, now: Instant) {
+    if let Err(e) = take(svc, event, now) {
         error!("{e}");
     }
 }

@@ -11,7 +11,7 @@ use std::time::Instant;
 
 use log::{info, warn};
 
-use super::{Supervisor, scan, transition};
+use super::{Supervisor, scan, take, transition};
 use crate::config::{Config, MAIN, Ready};
 use crate::control::{Reply, Request, ServiceStatus, error_reply};
 use crate::ready::NotifySocket;
@@ -74,10 +74,11 @@ impl Supervisor {
             After::Failed => Event::Fail,
             _ => Event::Gone,
         };
-        transition(svc, event);
+        let now = Instant::now();
+        transition(svc, event, now);
         info!("{name} {}", svc.state());
         match after {
-            After::Start => transition(svc, Event::Reset),
+            After::Start => transition(svc, Event::Reset, now),
             After::Remove => self.remove_service(i),
             After::Stopped | After::Failed => {}
         }
@@ -251,11 +252,12 @@ impl Supervisor {
             ));
         }
         // It cannot start while what it needs is down: start those too.
+        let now = Instant::now();
         let mut woken = Vec::new();
         for j in std::iter::once(i).chain(self.all_deps(i)) {
             if let Some(svc) = self.services.get_mut(j) {
                 let needed = j == i || !svc.satisfies_dependents();
-                if needed && svc.state().is_final() && svc.on(Event::Reset).is_ok() {
+                if needed && svc.state().is_final() && take(svc, Event::Reset, now).is_ok() {
                     svc.reason = None;
                     woken.push(svc.name().to_string());
                 }
@@ -363,7 +365,7 @@ impl Supervisor {
                 svc.state()
             ));
         }
-        svc.on(Event::Pause)?;
+        take(svc, Event::Pause, Instant::now())?;
         let n = self.signal_tree(i, libc::SIGSTOP);
         Ok(format!("paused {name} ({n} process(es))"))
     }
@@ -375,11 +377,12 @@ impl Supervisor {
         if svc.state() != State::Paused {
             return Err(format!("{name} is {}, not paused", svc.state()));
         }
-        svc.on(if pending_check {
+        let event = if pending_check {
             Event::ResumeStarting
         } else {
             Event::Resume
-        })?;
+        };
+        take(svc, event, Instant::now())?;
         let n = self.signal_tree(i, libc::SIGCONT);
         Ok(format!("resumed {name} ({n} process(es))"))
     }
@@ -488,6 +491,7 @@ impl Supervisor {
     /// After a reload: stop what changed (then start it) and what was removed (then
     /// forget it).
     fn retire(&mut self, changed: &[String], removed: &[String]) {
+        let now = Instant::now();
         let mut set = Vec::new();
         let mut plan = Vec::new();
         for (names, after) in [(changed, After::Start), (removed, After::Remove)] {
@@ -507,10 +511,9 @@ impl Supervisor {
                         svc.state(),
                         State::Waiting | State::Backoff | State::Blocked
                     ) {
-                        transition(svc, Event::Cancel);
+                        transition(svc, Event::Cancel, now);
                     }
-                    transition(svc, Event::Reset);
-                    svc.timer = None;
+                    transition(svc, Event::Reset, now);
                 }
             }
         }
