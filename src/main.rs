@@ -125,8 +125,7 @@ fn main() {
     if !matches!(parsed, Ok(Cli::Init { .. })) {
         // The command-line tools (check, ctl, help) end quietly when their reader goes
         // away (`rinit check | head`), like any Unix tool; only init ignores SIGPIPE.
-        // SAFETY: setting a signal's disposition to the default.
-        unsafe { libc::signal(libc::SIGPIPE, libc::SIG_DFL) };
+        rinit::signals::set_action(libc::SIGPIPE, libc::SIG_DFL);
     }
     let code = match parsed {
         Ok(Cli::Help) => {

@@ -20,13 +20,15 @@ impl Pattern {
     pub fn new(src: &str) -> Result<Pattern, String> {
         let c_src =
             CString::new(src).map_err(|_| "a pattern cannot contain a NUL byte".to_string())?;
-        // SAFETY: regex_t is a plain C struct for which all-zero bytes are a valid value;
-        // regcomp initialises it.
-        let mut regex: Box<libc::regex_t> = Box::new(unsafe { std::mem::zeroed() });
         let flags = libc::REG_EXTENDED | libc::REG_NOSUB;
-        // SAFETY: `regex` points to writable memory for one regex_t, `c_src` is a valid
-        // NUL-terminated string that outlives the call.
-        let code = unsafe { libc::regcomp(&mut *regex, c_src.as_ptr(), flags) };
+        // SAFETY: regex_t is a plain C struct for which all-zero bytes are a valid value,
+        // which regcomp initialises through a pointer to writable memory for one regex_t;
+        // `c_src` is a valid NUL-terminated string that outlives the call.
+        let (regex, code) = unsafe {
+            let mut regex: Box<libc::regex_t> = Box::new(std::mem::zeroed());
+            let code = libc::regcomp(&mut *regex, c_src.as_ptr(), flags);
+            (regex, code)
+        };
         if code != 0 {
             // regcomp failed, so there is nothing to regfree.
             return Err(describe_error(code, &regex));
@@ -80,13 +82,10 @@ impl std::fmt::Debug for Pattern {
 
 /// The message `regerror` gives for error `code`.
 fn describe_error(code: libc::c_int, regex: &libc::regex_t) -> String {
-    let mut buf = [0 as libc::c_char; 256];
-    // SAFETY: `buf` is writable for its full length, which is what we pass; regerror
-    // always NUL-terminates within that size.
-    unsafe { libc::regerror(code, regex, buf.as_mut_ptr(), buf.len()) };
-    // SAFETY: regerror wrote a NUL-terminated string into `buf` (it truncates to fit).
-    let text = unsafe { CStr::from_ptr(buf.as_ptr()) };
-    let text = text.to_string_lossy();
+    let mut buf = [0u8; 256];
+    // SAFETY: `buf` is writable for its full length, which is what we pass.
+    unsafe { libc::regerror(code, regex, buf.as_mut_ptr().cast(), buf.len()) };
+    let text = CStr::from_bytes_until_nul(&buf).map_or_else(|_| "".into(), CStr::to_string_lossy);
     if text.is_empty() {
         format!("invalid regular expression (error {code})")
     } else {

@@ -219,14 +219,7 @@ impl Signaller for System {
 /// `kill(2)` after checking the start time.
 fn kill_checked(pid: i32, starttime: u64, sig: i32) -> io::Result<()> {
     match proctree::try_read_proc(pid)? {
-        Some(p) if p.starttime == starttime => {
-            // SAFETY: kill with a positive pid checked just above; never 0 or -1.
-            if pid > 0 && unsafe { libc::kill(pid, sig) } == 0 {
-                Ok(())
-            } else {
-                Err(io::Error::last_os_error())
-            }
-        }
+        Some(p) if p.starttime == starttime => crate::process::kill(pid, sig),
         _ => Err(io::Error::from_raw_os_error(libc::ESRCH)),
     }
 }
@@ -248,13 +241,15 @@ pub fn is_shortage(e: &io::Error) -> bool {
 }
 
 fn raw_open(pid: i32) -> io::Result<OwnedFd> {
-    // SAFETY: pidfd_open takes a pid and flags and returns a new fd or -1.
-    let fd = unsafe { libc::syscall(libc::SYS_pidfd_open, pid, 0) };
-    if fd < 0 {
-        return Err(io::Error::last_os_error());
+    // SAFETY: pidfd_open takes a pid and flags and returns a new fd, which we then own,
+    // or -1.
+    unsafe {
+        let fd = libc::syscall(libc::SYS_pidfd_open, pid, 0);
+        if fd < 0 {
+            return Err(io::Error::last_os_error());
+        }
+        Ok(OwnedFd::from_raw_fd(fd as i32))
     }
-    // SAFETY: fd is a new descriptor we own.
-    Ok(unsafe { OwnedFd::from_raw_fd(fd as i32) })
 }
 
 fn raw_signal(fd: &OwnedFd, sig: i32) -> io::Result<()> {

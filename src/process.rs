@@ -11,6 +11,14 @@ use crate::signals;
 /// `kill(2)` is exact. Any signal number, real-time ones included (nix's `Signal` has
 /// none). Never a group or everyone: `pid` must be positive.
 pub fn signal_child(pid: i32, sig: i32) -> io::Result<()> {
+    kill(pid, sig)
+}
+
+/// kill(2) of one process by pid, with any signal number (nix's `kill` takes only the
+/// signals its `Signal` names, no real-time ones). Never a group or everyone: `pid` must
+/// be positive. Exact only for a pid that cannot have been recycled (see
+/// [`signal_child`]; `pidfd` checks the start time first).
+pub fn kill(pid: i32, sig: i32) -> io::Result<()> {
     if pid <= 0 {
         return Err(io::Error::from_raw_os_error(libc::EINVAL));
     }

@@ -636,14 +636,13 @@ mod tests {
         assert_eq!(c.next_deadline(), None, "a watched probe needs no timer");
         assert!(!c.advance("f", Instant::now()));
         std::fs::write(&path, "").unwrap();
-        let mut pfd = libc::pollfd {
-            fd: watch.as_fd().as_raw_fd(),
-            events: libc::POLLIN,
-            revents: 0,
-        };
+        let mut fds = [nix::poll::PollFd::new(
+            watch.as_fd(),
+            nix::poll::PollFlags::POLLIN,
+        )];
         assert_eq!(
-            unsafe { libc::poll(&mut pfd, 1, 1000) },
-            1,
+            nix::poll::poll(&mut fds, 1000u16),
+            Ok(1),
             "inotify saw the file"
         );
         let paths = watch.drain();

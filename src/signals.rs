@@ -6,7 +6,7 @@
 //! default dispositions back in `spawn`.
 
 use std::io;
-use std::os::fd::{AsFd, AsRawFd, BorrowedFd, FromRawFd, OwnedFd};
+use std::os::fd::{AsFd, BorrowedFd, FromRawFd, OwnedFd};
 
 /// What rinit does when a signal arrives.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -265,21 +265,32 @@ pub fn take_over() -> io::Result<SignalFd> {
     }
     let set = SigSet::of(handled());
     set_mask(libc::SIG_BLOCK, &set)?;
-    // SAFETY: signalfd4(2) reads an 8-byte set; -1 asks for a new fd.
-    let fd = unsafe {
-        libc::syscall(
+    // SAFETY: signalfd4(2) reads an 8-byte set; -1 asks for a new fd, which we then own.
+    unsafe {
+        let fd = libc::syscall(
             libc::SYS_signalfd4,
             -1,
             &set.0 as *const u64,
             8usize,
             libc::SFD_NONBLOCK | libc::SFD_CLOEXEC,
-        )
-    } as i32;
-    if fd < 0 {
-        return Err(io::Error::last_os_error());
+        ) as i32;
+        if fd < 0 {
+            return Err(io::Error::last_os_error());
+        }
+        Ok(SignalFd(OwnedFd::from_raw_fd(fd)))
     }
-    // SAFETY: fd is a new descriptor we own.
-    Ok(SignalFd(unsafe { OwnedFd::from_raw_fd(fd) }))
+}
+
+/// The size of one `struct signalfd_siginfo` as read(2) returns it.
+const SIGINFO_SIZE: usize = std::mem::size_of::<libc::signalfd_siginfo>();
+
+/// `ssi_signo`, the record's first field (a u32 in native byte order).
+fn signo_of(record: &[u8]) -> i32 {
+    let mut signo = [0u8; 4];
+    if let Some(bytes) = record.get(..4) {
+        signo.copy_from_slice(bytes);
+    }
+    u32::from_ne_bytes(signo) as i32
 }
 
 /// The signalfd rinit reads its signals from.
@@ -289,22 +300,15 @@ impl SignalFd {
     /// Read the pending signals into `out`, up to [`BATCH`] per call; return how many
     /// (0 when none is pending).
     pub fn read_batch(&self, out: &mut [i32; BATCH]) -> usize {
-        // SAFETY: all-zero signalfd_siginfo values are valid.
-        let mut infos = [unsafe { std::mem::zeroed::<libc::signalfd_siginfo>() }; BATCH];
-        let size = std::mem::size_of::<libc::signalfd_siginfo>();
-        // SAFETY: infos is a writable buffer of BATCH * size bytes.
-        let n = unsafe {
-            libc::read(
-                self.0.as_raw_fd(),
-                infos.as_mut_ptr().cast::<libc::c_void>(),
-                size * BATCH,
-            )
-        };
-        let count = if n > 0 { n as usize / size } else { 0 };
-        for (slot, info) in out.iter_mut().zip(infos.iter().take(count)) {
-            *slot = info.ssi_signo as i32;
+        let mut buf = [0u8; SIGINFO_SIZE * BATCH];
+        let n = nix::unistd::read(&self.0, &mut buf).unwrap_or(0);
+        let records = buf.get(..n).unwrap_or_default().chunks_exact(SIGINFO_SIZE);
+        let mut count = 0;
+        for (slot, record) in out.iter_mut().zip(records) {
+            *slot = signo_of(record);
+            count += 1;
         }
-        count.min(BATCH)
+        count
     }
 }
 

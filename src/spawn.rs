@@ -1,16 +1,22 @@
 //! fork/exec of service processes.
 //!
-//! Everything the child needs (argv, environment, paths) is prepared as C strings before
-//! `fork(2)`; the child then only makes system calls: a new session (`setsid`), default
-//! signal dispositions and an empty signal mask, its stdio, fds above 2 closed, and
-//! `execvp`. If exec fails the child reports why on stderr and exits 127 (not found) or
+//! Everything the child needs (argv, environment, paths, groups) is prepared before
+//! `fork(2)`; the child then allocates nothing and only makes system calls, through nix
+//! where nix has them: a new session (`setsid`), default signal dispositions and an empty
+//! signal mask, its stdio, fds above 2 closed, and `execvp`. If exec fails the child reports why on stderr and exits 127 (not found) or
 //! 126 (found but not executable), the shell's and tini's convention.
 
 use std::ffi::{CString, OsStr};
 use std::io;
-use std::os::fd::RawFd;
+use std::os::fd::{AsFd, RawFd};
 use std::os::unix::ffi::OsStrExt;
 use std::sync::OnceLock;
+
+use nix::errno::Errno;
+use nix::sys::resource::{Resource, getrlimit, setrlimit};
+use nix::unistd::{
+    Gid, Pid, Uid, chdir, getpgrp, setgid, setgroups, setpgid, setsid, setuid, tcsetpgrp,
+};
 
 use crate::signals;
 use crate::users::Credentials;
@@ -20,33 +26,22 @@ pub const EXIT_NOT_FOUND: i32 = 127;
 /// Exit status of a child whose command exists but could not be executed.
 pub const EXIT_NOT_EXECUTABLE: i32 = 126;
 
-/// The `RLIMIT_NOFILE` rinit inherited, which its children get back before exec.
-static INHERITED_NOFILE: OnceLock<libc::rlimit> = OnceLock::new();
+/// The `RLIMIT_NOFILE` (soft, hard) rinit inherited, which its children get back.
+static INHERITED_NOFILE: OnceLock<(u64, u64)> = OnceLock::new();
 
 /// Raise rinit's soft fd limit to its hard limit (containerd starts containers with a
 /// soft limit of 1024, while a stop may need a pidfd per process), remembering the
 /// inherited one for the services. Returns the soft limit now in force.
 pub fn raise_fd_limit() -> u64 {
-    let mut lim = libc::rlimit {
-        rlim_cur: 0,
-        rlim_max: 0,
-    };
-    // SAFETY: lim is a valid out-pointer.
-    if unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut lim) } != 0 {
+    let Ok((soft, hard)) = getrlimit(Resource::RLIMIT_NOFILE) else {
         return 1024;
-    }
-    let _ = INHERITED_NOFILE.set(lim);
-    let raised = libc::rlimit {
-        rlim_cur: lim.rlim_max,
-        rlim_max: lim.rlim_max,
     };
-    // SAFETY: raised is a valid rlimit.
-    if lim.rlim_cur < lim.rlim_max && unsafe { libc::setrlimit(libc::RLIMIT_NOFILE, &raised) } == 0
-    {
-        log::debug!("fd limit raised from {} to {}", lim.rlim_cur, lim.rlim_max);
-        return raised.rlim_cur;
+    let _ = INHERITED_NOFILE.set((soft, hard));
+    if soft < hard && setrlimit(Resource::RLIMIT_NOFILE, hard, hard).is_ok() {
+        log::debug!("fd limit raised from {soft} to {hard}");
+        return hard;
     }
-    lim.rlim_cur
+    soft
 }
 
 /// Where a child's stdout and stderr go.
@@ -152,23 +147,34 @@ impl Spawn {
 
     /// Fork and exec. Returns the child's pid, which is also its session and group id.
     pub fn spawn(&self) -> io::Result<i32> {
-        let mut ptrs: Vec<*const libc::c_char> = self.argv.iter().map(|a| a.as_ptr()).collect();
-        ptrs.push(std::ptr::null());
+        let mut argv: Vec<*const libc::c_char> = self.argv.iter().map(|a| a.as_ptr()).collect();
+        argv.push(std::ptr::null());
         let envp: Option<Vec<*const libc::c_char>> = self.env.as_ref().map(|env| {
             env.iter()
                 .map(|e| e.as_ptr())
                 .chain(std::iter::once(std::ptr::null()))
                 .collect()
         });
-        let program = ptrs.first().copied().unwrap_or(std::ptr::null());
+        let groups: Option<Vec<Gid>> = self
+            .creds
+            .as_ref()
+            .map(|c| c.groups.iter().map(|g| Gid::from_raw(*g)).collect());
         // Formatted before fork so the child does not allocate.
         let prefix = format!("rinit: {}: cannot run {:?}: ", self.name, self.program());
-        // SAFETY: rinit is single-threaded; the child only makes system calls before exec.
+        // SAFETY: after fork(2) the child allocates nothing and takes no lock (the stdin
+        // handle a foreground child uses was set up by the caller's isatty check), so it
+        // is sound even where other threads exist (unit tests); it only makes system
+        // calls until exec or _exit.
         match unsafe { libc::fork() } {
             -1 => Err(io::Error::last_os_error()),
             0 => {
-                // SAFETY: in the child, with pointers prepared above.
-                unsafe { self.child(program, &ptrs, envp.as_deref(), prefix.as_bytes()) }
+                let code = match self.prepare_child(groups.as_deref()) {
+                    Ok(()) => report(prefix.as_bytes(), b"", exec(&argv, envp.as_deref())),
+                    Err((what, errno)) => report(prefix.as_bytes(), what, errno),
+                };
+                // SAFETY: leaves the child at once, without rinit's exit path (which
+                // would flush buffers that belong to the parent).
+                unsafe { libc::_exit(code) }
             }
             pid => Ok(pid),
         }
@@ -181,107 +187,89 @@ impl Spawn {
             .unwrap_or_default()
     }
 
-    /// The child's side: never returns.
-    unsafe fn child(
-        &self,
-        program: *const libc::c_char,
-        argv: &[*const libc::c_char],
-        envp: Option<&[*const libc::c_char]>,
-        prefix: &[u8],
-    ) -> ! {
-        // SAFETY: plain system calls on values prepared before fork.
-        unsafe {
-            if self.foreground {
-                // SIGTTOU is still ignored here (rinit's disposition), so a group that is
-                // not yet in the foreground may take the terminal.
-                libc::setpgid(0, 0);
-                libc::tcsetpgrp(0, libc::getpgrp());
-            } else {
-                libc::setsid();
-            }
-            for sig in 1..=signals::SIGMAX {
-                if sig != libc::SIGKILL && sig != libc::SIGSTOP {
-                    signals::set_action(sig, libc::SIG_DFL);
-                }
-            }
-            let _ = signals::set_mask(libc::SIG_SETMASK, &signals::SigSet::empty());
-            if let Some(fd) = self.stdin {
-                libc::dup2(fd, 0);
-            }
-            if let Stdio::Fd(fd) = self.stdio {
-                libc::dup2(fd, 1);
-                libc::dup2(fd, 2);
-            }
-            close_fds_from(3);
-            if let Some(lim) = INHERITED_NOFILE.get() {
-                libc::setrlimit(libc::RLIMIT_NOFILE, lim);
-            }
-            if let Some(dir) = &self.workdir {
-                if libc::chdir(dir.as_ptr()) != 0 {
-                    fail(
-                        prefix,
-                        b"cannot change to its workdir: ",
-                        EXIT_NOT_EXECUTABLE,
-                    );
-                }
-            }
-            if let Some(c) = &self.creds {
-                // setgroups, then setgid, then setuid: once the uid changes, the others
-                // are no longer permitted.
-                if libc::setgroups(c.groups.len(), c.groups.as_ptr()) != 0
-                    || libc::setgid(c.gid) != 0
-                    || libc::setuid(c.uid) != 0
-                {
-                    fail(prefix, b"cannot switch user: ", EXIT_NOT_EXECUTABLE);
-                }
-            }
-            match envp {
-                Some(envp) => libc::execvpe(program, argv.as_ptr(), envp.as_ptr()),
-                None => libc::execvp(program, argv.as_ptr()),
-            };
-            let err = *libc::__errno_location();
-            let code = if err == libc::ENOENT || err == libc::ENOTDIR {
-                EXIT_NOT_FOUND
-            } else {
-                EXIT_NOT_EXECUTABLE
-            };
-            write_all(2, prefix);
-            let msg = libc::strerror(err);
-            if !msg.is_null() {
-                write_all(2, std::ffi::CStr::from_ptr(msg).to_bytes());
-            }
-            write_all(2, b"\n");
-            libc::_exit(code)
+    /// The child's side before exec: session or foreground group, default signal
+    /// dispositions and an empty mask, stdio, no other fds, rinit's inherited fd limit,
+    /// workdir, user. An error says what failed.
+    fn prepare_child(&self, groups: Option<&[Gid]>) -> Result<(), (&'static [u8], Errno)> {
+        if self.foreground {
+            // SIGTTOU is still ignored here (rinit's disposition), so a group that is not
+            // yet in the foreground may take the terminal.
+            let _ = setpgid(Pid::from_raw(0), Pid::from_raw(0));
+            let _ = tcsetpgrp(std::io::stdin(), getpgrp());
+        } else {
+            let _ = setsid();
         }
+        for sig in 1..=signals::SIGMAX {
+            if sig != libc::SIGKILL && sig != libc::SIGSTOP {
+                signals::set_action(sig, libc::SIG_DFL);
+            }
+        }
+        let _ = signals::set_mask(libc::SIG_SETMASK, &signals::SigSet::empty());
+        redirect(self.stdin, self.stdio);
+        if let Some((soft, hard)) = INHERITED_NOFILE.get() {
+            let _ = setrlimit(Resource::RLIMIT_NOFILE, *soft, *hard);
+        }
+        if let Some(dir) = &self.workdir {
+            chdir(dir.as_c_str()).map_err(|e| (&b"cannot change to its workdir: "[..], e))?;
+        }
+        if let (Some(c), Some(groups)) = (&self.creds, groups) {
+            // setgroups, then setgid, then setuid: once the uid changes, the others are
+            // no longer permitted.
+            setgroups(groups)
+                .and_then(|()| setgid(Gid::from_raw(c.gid)))
+                .and_then(|()| setuid(Uid::from_raw(c.uid)))
+                .map_err(|e| (&b"cannot switch user: "[..], e))?;
+        }
+        Ok(())
     }
 }
 
-/// Report the current errno after `what` on stderr and exit with `code` (child only).
-unsafe fn fail(prefix: &[u8], what: &[u8], code: i32) -> ! {
-    // SAFETY: errno and strerror in the single-threaded child.
+/// The child's stdin and stdout/stderr, and every fd above 2 closed (close_range(2), with
+/// a loop as a fallback).
+fn redirect(stdin: Option<RawFd>, stdio: Stdio) {
+    // SAFETY: in the child before exec: dup2 and close on fd numbers; the fds it
+    // replaces or closes are the child's copies, which nothing in it uses any more.
     unsafe {
-        let err = *libc::__errno_location();
-        write_all(2, prefix);
-        write_all(2, what);
-        let msg = libc::strerror(err);
-        if !msg.is_null() {
-            write_all(2, std::ffi::CStr::from_ptr(msg).to_bytes());
+        if let Some(fd) = stdin {
+            libc::dup2(fd, 0);
         }
-        write_all(2, b"\n");
-        libc::_exit(code)
-    }
-}
-
-/// Close every fd from `first` up (close_range(2), with a loop as a fallback).
-unsafe fn close_fds_from(first: RawFd) {
-    // SAFETY: closing fds in the child before exec.
-    unsafe {
-        if libc::syscall(libc::SYS_close_range, first as u32, u32::MAX, 0) != 0 {
+        if let Stdio::Fd(fd) = stdio {
+            libc::dup2(fd, 1);
+            libc::dup2(fd, 2);
+        }
+        if libc::syscall(libc::SYS_close_range, 3u32, u32::MAX, 0) != 0 {
             let max = libc::sysconf(libc::_SC_OPEN_MAX).clamp(256, 65536) as RawFd;
-            for fd in first..max {
+            for fd in 3..max {
                 libc::close(fd);
             }
         }
+    }
+}
+
+/// execvp(3) or execvpe(3); returns only on failure, with its errno.
+fn exec(argv: &[*const libc::c_char], envp: Option<&[*const libc::c_char]>) -> Errno {
+    let program = argv.first().copied().unwrap_or(std::ptr::null());
+    // SAFETY: argv and envp are NULL-terminated arrays of pointers to C strings owned by
+    // the Spawn, prepared before fork; the child's copy of memory keeps them alive.
+    unsafe {
+        match envp {
+            Some(envp) => libc::execvpe(program, argv.as_ptr(), envp.as_ptr()),
+            None => libc::execvp(program, argv.as_ptr()),
+        };
+    }
+    Errno::last()
+}
+
+/// Say on stderr why the child could not run (`prefix`, `what`, the error); the exit
+/// status: 127 if the program was not found, 126 otherwise.
+fn report(prefix: &[u8], what: &[u8], errno: Errno) -> i32 {
+    let stderr = std::io::stderr();
+    for part in [prefix, what, errno.desc().as_bytes(), b"\n"] {
+        write_all(&stderr, part);
+    }
+    match errno {
+        Errno::ENOENT | Errno::ENOTDIR if what.is_empty() => EXIT_NOT_FOUND,
+        _ => EXIT_NOT_EXECUTABLE,
     }
 }
 
@@ -294,13 +282,12 @@ fn env_entry(key: &[u8], value: &[u8]) -> Vec<u8> {
     entry
 }
 
-fn write_all(fd: RawFd, mut bytes: &[u8]) {
+fn write_all(fd: impl AsFd, mut bytes: &[u8]) {
     while !bytes.is_empty() {
-        // SAFETY: bytes is a valid buffer.
-        let n = unsafe { libc::write(fd, bytes.as_ptr().cast(), bytes.len()) };
-        if n <= 0 {
-            return;
+        match nix::unistd::write(&fd, bytes) {
+            Ok(n) if n > 0 => bytes = bytes.get(n..).unwrap_or_default(),
+            Err(Errno::EINTR) => {}
+            _ => return,
         }
-        bytes = bytes.get(n as usize..).unwrap_or_default();
     }
 }

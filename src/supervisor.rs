@@ -16,6 +16,7 @@ use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use log::{debug, error, info, warn};
+use nix::poll::{PollFd, PollFlags, PollTimeout, poll};
 
 mod commands;
 
@@ -329,13 +330,9 @@ impl Supervisor {
         self.poll_failures = self.poll_failures.saturating_add(1);
         let retry = i32::try_from(POLL_RETRY.as_millis()).unwrap_or(i32::MAX);
         let wait = if ms < 0 { retry } else { ms.min(retry) };
-        let mut pfd = libc::pollfd {
-            fd: self.signals.as_fd().as_raw_fd(),
-            events: libc::POLLIN,
-            revents: 0,
-        };
-        // SAFETY: one valid pollfd.
-        if unsafe { libc::poll(&mut pfd, 1, wait) } > 0 {
+        let mut fds = [PollFd::new(self.signals.as_fd(), PollFlags::POLLIN)];
+        let timeout = PollTimeout::try_from(wait).unwrap_or(PollTimeout::MAX);
+        if poll(&mut fds, timeout).is_ok_and(|n| n > 0) {
             self.drain_signals();
         }
     }

@@ -6,7 +6,6 @@
 //! action, which mounts are missing, in what order to unmount — are pure functions,
 //! unit-tested; the rest are thin system calls whose failures are logged, never fatal.
 
-use std::ffi::CString;
 use std::io::Write;
 use std::time::Duration;
 
@@ -226,26 +225,15 @@ pub fn early_boot(hostname: Option<&str>) {
 
 /// If stdout is not open (an initramfs without /dev/console), use /dev/console.
 fn ensure_console() {
-    // SAFETY: F_GETFD on a descriptor number only queries it.
-    if unsafe { libc::fcntl(1, libc::F_GETFD) } >= 0 {
+    use nix::fcntl::{FcntlArg, OFlag, fcntl, open};
+    if fcntl(std::io::stdout(), FcntlArg::F_GETFD).is_ok() {
         return;
     }
-    let Ok(path) = CString::new("/dev/console") else {
-        return;
-    };
-    // SAFETY: open and dup2 on valid arguments.
-    unsafe {
-        let fd = libc::open(path.as_ptr(), libc::O_RDWR | libc::O_NOCTTY);
-        if fd >= 0 {
-            for target in 0..3 {
-                if target != fd {
-                    libc::dup2(fd, target);
-                }
-            }
-            if fd > 2 {
-                libc::close(fd);
-            }
-        }
+    let flags = OFlag::O_RDWR | OFlag::O_NOCTTY;
+    if let Ok(console) = open("/dev/console", flags, nix::sys::stat::Mode::empty()) {
+        let _ = nix::unistd::dup2_stdin(&console);
+        let _ = nix::unistd::dup2_stdout(&console);
+        let _ = nix::unistd::dup2_stderr(&console);
     }
 }
 
@@ -316,12 +304,11 @@ fn wait_child(child: i32, limit: Duration) -> bool {
     let until = std::time::Instant::now() + limit;
     loop {
         loop {
-            // SAFETY: a null status pointer is allowed.
-            match unsafe { libc::waitpid(-1, std::ptr::null_mut(), libc::WNOHANG) } {
-                rc if rc == child => return true,
-                rc if rc < 0 => return true,
-                0 => break,
-                _ => {}
+            match reap_one() {
+                Reaped::Child(pid) if pid == child => return true,
+                Reaped::NoChildren => return true,
+                Reaped::NoneExited => break,
+                Reaped::Child(_) => {}
             }
         }
         let left = until.saturating_duration_since(std::time::Instant::now());
@@ -343,11 +330,25 @@ fn wait_child(child: i32, limit: Duration) -> bool {
 }
 
 fn reap_all() {
-    loop {
-        // SAFETY: a null status pointer is allowed.
-        if unsafe { libc::waitpid(-1, std::ptr::null_mut(), libc::WNOHANG) } <= 0 {
-            break;
-        }
+    while let Reaped::Child(_) = reap_one() {}
+}
+
+/// What one `waitpid(-1, WNOHANG)` found.
+enum Reaped {
+    Child(i32),
+    NoneExited,
+    NoChildren,
+}
+
+/// Reap one exited child, whatever its status. nix cannot decode a death by a real-time
+/// signal and says EINVAL, but the child is reaped all the same; its pid is unknown.
+fn reap_one() -> Reaped {
+    use nix::sys::wait::{WaitPidFlag, WaitStatus, waitpid};
+    match waitpid(None, Some(WaitPidFlag::WNOHANG)) {
+        Ok(WaitStatus::StillAlive) => Reaped::NoneExited,
+        Ok(status) => Reaped::Child(status.pid().map_or(0, nix::unistd::Pid::as_raw)),
+        Err(nix::errno::Errno::EINVAL) => Reaped::Child(0),
+        Err(_) => Reaped::NoChildren,
     }
 }
 
