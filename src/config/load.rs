@@ -81,21 +81,21 @@ fn toml_files_in(dir: &Path) -> Result<Vec<PathBuf>, ConfigError> {
 pub(super) fn load_files(files: &[(PathBuf, String)]) -> Result<Loaded, ConfigError> {
     let mut services: Vec<Parsed> = Vec::new();
     let mut warnings = Vec::new();
-    // The `[rinit]` keys of all files, a later file's value replacing an earlier one's.
-    let mut global = toml::Table::new();
-    let mut global_at: BTreeMap<String, Origin> = BTreeMap::new();
+    // The `[rinit]` keys of all files as written, a later file's value replacing an
+    // earlier one's, and where each value kept is.
+    let mut global: BTreeMap<String, (String, Origin)> = BTreeMap::new();
     for (path, text) in files {
         let mut file = FileChecker::new(path, text)?;
         for (key, value) in std::mem::take(&mut file.layout.rinit) {
-            global_at.insert(key.clone(), file.origin(&value.span()));
-            global.insert(key, value.into_inner());
+            let written = text.get(value.span()).unwrap_or_default().to_string();
+            global.insert(key, (written, file.origin(&value.span())));
         }
         for (name, table) in in_order_of_appearance(file.schema.service.take()) {
             add_unique(&mut services, file.service(name, table)?)?;
         }
         warnings.append(&mut file.warnings);
     }
-    let (rinit, warning) = merged_global(global, &global_at)?;
+    let (rinit, warning) = merged_global(&global)?;
     warnings.extend(warning);
     let services = resolve_dependencies(services)?;
     Ok(Loaded {
@@ -104,18 +104,24 @@ pub(super) fn load_files(files: &[(PathBuf, String)]) -> Result<Loaded, ConfigEr
     })
 }
 
-/// The merged `[rinit]` table (each file's was checked when it was read), with the cap
-/// applied and its warning placed where the value kept was written.
+/// The merged `[rinit]` table, read from the values as they were written (each file's
+/// table was checked when it was read), with the cap applied and its warning placed
+/// where the value kept was written.
 fn merged_global(
-    table: toml::Table,
-    at: &BTreeMap<String, Origin>,
+    keys: &BTreeMap<String, (String, Origin)>,
 ) -> Result<(Global, Option<String>), ConfigError> {
-    let mut global = Global::deserialize(Value::Table(table)).map_err(|e| {
-        let origin = at.values().next().cloned().unwrap_or_default();
+    let mut text = String::from("[rinit]\n");
+    for (key, (value, _)) in keys {
+        text.push_str(&format!("{key} = {value}\n"));
+    }
+    let at = |key: &str| keys.get(key).map(|(_, origin)| origin);
+    let schema: Schema = toml::from_str(&text).map_err(|e| {
+        let origin = keys.values().next().map(|(_, o)| o.clone()).unwrap_or_default();
         ConfigError::at(&origin, format!("[rinit]: {}", e.message()))
     })?;
+    let mut global = schema.rinit.unwrap_or_default();
     let key = "shutdown_timeout";
-    let warning = cap(key, &mut global.shutdown_timeout, at.get(key));
+    let warning = cap(key, &mut global.shutdown_timeout, at(key));
     Ok((global, warning))
 }
 
@@ -138,8 +144,7 @@ type Services = BTreeMap<Spanned<String>, Spanned<ServiceConfig>>;
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct Schema {
-    #[serde(rename = "rinit")]
-    _rinit: Option<Global>,
+    rinit: Option<Global>,
     service: Option<Services>,
 }
 
@@ -308,7 +313,7 @@ impl<'a> FileChecker<'a> {
             text,
             line_starts: line_starts(text),
             schema: Schema {
-                _rinit: None,
+                rinit: None,
                 service: None,
             },
             layout: Layout::default(),

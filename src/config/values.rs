@@ -27,10 +27,7 @@ fn checked<'de, D: Deserializer<'de>, T>(
     d: D,
     check: impl FnOnce(Value) -> Result<T, String>,
 ) -> Result<T, D::Error> {
-    d.deserialize_any(Check {
-        check,
-        strings_only: false,
-    })
+    run_check(d, false, check)
 }
 
 /// Reads a TOML string (any other type is serde's "invalid type" error) and checks it.
@@ -38,75 +35,86 @@ fn checked_str<'de, D: Deserializer<'de>, T>(
     d: D,
     check: impl FnOnce(&str) -> Result<T, String>,
 ) -> Result<T, D::Error> {
-    d.deserialize_any(Check {
-        check: |value| match value {
-            Value::String(text) => check(&text),
-            _ => Err("expected a string".to_string()),
-        },
-        strings_only: true,
+    run_check(d, true, |value| match value {
+        Value::String(text) => check(&text),
+        _ => Err("expected a string".to_string()),
     })
+}
+
+/// Runs `check` inside the [`Check`] visitor, which is one piece of code for every kind
+/// of value (the check is called through `dyn`, so each adapter adds only its check).
+fn run_check<'de, D: Deserializer<'de>, T>(
+    d: D,
+    strings_only: bool,
+    check: impl FnOnce(Value) -> Result<T, String>,
+) -> Result<T, D::Error> {
+    let mut check = Some(check);
+    let mut result = None;
+    let mut run = |value: Value| {
+        let check = check.take().ok_or("checked twice")?;
+        result = Some(check(value)?);
+        Ok(())
+    };
+    d.deserialize_any(Check {
+        check: &mut run,
+        strings_only,
+    })?;
+    result.ok_or_else(|| D::Error::custom("no value"))
 }
 
 /// A visitor that rebuilds the TOML value and runs the check inside the visit, so that
 /// toml places an error at this value even when it is an element of a list.
-struct Check<F> {
-    check: F,
+struct Check<'a> {
+    check: &'a mut dyn FnMut(Value) -> Result<(), String>,
     strings_only: bool,
 }
 
-impl<F> Check<F> {
-    fn finish<T, E: serde::de::Error>(self, value: Value) -> Result<T, E>
-    where
-        F: FnOnce(Value) -> Result<T, String>,
-    {
+impl Check<'_> {
+    fn finish<E: serde::de::Error>(self, value: Value) -> Result<(), E> {
         (self.check)(value).map_err(E::custom)
     }
 }
 
-impl<'de, T, F: FnOnce(Value) -> Result<T, String>> Visitor<'de> for Check<F> {
-    type Value = T;
+impl<'de> Visitor<'de> for Check<'_> {
+    type Value = ();
 
     fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(if self.strings_only {
-            "a string"
-        } else {
-            "a value"
-        })
+        f.write_str(if self.strings_only { "a string" } else { "a value" })
     }
 
-    fn visit_bool<E: serde::de::Error>(self, v: bool) -> Result<T, E> {
+    fn visit_bool<E: serde::de::Error>(self, v: bool) -> Result<(), E> {
         match self.strings_only {
             true => Err(E::invalid_type(Unexpected::Bool(v), &self)),
             false => self.finish(Value::Boolean(v)),
         }
     }
 
-    fn visit_i64<E: serde::de::Error>(self, v: i64) -> Result<T, E> {
+    fn visit_i64<E: serde::de::Error>(self, v: i64) -> Result<(), E> {
         match self.strings_only {
             true => Err(E::invalid_type(Unexpected::Signed(v), &self)),
             false => self.finish(Value::Integer(v)),
         }
     }
 
-    fn visit_u64<E: serde::de::Error>(self, v: u64) -> Result<T, E> {
+    fn visit_u64<E: serde::de::Error>(self, v: u64) -> Result<(), E> {
         match i64::try_from(v) {
             Ok(v) => self.visit_i64(v),
             Err(_) => Err(E::invalid_value(Unexpected::Unsigned(v), &self)),
         }
     }
 
-    fn visit_f64<E: serde::de::Error>(self, v: f64) -> Result<T, E> {
+    fn visit_f64<E: serde::de::Error>(self, v: f64) -> Result<(), E> {
         match self.strings_only {
             true => Err(E::invalid_type(Unexpected::Float(v), &self)),
             false => self.finish(Value::Float(v)),
         }
     }
 
-    fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<T, E> {
+    fn visit_str<E: serde::de::Error>(self, v: &str) -> Result<(), E> {
         self.finish(Value::String(v.to_string()))
     }
 
-    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<T, A::Error> {
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<(), A::Error> {
         if self.strings_only {
             return Err(serde::de::Error::invalid_type(Unexpected::Seq, &self));
         }
@@ -117,7 +125,7 @@ impl<'de, T, F: FnOnce(Value) -> Result<T, String>> Visitor<'de> for Check<F> {
         self.finish(Value::Array(items))
     }
 
-    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<T, A::Error> {
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<(), A::Error> {
         if self.strings_only {
             return Err(serde::de::Error::invalid_type(Unexpected::Map, &self));
         }
