@@ -17,7 +17,7 @@ use std::time::Duration;
 use serde::Deserialize;
 use toml::{Spanned, Value};
 
-use super::values::{command_value, ready_value, service_name};
+use super::values::{Raw, command_value, ready_value, service_name};
 use super::{
     Config, ConfigError, Global, Loaded, MAIN, MAX_TIMEOUT, Origin, Restart, ServiceConfig,
 };
@@ -116,7 +116,11 @@ fn merged_global(
     }
     let at = |key: &str| keys.get(key).map(|(_, origin)| origin);
     let schema: Schema = toml::from_str(&text).map_err(|e| {
-        let origin = keys.values().next().map(|(_, o)| o.clone()).unwrap_or_default();
+        let origin = keys
+            .values()
+            .next()
+            .map(|(_, o)| o.clone())
+            .unwrap_or_default();
         ConfigError::at(&origin, format!("[rinit]: {}", e.message()))
     })?;
     let mut global = schema.rinit.unwrap_or_default();
@@ -158,20 +162,7 @@ struct Layout {
     service: BTreeMap<String, Keys>,
 }
 
-type Keys = BTreeMap<String, Spanned<Value>>;
-
-/// Where each `after` entry of each service is, for dependency errors.
-#[derive(Deserialize, Default)]
-struct AfterEntries {
-    #[serde(default)]
-    service: BTreeMap<String, After>,
-}
-
-#[derive(Deserialize, Default)]
-struct After {
-    #[serde(default)]
-    after: Vec<Spanned<String>>,
-}
+type Keys = BTreeMap<String, Spanned<Raw>>;
 
 impl Layout {
     /// The key whose value holds byte `offset`: the key a value error is about.
@@ -302,7 +293,6 @@ struct FileChecker<'a> {
     line_starts: Vec<usize>,
     schema: Schema,
     layout: Layout,
-    after: AfterEntries,
     warnings: Vec<String>,
 }
 
@@ -317,13 +307,11 @@ impl<'a> FileChecker<'a> {
                 service: None,
             },
             layout: Layout::default(),
-            after: AfterEntries::default(),
             warnings: Vec::new(),
         };
         // The layout reads any well-formed file; if even it fails, the schema's error
         // (a syntax error) is the one to report.
         file.layout = toml::from_str(text).unwrap_or_default();
-        file.after = toml::from_str(text).unwrap_or_default();
         file.schema = toml::from_str(text).map_err(|e| file.schema_error(&e))?;
         Ok(file)
     }
@@ -392,14 +380,9 @@ impl<'a> FileChecker<'a> {
             at("stop_timeout").as_ref(),
         );
         let stop_delay = cap("stop_delay", &mut s.stop_delay, at("stop_delay").as_ref());
-        let after_at = match self.after.service.get(&s.name) {
-            Some(entries) => entries
-                .after
-                .iter()
-                .map(|a| self.origin(&a.span()))
-                .collect(),
-            None => Vec::new(),
-        };
+        let after_at = keys.get("after").map_or_else(Vec::new, |a| {
+            a.get_ref().items.iter().map(|i| self.origin(i)).collect()
+        });
         let after_given = keys.contains_key("after");
         self.warnings
             .extend(stop_timeout.into_iter().chain(stop_delay));
@@ -442,7 +425,7 @@ impl<'a> FileChecker<'a> {
             s.stop_exec = Some(argv);
         }
         if let Some(value) = keys.get("ready") {
-            if let Value::String(text) = value.get_ref() {
+            if let Value::String(text) = &value.get_ref().value {
                 s.ready = Some(self.checked("ready", value, |_| ready_value(text, shell))?);
             }
         }
@@ -453,10 +436,10 @@ impl<'a> FileChecker<'a> {
     fn checked<T>(
         &self,
         key: &str,
-        value: &Spanned<Value>,
+        value: &Spanned<Raw>,
         check: impl FnOnce(&Value) -> Result<T, String>,
     ) -> Result<T, ConfigError> {
-        check(value.get_ref()).map_err(|e| self.error(&value.span(), format!("{key}: {e}")))
+        check(&value.get_ref().value).map_err(|e| self.error(&value.span(), format!("{key}: {e}")))
     }
 }
 

@@ -8,11 +8,12 @@
 //! position in front of the message.
 
 use std::ffi::OsString;
+use std::ops::Range;
 use std::path::PathBuf;
 use std::time::Duration;
 
 use serde::de::{Deserialize, Deserializer, Error as _, MapAccess, SeqAccess, Unexpected, Visitor};
-use toml::Value;
+use toml::{Spanned, Value};
 
 use super::{LogTarget, MAX_SOCKET_PATH, PORT_EXPECTED, PortSpec, Proto, Ready, Restart, StopMode};
 use crate::pattern::Pattern;
@@ -48,11 +49,20 @@ fn run_check<'de, D: Deserializer<'de>, T>(
     strings_only: bool,
     check: impl FnOnce(Value) -> Result<T, String>,
 ) -> Result<T, D::Error> {
+    run_check_items(d, strings_only, |value, _| check(value))
+}
+
+/// Like [`run_check`], `check` also given where each element of a list is.
+fn run_check_items<'de, D: Deserializer<'de>, T>(
+    d: D,
+    strings_only: bool,
+    check: impl FnOnce(Value, Vec<Range<usize>>) -> Result<T, String>,
+) -> Result<T, D::Error> {
     let mut check = Some(check);
     let mut result = None;
-    let mut run = |value: Value| {
+    let mut run = |value: Value, items: Vec<Range<usize>>| {
         let check = check.take().ok_or("checked twice")?;
-        result = Some(check(value)?);
+        result = Some(check(value, items)?);
         Ok(())
     };
     d.deserialize_any(Check {
@@ -65,13 +75,13 @@ fn run_check<'de, D: Deserializer<'de>, T>(
 /// A visitor that rebuilds the TOML value and runs the check inside the visit, so that
 /// toml places an error at this value even when it is an element of a list.
 struct Check<'a> {
-    check: &'a mut dyn FnMut(Value) -> Result<(), String>,
+    check: &'a mut dyn FnMut(Value, Vec<Range<usize>>) -> Result<(), String>,
     strings_only: bool,
 }
 
 impl Check<'_> {
     fn finish<E: serde::de::Error>(self, value: Value) -> Result<(), E> {
-        (self.check)(value).map_err(E::custom)
+        (self.check)(value, Vec::new()).map_err(E::custom)
     }
 }
 
@@ -79,7 +89,11 @@ impl<'de> Visitor<'de> for Check<'_> {
     type Value = ();
 
     fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(if self.strings_only { "a string" } else { "a value" })
+        f.write_str(if self.strings_only {
+            "a string"
+        } else {
+            "a value"
+        })
     }
 
     fn visit_bool<E: serde::de::Error>(self, v: bool) -> Result<(), E> {
@@ -118,11 +132,12 @@ impl<'de> Visitor<'de> for Check<'_> {
         if self.strings_only {
             return Err(serde::de::Error::invalid_type(Unexpected::Seq, &self));
         }
-        let mut items = Vec::new();
-        while let Some(item) = seq.next_element::<Value>()? {
-            items.push(item);
+        let (mut items, mut spans) = (Vec::new(), Vec::new());
+        while let Some(item) = seq.next_element::<Spanned<Value>>()? {
+            spans.push(item.span());
+            items.push(item.into_inner());
         }
-        self.finish(Value::Array(items))
+        (self.check)(Value::Array(items), spans).map_err(serde::de::Error::custom)
     }
 
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<(), A::Error> {
@@ -134,6 +149,20 @@ impl<'de> Visitor<'de> for Check<'_> {
             table.insert(key, value);
         }
         self.finish(datetime(&table).unwrap_or(Value::Table(table)))
+    }
+}
+
+/// A value as written, and where each element is if it is a list: what the loader's
+/// layout of a file holds for each key.
+#[derive(Debug)]
+pub struct Raw {
+    pub value: Value,
+    pub items: Vec<Range<usize>>,
+}
+
+impl<'de> Deserialize<'de> for Raw {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Raw, D::Error> {
+        run_check_items(d, false, |value, items| Ok(Raw { value, items }))
     }
 }
 
