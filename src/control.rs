@@ -20,6 +20,7 @@ use std::time::{Duration, Instant};
 
 use log::{debug, warn};
 
+use crate::health::HealthStatus;
 use nix::sys::stat::{Mode, umask};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
@@ -202,6 +203,9 @@ pub struct ServiceStatus {
     pub last_exit: Option<String>,
     pub ready: bool,
     pub reason: Option<String>,
+    /// Services with health checks only.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub health: Option<HealthStatus>,
 }
 
 /// A reply: one JSON object per line, `"ok"` first.
@@ -544,75 +548,20 @@ The socket is -s SOCKET, else $RINIT_SOCKET, else the first that answers of
 
 /// `rinit ctl …`: send one request, print the reply; return the exit status.
 pub fn client(args: &[String]) -> i32 {
-    let mut socket = None;
-    let mut raw = false;
-    let mut words = Vec::new();
-    let mut iter = args.iter();
-    while let Some(a) = iter.next() {
-        match a.as_str() {
-            "-s" | "--socket" => socket = iter.next().cloned(),
-            "--json" => raw = true,
-            "-h" | "--help" => {
-                println!("{CTL_USAGE}");
-                return 0;
-            }
-            _ => words.push(a.clone()),
-        }
-    }
-    let Some(command) = words.first() else {
-        eprintln!("rinit ctl: no command\n{CTL_USAGE}");
-        return 2;
+    let ctl = match CtlArgs::parse(args) {
+        Ok(ctl) => ctl,
+        Err(code) => return code,
     };
-    let mut members = serde_json::Map::new();
-    for (key, word) in KEYS.iter().zip(&words) {
-        members.insert(key.to_string(), Value::String(word.clone()));
-    }
-    let request = Value::Object(members);
-    if let Err(e) = parse_request(&request.to_string()) {
-        eprintln!("rinit ctl: {e}\n{CTL_USAGE}");
-        return 2;
-    }
-    // -s or RINIT_SOCKET: that socket only. Otherwise the default, then the places a
-    // non-root or read-only rinit falls back to: the first one that answers.
-    let explicit = socket.map(PathBuf::from).or_else(|| {
-        std::env::var_os("RINIT_SOCKET")
-            .filter(|p| !p.is_empty())
-            .map(PathBuf::from)
-    });
-    let path = match explicit {
-        Some(path) => path,
-        None => {
-            let mut candidates = vec![PathBuf::from(DEFAULT_SOCKET)];
-            candidates.extend(fallback_paths());
-            // Only a rinit of root's or this user's counts: anyone may create a socket in
-            // /tmp or in a directory named like ours.
-            let me = nix::unistd::geteuid().as_raw();
-            let answering = candidates.iter().find(|p| {
-                UnixStream::connect(p)
-                    .ok()
-                    .and_then(|s| peer_uid(&s))
-                    .is_some_and(|uid| uid == 0 || uid == me)
-            });
-            match answering {
-                Some(p) => p.clone(),
-                None => {
-                    let tried: Vec<String> =
-                        candidates.iter().map(|p| p.display().to_string()).collect();
-                    eprintln!(
-                        "rinit ctl: no rinit is listening on {}; point to another socket with -s PATH or RINIT_SOCKET",
-                        tried.join(", ")
-                    );
-                    return EXIT_NO_SERVER;
-                }
-            }
-        }
+    let path = match ctl.socket.clone().map_or_else(find_socket, Ok) {
+        Ok(path) => path,
+        Err(code) => return code,
     };
     let is_shutdown = matches!(
-        command.as_str(),
+        ctl.command.as_str(),
         "shutdown" | "poweroff" | "reboot" | "halt"
     );
-    match exchange(&path, &request) {
-        Ok((line, reply)) => print_reply(&line, &reply, raw),
+    match exchange(&path, &ctl.request) {
+        Ok((line, reply)) => print_reply(&line, &reply, ctl.raw),
         Err(Failure::NoServer(e)) => {
             eprintln!(
                 "rinit ctl: no rinit is listening on {} ({e}); point to another socket with -s PATH or RINIT_SOCKET",
@@ -634,6 +583,87 @@ pub fn client(args: &[String]) -> i32 {
             1
         }
     }
+}
+
+/// `rinit ctl`'s command line: the request and where to send it.
+struct CtlArgs {
+    command: String,
+    request: Value,
+    /// `-s PATH`, else `$RINIT_SOCKET`.
+    socket: Option<PathBuf>,
+    /// `--json`: print the reply as sent.
+    raw: bool,
+}
+
+impl CtlArgs {
+    /// The arguments, or the exit status when there is nothing to send (help: 0, a
+    /// usage error: 2, with the message printed).
+    fn parse(args: &[String]) -> Result<CtlArgs, i32> {
+        let mut socket = None;
+        let mut raw = false;
+        let mut words = Vec::new();
+        let mut iter = args.iter();
+        while let Some(a) = iter.next() {
+            match a.as_str() {
+                "-s" | "--socket" => socket = iter.next().cloned(),
+                "--json" => raw = true,
+                "-h" | "--help" => {
+                    println!("{CTL_USAGE}");
+                    return Err(0);
+                }
+                _ => words.push(a.clone()),
+            }
+        }
+        let Some(command) = words.first().cloned() else {
+            eprintln!("rinit ctl: no command\n{CTL_USAGE}");
+            return Err(2);
+        };
+        let mut members = serde_json::Map::new();
+        for (key, word) in KEYS.iter().zip(&words) {
+            members.insert(key.to_string(), Value::String(word.clone()));
+        }
+        let request = Value::Object(members);
+        if let Err(e) = parse_request(&request.to_string()) {
+            eprintln!("rinit ctl: {e}\n{CTL_USAGE}");
+            return Err(2);
+        }
+        let socket = socket.map(PathBuf::from).or_else(|| {
+            std::env::var_os("RINIT_SOCKET")
+                .filter(|p| !p.is_empty())
+                .map(PathBuf::from)
+        });
+        Ok(CtlArgs {
+            command,
+            request,
+            socket,
+            raw,
+        })
+    }
+}
+
+/// Without `-s` or `RINIT_SOCKET`: the default socket, then the places a non-root or
+/// read-only rinit falls back to — the first one that answers. Only a rinit of root's or
+/// this user's counts: anyone may create a socket in /tmp or in a directory named like
+/// ours. None answering: the message is printed and the exit status returned.
+fn find_socket() -> Result<PathBuf, i32> {
+    let mut candidates = vec![PathBuf::from(DEFAULT_SOCKET)];
+    candidates.extend(fallback_paths());
+    let me = nix::unistd::geteuid().as_raw();
+    let answering = candidates.iter().find(|p| {
+        UnixStream::connect(p)
+            .ok()
+            .and_then(|s| peer_uid(&s))
+            .is_some_and(|uid| uid == 0 || uid == me)
+    });
+    if let Some(path) = answering {
+        return Ok(path.clone());
+    }
+    let tried: Vec<String> = candidates.iter().map(|p| p.display().to_string()).collect();
+    eprintln!(
+        "rinit ctl: no rinit is listening on {}; point to another socket with -s PATH or RINIT_SOCKET",
+        tried.join(", ")
+    );
+    Err(EXIT_NO_SERVER)
 }
 
 enum Failure {
@@ -712,6 +742,13 @@ fn print_status(reply: &Value, services: &[Value]) {
             Some(ms) => format_duration(ms / 1000.0),
             None => "-".into(),
         };
+        let mut note: Vec<String> = s
+            .get("reason")
+            .and_then(Value::as_str)
+            .map(String::from)
+            .into_iter()
+            .collect();
+        note.extend(s.get("health").map(health_note));
         println!(
             "{:<16} {:<9} {:>7} {:>9} {:>8}  {:<14} {}",
             text("name"),
@@ -720,8 +757,20 @@ fn print_status(reply: &Value, services: &[Value]) {
             uptime,
             text("restarts"),
             text("last_exit"),
-            s.get("reason").and_then(Value::as_str).unwrap_or("")
+            note.join("; ")
         );
+    }
+}
+
+/// `health: healthy`, or with the failures in a row and the last reason.
+fn health_note(health: &Value) -> String {
+    let state = health.get("state").and_then(Value::as_str).unwrap_or("?");
+    let failures = health.get("failures").and_then(Value::as_u64).unwrap_or(0);
+    match health.get("last_failure").and_then(Value::as_str) {
+        Some(reason) if failures > 0 => {
+            format!("health: {state}, {failures} failed in a row, last: {reason}")
+        }
+        _ => format!("health: {state}"),
     }
 }
 
@@ -805,6 +854,7 @@ mod tests {
                 last_exit: None,
                 ready: true,
                 reason: None,
+                health: None,
             }],
         };
         assert_eq!(

@@ -4,9 +4,11 @@
 pub mod config;
 pub mod control;
 pub mod graph;
+pub mod health;
 pub mod logs;
 pub mod pattern;
 pub mod pidfd;
+pub mod probe;
 pub mod process;
 pub mod proctree;
 pub mod ready;

@@ -17,13 +17,16 @@ use std::time::{Duration, Instant};
 
 use nix::sys::inotify::{AddWatchFlags, InitFlags, Inotify, WatchDescriptor};
 
-use crate::config::Ready;
+use crate::config::{HttpTarget, Ready};
+use crate::probe::{Attempt, Outcome};
 use crate::process::ExitStatus;
 use crate::spawn::{Spawn, Stdio};
 
 /// First retry delay of a probe; it doubles up to `RETRY_MAX`.
 pub const RETRY_START: Duration = Duration::from_millis(10);
 pub const RETRY_MAX: Duration = Duration::from_millis(500);
+/// One HTTP GET of a readiness probe may take at most this long.
+pub const HTTP_ATTEMPT_TIMEOUT: Duration = Duration::from_secs(1);
 /// One exec probe may run at most this long before it is killed and retried.
 pub const EXEC_ATTEMPT_TIMEOUT: Duration = Duration::from_secs(5);
 
@@ -57,6 +60,10 @@ enum Probe {
     },
     Notify {
         ready: bool,
+    },
+    Http {
+        target: HttpTarget,
+        attempt: Option<Attempt>,
     },
 }
 
@@ -106,6 +113,10 @@ impl Check {
                 passed: false,
             },
             Ready::Notify => Probe::Notify { ready: false },
+            Ready::Http(target) => Probe::Http {
+                target: target.clone(),
+                attempt: None,
+            },
         };
         Check {
             probe,
@@ -120,6 +131,9 @@ impl Check {
     pub fn poll_fd(&self) -> Option<(BorrowedFd<'_>, i16)> {
         match &self.probe {
             Probe::Tcp { sock: Some(s), .. } => Some((s.as_fd(), libc::POLLOUT)),
+            Probe::Http {
+                attempt: Some(a), ..
+            } => a.poll_fd(),
             _ => None,
         }
     }
@@ -134,6 +148,9 @@ impl Check {
                 kill_at,
                 ..
             } => *kill_at,
+            Probe::Http {
+                attempt: Some(a), ..
+            } => Some(a.deadline()),
             _ => Some(self.retry.next_try),
         }
     }
@@ -160,6 +177,7 @@ impl Check {
                 kill_at,
                 passed,
             } => *passed || exec_step(name, argv, pid, kill_at, retry, now),
+            Probe::Http { target, attempt } => http_ready(target, attempt, retry, now),
         }
     }
 
@@ -294,6 +312,34 @@ fn tcp_ready(
     }
 }
 
+/// `http://`: one GET at a time (each bounded by [`HTTP_ATTEMPT_TIMEOUT`]), the next
+/// when one is due after a failure.
+fn http_ready(
+    target: &HttpTarget,
+    attempt: &mut Option<Attempt>,
+    retry: &mut Retry,
+    now: Instant,
+) -> bool {
+    if attempt.is_none() && retry.due(now) {
+        match Attempt::start_http(target, now, HTTP_ATTEMPT_TIMEOUT) {
+            Ok(a) => *attempt = Some(a),
+            Err(_) => retry.later(now),
+        }
+    }
+    let Some(a) = attempt else {
+        return false;
+    };
+    match a.advance(now) {
+        Outcome::Pending => false,
+        Outcome::Passed => true,
+        Outcome::Failed(_) => {
+            *attempt = None;
+            retry.later(now);
+            false
+        }
+    }
+}
+
 /// `exec:`: start an attempt when one is due, kill one that ran too long. Its exit
 /// arrives through [`Check::on_exit`]; this never reports ready by itself.
 fn exec_step(
@@ -330,9 +376,9 @@ fn exec_step(
     false
 }
 
-/// An address for a tcp probe without DNS (a resolver could block the event loop for
+/// An address for a tcp or http probe without DNS (a resolver could block the event loop for
 /// seconds): an IP address, `localhost`, or a name in /etc/hosts.
-fn resolve(host: &str, port: u16) -> Option<SocketAddr> {
+pub fn resolve(host: &str, port: u16) -> Option<SocketAddr> {
     if host == "localhost" {
         return Some(SocketAddr::new(IpAddr::V4(Ipv4Addr::LOCALHOST), port));
     }
@@ -358,7 +404,7 @@ pub fn lookup_hosts(hosts: &str, name: &str) -> Option<IpAddr> {
 }
 
 /// Start a non-blocking connect. Ok((fd, true)) if it connected at once.
-fn start_connect(addr: SocketAddr) -> io::Result<(OwnedFd, bool)> {
+pub fn start_connect(addr: SocketAddr) -> io::Result<(OwnedFd, bool)> {
     use nix::sys::socket::{self, AddressFamily, SockFlag, SockType, SockaddrStorage};
     let family = if addr.is_ipv4() {
         AddressFamily::Inet
@@ -376,13 +422,19 @@ fn start_connect(addr: SocketAddr) -> io::Result<(OwnedFd, bool)> {
 
 /// None while the connect is still in progress; Some(ok) when it finished.
 fn connect_result(fd: &OwnedFd) -> Option<bool> {
+    connect_error(fd).map(|e| e == 0)
+}
+
+/// None while the connect is still in progress; Some(errno) when it finished (0: it
+/// connected).
+pub fn connect_error(fd: &OwnedFd) -> Option<i32> {
     use nix::poll::{PollFd, PollFlags, PollTimeout};
     let mut fds = [PollFd::new(fd.as_fd(), PollFlags::POLLOUT)];
     if !nix::poll::poll(&mut fds, PollTimeout::ZERO).is_ok_and(|n| n > 0) {
         return None;
     }
     let error = nix::sys::socket::getsockopt(fd, nix::sys::socket::sockopt::SocketError);
-    Some(error == Ok(0))
+    Some(error.unwrap_or(libc::EIO))
 }
 
 /// One inotify instance watching the directories that `file:` probes wait in.

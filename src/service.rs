@@ -15,6 +15,7 @@ use std::fmt;
 use std::time::{Duration, Instant};
 
 use crate::config::{LogTarget, Restart, ServiceConfig};
+use crate::health::{Health, HealthStatus, Verdict};
 use crate::logs::LogPipe;
 use crate::process::ExitStatus;
 use crate::ready::Check;
@@ -130,6 +131,10 @@ pub enum Action {
     /// The readiness probe and its deadline dropped; a probe process still running is
     /// handed back to be killed.
     EndProbe,
+    /// Health checks begin (if it has them): the first one interval from now.
+    ArmHealth,
+    /// Health checks end; a check command still running is handed back to be killed.
+    EndHealth,
     /// The next backoff (doubled, or reset after a long run), counted towards the restart
     /// limit, with the timer set to its end.
     ArmBackoff,
@@ -146,8 +151,10 @@ pub const TRANSITIONS: &[(State, &[Transition])] = {
     use Event::*;
     use State::*;
     const RUN: &[Action] = &[Action::BeginRun];
-    const END: &[Action] = &[Action::EndProbe];
-    const RETRY: &[Action] = &[Action::EndProbe, Action::ArmBackoff];
+    const READY: &[Action] = &[Action::EndProbe, Action::ArmHealth];
+    const END: &[Action] = &[Action::EndProbe, Action::EndHealth];
+    const RETRY: &[Action] = &[Action::EndProbe, Action::EndHealth, Action::ArmBackoff];
+    const BACKOFF: &[Action] = &[Action::ArmBackoff];
     const UNTIME: &[Action] = &[Action::ClearTimer];
     const NONE: &[Action] = &[];
     &[
@@ -162,7 +169,7 @@ pub const TRANSITIONS: &[(State, &[Transition])] = {
         (
             Starting,
             &[
-                (Ready, Running, END),
+                (Ready, Running, READY),
                 (Finish, Exited, END),
                 (Fail, Failed, END),
                 (Restart, Backoff, RETRY),
@@ -200,13 +207,15 @@ pub const TRANSITIONS: &[(State, &[Transition])] = {
                 (Restart, Backoff, RETRY),
             ],
         ),
-        // A second stop request while stopping changes nothing.
+        // A second stop request while stopping changes nothing. Restart: the stop of an
+        // unhealthy service is over.
         (
             Stopping,
             &[
                 (Gone, Stopped, NONE),
                 (Fail, Failed, NONE),
                 (Stop, Stopping, NONE),
+                (Restart, Backoff, BACKOFF),
             ],
         ),
         (Exited, &[(Reset, Waiting, NONE)]),
@@ -244,8 +253,9 @@ pub fn allowed(from: State, to: State) -> bool {
 #[derive(Debug, PartialEq, Eq)]
 pub struct Taken {
     pub state: State,
-    /// A readiness probe process that must be killed (SIGKILL) and is reaped as usual.
-    pub probe_to_kill: Option<i32>,
+    /// Process groups of probe or check commands that must be killed (SIGKILL); what
+    /// was in them is reaped as usual.
+    pub groups_to_kill: Vec<i32>,
 }
 
 /// Backoff before the first restart.
@@ -293,6 +303,8 @@ pub fn wants_restart(policy: Restart, success: bool) -> bool {
 pub struct Run {
     pub log: Option<LogPipe>,
     pub check: Option<Check>,
+    /// Its health checks, while it runs.
+    pub health: Option<Health>,
     pub creds: Option<Credentials>,
     /// Why this service cannot start at all (user/group under a non-root rinit).
     pub refusal: Option<String>,
@@ -348,6 +360,8 @@ pub struct Service {
     pub last_exit: Option<ExitStatus>,
     /// Why it failed or is blocked.
     pub reason: Option<String>,
+    /// What the health checks of the last run said, once it ended.
+    pub last_health: Option<HealthStatus>,
 }
 
 impl Service {
@@ -365,6 +379,7 @@ impl Service {
             timer: None,
             last_exit: None,
             reason: None,
+            last_health: None,
         }
     }
 
@@ -389,14 +404,26 @@ impl Service {
         self.state = to;
         let mut taken = Taken {
             state: to,
-            probe_to_kill: None,
+            groups_to_kill: Vec::new(),
         };
         for action in actions {
             match action {
                 Action::BeginRun => self.begin_run(now),
                 Action::EndProbe => {
                     self.timer = None;
-                    taken.probe_to_kill = self.run.check.take().and_then(|c| c.probe_pid());
+                    let pid = self.run.check.take().and_then(|c| c.probe_pid());
+                    taken.groups_to_kill.extend(pid);
+                }
+                Action::ArmHealth => {
+                    let started = self.started_at.unwrap_or(now);
+                    self.run.health = (self.cfg.health.as_ref())
+                        .map(|probe| Health::new(&self.cfg, probe, started, now));
+                }
+                Action::EndHealth => {
+                    if let Some(health) = self.run.health.take() {
+                        taken.groups_to_kill.extend(health.attempt_pid());
+                        self.last_health = Some(health.status());
+                    }
                 }
                 Action::ArmBackoff => self.arm_backoff(now),
                 Action::ClearTimer => self.timer = None,
@@ -427,6 +454,16 @@ impl Service {
         self.timer = now.checked_add(delay);
     }
 
+    /// What its health checks say (services with `health` only): this run's, or the last
+    /// run's until the checks begin again.
+    pub fn health_status(&self) -> Option<HealthStatus> {
+        self.cfg.health.as_ref()?;
+        match &self.run.health {
+            Some(h) => Some(h.status()),
+            None => self.last_health.clone(),
+        }
+    }
+
     /// Does `status` count as success for this service?
     pub fn is_success(&self, status: ExitStatus) -> bool {
         match status {
@@ -442,6 +479,12 @@ impl Service {
             Some(r) if !r.is_empty() => format!("{} {what} ({r})", self.name()),
             _ => format!("{} {what}", self.name()),
         };
+        if let Some(h) = self.run.health.as_ref() {
+            if h.verdict == Verdict::Unhealthy {
+                let reason = h.last_failure.as_deref().unwrap_or("health check failed");
+                return Some(format!("{} unhealthy ({reason})", self.name()));
+            }
+        }
         match self.state {
             State::Running | State::Stopped | State::Paused => None,
             // A oneshot that succeeded did its job; a daemon that exited is not running.
@@ -540,7 +583,7 @@ mod tests {
         assert!(svc.run.check.is_some() && svc.timer.is_some());
         svc.on(ResumeStarting, t0).unwrap();
         let taken = svc.on(Ready, t0).unwrap();
-        assert_eq!(taken.probe_to_kill, None);
+        assert!(taken.groups_to_kill.is_empty());
         assert!(svc.run.check.is_none() && svc.timer.is_none());
     }
 

@@ -23,6 +23,7 @@ mod commands;
 use crate::config::{Config, Global, LogTarget, MAIN, Ready};
 use crate::control::{self, Server, Slot};
 use crate::graph::Graph;
+use crate::health::Health;
 use crate::logs::{self, Output};
 use crate::process::ExitStatus;
 use crate::proctree::{self, Scope, Snapshot};
@@ -108,30 +109,12 @@ impl Supervisor {
         if !proc_ok {
             error!("/proc does not show this PID namespace: process trees and sweeps are disabled");
         }
-        let runs = config
+        let services = config
             .services
             .iter()
-            .map(Run::prepare)
+            .map(|cfg| Ok(Service::new(cfg.clone(), Run::prepare(cfg)?)))
             .collect::<Result<Vec<_>, String>>()?;
-        let services: Vec<Service> = config
-            .services
-            .iter()
-            .cloned()
-            .zip(runs)
-            .map(|(cfg, run)| Service::new(cfg, run))
-            .collect();
-        let notify = if config
-            .services
-            .iter()
-            .any(|s| s.ready == Some(Ready::Notify))
-        {
-            Some(
-                NotifySocket::bind()
-                    .map_err(|e| format!("cannot create the notify socket: {e}"))?,
-            )
-        } else {
-            None
-        };
+        let notify = notify_socket_for(&config)?;
         let mut output = Output::default();
         output.open();
         let null = std::fs::OpenOptions::new()
@@ -277,8 +260,18 @@ impl Supervisor {
             .iter()
             .filter(|s| s.state() == State::Starting)
             .filter_map(|s| s.run.check.as_ref()?.next_deadline());
+        let health = self
+            .services
+            .iter()
+            .filter(|s| s.state() == State::Running)
+            .filter_map(|s| Some(s.run.health.as_ref()?.deadline()));
         let jobs = self.jobs.iter().filter_map(|j| j.plan.next_deadline());
-        timers.chain(checks).chain(jobs).chain(control).min()
+        timers
+            .chain(checks)
+            .chain(health)
+            .chain(jobs)
+            .chain(control)
+            .min()
     }
 
     /// Block in poll(2) on everything that can bring news, then handle what arrived.
@@ -372,10 +365,12 @@ impl Supervisor {
             if let Some(log) = &run.log {
                 add(Token::Log(i), log.as_fd(), libc::POLLIN);
             }
-            if svc.state() != State::Starting {
-                continue;
-            }
-            if let Some((fd, events)) = run.check.as_ref().and_then(Check::poll_fd) {
+            let probe = match svc.state() {
+                State::Starting => run.check.as_ref().and_then(Check::poll_fd),
+                State::Running => run.health.as_ref().and_then(Health::poll_fd),
+                _ => None,
+            };
+            if let Some((fd, events)) = probe {
                 add(Token::Other, fd, events);
             }
         }
@@ -505,6 +500,13 @@ impl Supervisor {
                 .any(|c| c.on_exit(pid, status, now))
             {
                 debug!("ready probe (pid {pid}) exited: {status}");
+            } else if self
+                .services
+                .iter_mut()
+                .filter_map(|s| s.run.health.as_mut())
+                .any(|h| h.on_exit(pid, status))
+            {
+                debug!("health check (pid {pid}) exited: {status}");
             } else {
                 debug!("reaped pid {pid}: {status}");
             }
@@ -579,6 +581,7 @@ impl Supervisor {
             },
             State::Backoff if svc.timer.is_some_and(|t| now >= t) => self.start(i, now),
             State::Starting => self.check_ready(i, now),
+            State::Running => self.check_health(i, now),
             _ => false,
         }
     }
@@ -723,6 +726,44 @@ impl Supervisor {
             return true;
         }
         false
+    }
+
+    /// A running service's health check: due, done, or past its timeout? After too many
+    /// failures the service is restarted by the same stop as any other (its tree, its
+    /// signal, its timeout), then the usual backoff and restart limit; its dependents
+    /// are left alone. True if its state changed.
+    fn check_health(&mut self, i: usize, now: Instant) -> bool {
+        let Some(svc) = self.services.get_mut(i) else {
+            return false;
+        };
+        let name = svc.cfg.name.clone();
+        let Some(reason) = svc.run.health.as_mut().and_then(|h| h.advance(&name, now)) else {
+            return false;
+        };
+        warn!("{name} is unhealthy ({reason}); restarting it");
+        svc.reason = Some(format!("unhealthy: {reason}"));
+        self.stop_job(&[i], &[(name, commands::After::Restart)]);
+        true
+    }
+
+    /// The stop of an unhealthy service is over: back off and start it again, as if it
+    /// had exited, unless that goes past the restart limit.
+    fn restart_unhealthy(&mut self, i: usize, now: Instant) {
+        let Some(svc) = self.services.get_mut(i) else {
+            return;
+        };
+        if service::within_limit(&mut svc.restart_history, now) {
+            transition(svc, Event::Restart, now);
+            let delay = svc.backoff.unwrap_or_default();
+            info!("{}: restarting in {} ms", svc.name(), delay.as_millis());
+            return;
+        }
+        let reason = format!(
+            "unhealthy, and restarted {} times within {} s",
+            service::RESTART_LIMIT,
+            service::RESTART_WINDOW.as_secs()
+        );
+        self.end_for_good(i, State::Failed, reason, now);
     }
 
     /// The main process of service `i` exited with `status`.
@@ -994,8 +1035,8 @@ impl Supervisor {
 /// ([`Service::on`]); the system calls that asks for are made here.
 pub(super) fn take(svc: &mut Service, event: Event, now: Instant) -> Result<State, String> {
     let taken = svc.on(event, now)?;
-    if let Some(pid) = taken.probe_to_kill {
-        let _ = crate::process::signal_child(pid, libc::SIGKILL);
+    for group in taken.groups_to_kill {
+        crate::probe::kill_group(group);
     }
     Ok(taken.state)
 }
@@ -1006,6 +1047,20 @@ pub(super) fn transition(svc: &mut Service, event: Event, now: Instant) {
     if let Err(e) = take(svc, event, now) {
         error!("{e}");
     }
+}
+
+/// The notify socket, if a service is ready by `READY=1`.
+fn notify_socket_for(config: &Config) -> Result<Option<NotifySocket>, String> {
+    let wanted = config
+        .services
+        .iter()
+        .any(|s| s.ready == Some(Ready::Notify));
+    if !wanted {
+        return Ok(None);
+    }
+    NotifySocket::bind()
+        .map(Some)
+        .map_err(|e| format!("cannot create the notify socket: {e}"))
 }
 
 /// Whether a service's dependencies let it start.

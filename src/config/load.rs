@@ -17,7 +17,7 @@ use std::time::Duration;
 use serde::Deserialize;
 use toml::{Spanned, Value};
 
-use super::values::{Raw, command_value, ready_value, service_name};
+use super::values::{Raw, command_value, health_value, ready_value, service_name};
 use super::{
     Config, ConfigError, Global, Loaded, MAIN, MAX_TIMEOUT, Origin, Restart, ServiceConfig,
 };
@@ -406,6 +406,10 @@ impl<'a> FileChecker<'a> {
                 "ready: a oneshot is ready when it exits with a success code; remove ready";
             return Err(self.error(&at("ready"), message));
         }
+        if s.oneshot && s.health.is_some() {
+            let message = "health: a oneshot is not checked while it runs; remove health";
+            return Err(self.error(&at("health"), message));
+        }
         Ok(())
     }
 
@@ -427,6 +431,11 @@ impl<'a> FileChecker<'a> {
         if let Some(value) = keys.get("ready") {
             if let Value::String(text) = &value.get_ref().value {
                 s.ready = Some(self.checked("ready", value, |_| ready_value(text, shell))?);
+            }
+        }
+        if let Some(value) = keys.get("health") {
+            if let Value::String(text) = &value.get_ref().value {
+                s.health = Some(self.checked("health", value, |_| health_value(text, shell))?);
             }
         }
         Ok(())

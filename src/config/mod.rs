@@ -222,6 +222,28 @@ pub enum Ready {
     Exec(Vec<String>),
     /// The service sends `READY=1` on the sd_notify socket.
     Notify,
+    /// An HTTP GET answers with a status from 200 to 399.
+    Http(HttpTarget),
+}
+
+/// How rinit knows a running service still works (`health = …`).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum HealthProbe {
+    /// This command exits 0 within `health_timeout`.
+    Exec(Vec<String>),
+    /// A TCP connection to HOST:PORT succeeds within `health_timeout`.
+    Tcp { host: String, port: u16 },
+    /// An HTTP GET answers 200 to 399 within `health_timeout`.
+    Http(HttpTarget),
+}
+
+/// `http://HOST[:PORT][/PATH]`: HOST an IP address, `localhost` or a name in /etc/hosts.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct HttpTarget {
+    pub host: String,
+    pub port: u16,
+    /// Starts with `/`; may hold a query.
+    pub path: String,
 }
 
 /// A transport protocol.
@@ -287,6 +309,18 @@ pub struct ServiceConfig {
     pub ready: Option<Ready>,
     #[serde(deserialize_with = "values::duration")]
     pub ready_timeout: Duration,
+    /// A liveness check: after `health_retries` failures in a row the service is
+    /// restarted.
+    #[serde(deserialize_with = "values::health")]
+    pub health: Option<HealthProbe>,
+    #[serde(deserialize_with = "values::interval")]
+    pub health_interval: Duration,
+    #[serde(deserialize_with = "values::interval")]
+    pub health_timeout: Duration,
+    #[serde(deserialize_with = "values::retries")]
+    pub health_retries: u32,
+    #[serde(deserialize_with = "values::duration")]
+    pub health_start_period: Duration,
     #[serde(deserialize_with = "values::signal")]
     pub stop_signal: i32,
     #[serde(deserialize_with = "values::duration")]
@@ -327,6 +361,11 @@ impl Default for ServiceConfig {
             critical: false,
             ready: None,
             ready_timeout: DEFAULT_READY_TIMEOUT,
+            health: None,
+            health_interval: Duration::from_secs(10),
+            health_timeout: Duration::from_secs(1),
+            health_retries: 3,
+            health_start_period: Duration::ZERO,
             stop_signal: libc::SIGTERM,
             stop_timeout: DEFAULT_STOP_TIMEOUT,
             stop_mode: StopMode::Tree,

@@ -15,7 +15,10 @@ use std::time::Duration;
 use serde::de::{Deserialize, Deserializer, Error as _, MapAccess, SeqAccess, Unexpected, Visitor};
 use toml::{Spanned, Value};
 
-use super::{LogTarget, MAX_SOCKET_PATH, PORT_EXPECTED, PortSpec, Proto, Ready, Restart, StopMode};
+use super::{
+    HealthProbe, HttpTarget, LogTarget, MAX_SOCKET_PATH, PORT_EXPECTED, PortSpec, Proto, Ready,
+    Restart, StopMode,
+};
 use crate::pattern::Pattern;
 use crate::signals;
 
@@ -181,6 +184,27 @@ pub fn stop_exec<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Vec<String>>,
 /// `ready`: as [`exec`] for an `exec:` probe.
 pub fn ready<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Ready>, D::Error> {
     checked_str(d, |t| ready_value(t, true)).map(Some)
+}
+
+/// `health`: as [`exec`] for an `exec:` check.
+pub fn health<'de, D: Deserializer<'de>>(d: D) -> Result<Option<HealthProbe>, D::Error> {
+    checked_str(d, |t| health_value(t, true)).map(Some)
+}
+
+/// `health_interval`, `health_timeout`: more than zero (a zero interval would spin).
+pub fn interval<'de, D: Deserializer<'de>>(d: D) -> Result<Duration, D::Error> {
+    checked(d, |v| match duration_value(v)? {
+        Duration::ZERO => Err("expected a duration above zero, like \"10s\"".to_string()),
+        d => Ok(d),
+    })
+}
+
+/// `health_retries`: a count from 1.
+pub fn retries<'de, D: Deserializer<'de>>(d: D) -> Result<u32, D::Error> {
+    checked(d, |v| match v {
+        Value::Integer(n) if n >= 1 => u32::try_from(n).map_err(|_| format!("{n} is too many")),
+        other => Err(format!("expected a number from 1, found {other}")),
+    })
 }
 
 /// A duration (`ready_timeout`; the capped ones are clamped by the loader).
@@ -592,9 +616,13 @@ fn log_value(text: &str) -> Result<LogTarget, String> {
 
 /// `tcp:[HOST:]PORT | file:PATH | exec:COMMAND | notify`.
 pub fn ready_value(text: &str, shell: bool) -> Result<Ready, String> {
-    let expected = "expected tcp:[HOST:]PORT, file:PATH, exec:COMMAND or notify";
+    let expected =
+        "expected tcp:[HOST:]PORT, file:PATH, exec:COMMAND, http://HOST[:PORT]/PATH or notify";
     if text == "notify" {
         return Ok(Ready::Notify);
+    }
+    if let Some(url) = text.strip_prefix("http://") {
+        return http_target(url).map(Ready::Http);
     }
     let Some((kind, rest)) = text.split_once(':') else {
         return Err(format!("unknown probe {text:?} ({expected})"));
@@ -605,6 +633,55 @@ pub fn ready_value(text: &str, shell: bool) -> Result<Ready, String> {
         "exec" => command_value(Value::String(rest.to_string()), shell).map(Ready::Exec),
         _ => Err(format!("unknown probe {text:?} ({expected})")),
     }
+}
+
+/// `exec:COMMAND | tcp:[HOST:]PORT | http://HOST[:PORT]/PATH`.
+pub fn health_value(text: &str, shell: bool) -> Result<HealthProbe, String> {
+    let expected = "expected exec:COMMAND, tcp:[HOST:]PORT or http://HOST[:PORT]/PATH";
+    if let Some(url) = text.strip_prefix("http://") {
+        return http_target(url).map(HealthProbe::Http);
+    }
+    match text.split_once(':') {
+        Some(("exec", command)) => {
+            command_value(Value::String(command.to_string()), shell).map(HealthProbe::Exec)
+        }
+        Some(("tcp", target)) => match ready_tcp(target)? {
+            Ready::Tcp { host, port } => Ok(HealthProbe::Tcp { host, port }),
+            _ => Err(format!("unknown check {text:?} ({expected})")),
+        },
+        _ => Err(format!("unknown check {text:?} ({expected})")),
+    }
+}
+
+/// What follows `http://`: `HOST[:PORT][/PATH]`, an IPv6 HOST in brackets; port 80 and
+/// path `/` by default. No user, no fragment, nothing that would break the request line.
+pub fn http_target(rest: &str) -> Result<HttpTarget, String> {
+    let url = format!("http://{rest}");
+    let (authority, path) = match rest.find('/') {
+        Some(i) => rest.split_at(i),
+        None => (rest, "/"),
+    };
+    if path.contains(|c: char| c.is_whitespace() || c.is_control() || c == '#') {
+        return Err(format!("{url:?}: the path cannot hold blanks or '#'"));
+    }
+    let (host, port) = match authority.strip_prefix('[') {
+        Some(v6) => match v6.split_once(']') {
+            Some((host, "")) => (host, "80"),
+            Some((host, port)) => (host, port.strip_prefix(':').unwrap_or("x")),
+            None => return Err(format!("{url:?}: unclosed '[' in the host")),
+        },
+        None => authority.rsplit_once(':').unwrap_or((authority, "80")),
+    };
+    if host.is_empty() || host.contains(['@', ':', '[', ']']) {
+        return Err(format!(
+            "{url:?}: expected http://HOST[:PORT]/PATH with HOST an IP address or a name"
+        ));
+    }
+    Ok(HttpTarget {
+        host: host.to_string(),
+        port: parse_port(port)?,
+        path: path.to_string(),
+    })
 }
 
 /// `[HOST:]PORT`, HOST possibly an IPv6 address, bracketed or not.

@@ -30,6 +30,9 @@ pub enum After {
     Remove,
     /// It was stopped because it failed (not ready in time).
     Failed,
+    /// It was stopped because it was unhealthy: start it again after its backoff, within
+    /// its restart limit.
+    Restart,
 }
 
 /// A stop requested by a command.
@@ -70,17 +73,21 @@ impl Supervisor {
             return;
         }
         svc.pid = None;
+        let now = Instant::now();
+        if after == After::Restart {
+            self.restart_unhealthy(i, now);
+            return;
+        }
         let event = match after {
             After::Failed => Event::Fail,
             _ => Event::Gone,
         };
-        let now = Instant::now();
         transition(svc, event, now);
         info!("{name} {}", svc.state());
         match after {
             After::Start => transition(svc, Event::Reset, now),
             After::Remove => self.remove_service(i),
-            After::Stopped | After::Failed => {}
+            After::Stopped | After::Failed | After::Restart => {}
         }
     }
 
@@ -564,5 +571,6 @@ fn service_json(s: &Service, now: Instant) -> ServiceStatus {
         last_exit: s.last_exit.map(|e| e.to_string()),
         ready: s.satisfies_dependents(),
         reason: s.reason.clone(),
+        health: s.health_status(),
     }
 }

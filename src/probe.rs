@@ -1,0 +1,413 @@
+//! One attempt of a check, bounded in time and never blocking: a TCP connect, an HTTP
+//! GET, or a command. Health checks make one attempt per interval; an `http://` readiness
+//! probe makes attempts until one passes.
+//!
+//! A connect is non-blocking and its socket waits in `poll(2)`; an HTTP request is a few
+//! hundred bytes written once the socket is connected, and only the status line of the
+//! reply is read (at most [`MAX_REPLY`] bytes; Kubernetes' rule: 200 to 399 passes). A
+//! command runs in its own session with its stdout and stderr on a pipe rinit reads; its
+//! last line is the reason given when it fails. When a command exits, or runs past its
+//! timeout, its whole process group is killed and rinit reaps what was in it: nothing a
+//! check started outlives the check.
+
+use std::net::SocketAddr;
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd};
+use std::time::{Duration, Instant};
+
+use nix::errno::Errno;
+use nix::fcntl::{FcntlArg, OFlag, fcntl};
+use nix::sys::socket::{MsgFlags, recv, send};
+
+use crate::config::{HealthProbe, HttpTarget};
+use crate::process::ExitStatus;
+use crate::spawn::{Spawn, Stdio};
+
+/// The most of an HTTP reply that is read: the status line is in the first bytes.
+pub const MAX_REPLY: usize = 1024;
+/// The most of a command's output that is kept to find its last line.
+const MAX_OUTPUT: usize = 4096;
+
+/// How an attempt ended, or that it has not yet.
+#[derive(Debug, PartialEq, Eq)]
+pub enum Outcome {
+    Pending,
+    Passed,
+    /// Why it failed, in a few words.
+    Failed(String),
+}
+
+/// An attempt in progress.
+#[derive(Debug)]
+pub struct Attempt {
+    kind: Kind,
+    deadline: Instant,
+    timeout: Duration,
+}
+
+#[derive(Debug)]
+enum Kind {
+    /// A TCP connect, then for HTTP the request and the reply's first bytes.
+    Connect {
+        sock: OwnedFd,
+        connected: bool,
+        http: Option<Http>,
+    },
+    /// A command, its output pipe and, once reaped, how it ended.
+    Exec {
+        pid: i32,
+        output: Option<OwnedFd>,
+        text: Vec<u8>,
+        status: Option<ExitStatus>,
+    },
+}
+
+#[derive(Debug)]
+struct Http {
+    request: Vec<u8>,
+    sent: usize,
+    reply: Vec<u8>,
+}
+
+impl Attempt {
+    /// Start a health check attempt; `name` is the service's, for the command's messages.
+    pub fn start(
+        probe: &HealthProbe,
+        name: &str,
+        now: Instant,
+        timeout: Duration,
+    ) -> Result<Attempt, String> {
+        let kind = match probe {
+            HealthProbe::Tcp { host, port } => connect(host, *port, None)?,
+            HealthProbe::Http(target) => http(target)?,
+            HealthProbe::Exec(argv) => exec(name, argv)?,
+        };
+        Ok(Attempt {
+            kind,
+            deadline: now + timeout,
+            timeout,
+        })
+    }
+
+    /// Start an HTTP GET of `target`.
+    pub fn start_http(
+        target: &HttpTarget,
+        now: Instant,
+        timeout: Duration,
+    ) -> Result<Attempt, String> {
+        Ok(Attempt {
+            kind: http(target)?,
+            deadline: now + timeout,
+            timeout,
+        })
+    }
+
+    /// When the attempt times out.
+    pub fn deadline(&self) -> Instant {
+        self.deadline
+    }
+
+    /// The fd to wait on and its events.
+    pub fn poll_fd(&self) -> Option<(BorrowedFd<'_>, i16)> {
+        match &self.kind {
+            Kind::Connect {
+                sock,
+                connected,
+                http,
+            } => {
+                let reading =
+                    *connected && http.as_ref().is_some_and(|h| h.sent == h.request.len());
+                let events = if reading { libc::POLLIN } else { libc::POLLOUT };
+                Some((sock.as_fd(), events))
+            }
+            Kind::Exec { output, .. } => output.as_ref().map(|o| (o.as_fd(), libc::POLLIN)),
+        }
+    }
+
+    /// The command's pid while it has not been reaped.
+    pub fn pid(&self) -> Option<i32> {
+        match &self.kind {
+            Kind::Exec {
+                pid, status: None, ..
+            } => Some(*pid),
+            _ => None,
+        }
+    }
+
+    /// The command `pid` exited; true if it was this attempt's.
+    pub fn on_exit(&mut self, exited: i32, how: ExitStatus) -> bool {
+        match &mut self.kind {
+            Kind::Exec { pid, status, .. } if *pid == exited && status.is_none() => {
+                *status = Some(how);
+                true
+            }
+            _ => false,
+        }
+    }
+
+    /// Go as far as possible now. A timed-out command's group is killed.
+    pub fn advance(&mut self, now: Instant) -> Outcome {
+        let outcome = match &mut self.kind {
+            Kind::Connect {
+                sock,
+                connected,
+                http,
+            } => advance_connect(sock, connected, http),
+            Kind::Exec {
+                pid,
+                output,
+                text,
+                status,
+            } => advance_exec(*pid, output, text, *status),
+        };
+        if outcome == Outcome::Pending && now >= self.deadline {
+            self.kill();
+            return Outcome::Failed(format!("timed out after {:?}", self.timeout));
+        }
+        outcome
+    }
+
+    /// Kill what the attempt still runs (its command's process group).
+    pub fn kill(&self) {
+        if let Kind::Exec { pid, .. } = &self.kind {
+            kill_group(*pid);
+        }
+    }
+}
+
+/// SIGKILL to the process group a check's command leads (its pid: spawned commands start
+/// a session of their own). The group outlives its leader while members remain, so this
+/// also reaches what the command left behind after it exited.
+pub fn kill_group(pgid: i32) {
+    use nix::sys::signal::{Signal, killpg};
+    if pgid > 1 {
+        let _ = killpg(nix::unistd::Pid::from_raw(pgid), Signal::SIGKILL);
+    }
+}
+
+fn connect(host: &str, port: u16, http: Option<Http>) -> Result<Kind, String> {
+    let addr: SocketAddr = crate::ready::resolve(host, port)
+        .ok_or_else(|| format!("{host:?} is not an IP address or in /etc/hosts"))?;
+    let (sock, connected) =
+        crate::ready::start_connect(addr).map_err(|e| format!("connect to {addr}: {e}"))?;
+    Ok(Kind::Connect {
+        sock,
+        connected,
+        http,
+    })
+}
+
+fn http(target: &HttpTarget) -> Result<Kind, String> {
+    connect(&target.host, target.port, Some(Http::new(target)))
+}
+
+impl Http {
+    fn new(target: &HttpTarget) -> Http {
+        let host = if target.host.contains(':') {
+            format!("[{}]", target.host)
+        } else {
+            target.host.clone()
+        };
+        let request = format!(
+            "GET {} HTTP/1.1\r\nHost: {host}:{}\r\nUser-Agent: rinit\r\nAccept: */*\r\nConnection: close\r\n\r\n",
+            target.path, target.port
+        );
+        Http {
+            request: request.into_bytes(),
+            sent: 0,
+            reply: Vec::new(),
+        }
+    }
+}
+
+fn advance_connect(sock: &OwnedFd, connected: &mut bool, http: &mut Option<Http>) -> Outcome {
+    if !*connected {
+        match crate::ready::connect_error(sock) {
+            None => return Outcome::Pending,
+            Some(0) => *connected = true,
+            Some(errno) => return Outcome::Failed(Errno::from_raw(errno).desc().to_string()),
+        }
+    }
+    let Some(http) = http else {
+        return Outcome::Passed;
+    };
+    while http.sent < http.request.len() {
+        let rest = http.request.get(http.sent..).unwrap_or_default();
+        match send(
+            sock.as_raw_fd(),
+            rest,
+            MsgFlags::MSG_NOSIGNAL | MsgFlags::MSG_DONTWAIT,
+        ) {
+            Ok(n) => http.sent += n,
+            Err(Errno::EAGAIN) => return Outcome::Pending,
+            Err(Errno::EINTR) => {}
+            Err(e) => return Outcome::Failed(format!("sending the request: {}", e.desc())),
+        }
+    }
+    let mut buf = [0u8; MAX_REPLY];
+    loop {
+        let room = MAX_REPLY.saturating_sub(http.reply.len());
+        let Some(space) = buf.get_mut(..room) else {
+            break;
+        };
+        if space.is_empty() {
+            break;
+        }
+        match recv(sock.as_raw_fd(), space, MsgFlags::MSG_DONTWAIT) {
+            Ok(0) => break,
+            Ok(n) => {
+                http.reply
+                    .extend_from_slice(space.get(..n).unwrap_or_default());
+                if http.reply.contains(&b'\n') {
+                    break;
+                }
+            }
+            Err(Errno::EAGAIN) => return Outcome::Pending,
+            Err(Errno::EINTR) => {}
+            Err(e) => return Outcome::Failed(format!("reading the reply: {}", e.desc())),
+        }
+    }
+    http_verdict(&http.reply)
+}
+
+/// The verdict on the first bytes of an HTTP reply (read to the end of its status line,
+/// to the end of the connection, or to [`MAX_REPLY`] bytes). Pure.
+pub fn http_verdict(reply: &[u8]) -> Outcome {
+    let line = reply.split(|b| *b == b'\n').next().unwrap_or_default();
+    let line = String::from_utf8_lossy(line);
+    let mut words = line.split_whitespace();
+    let version = words.next().unwrap_or_default();
+    let status = words.next().and_then(|w| w.parse::<u16>().ok());
+    match status {
+        _ if reply.is_empty() => Outcome::Failed("the connection closed without a reply".into()),
+        Some(code) if version.starts_with("HTTP/") && (200..400).contains(&code) => Outcome::Passed,
+        Some(code) if version.starts_with("HTTP/") => {
+            Outcome::Failed(format!("HTTP status {code}"))
+        }
+        _ => Outcome::Failed(format!("not an HTTP reply: {:?}", line.trim_end())),
+    }
+}
+
+fn exec(name: &str, argv: &[String]) -> Result<Kind, String> {
+    let (read, write) = nix::unistd::pipe2(OFlag::O_CLOEXEC).map_err(|e| format!("pipe: {e}"))?;
+    fcntl(&read, FcntlArg::F_SETFL(OFlag::O_NONBLOCK)).map_err(|e| format!("pipe: {e}"))?;
+    let pid = Spawn::new(
+        &format!("{name} health check"),
+        argv,
+        Stdio::Fd(write.as_raw_fd()),
+    )?
+    .spawn()
+    .map_err(|e| format!("cannot run the check: {e}"))?;
+    drop(write);
+    Ok(Kind::Exec {
+        pid,
+        output: Some(read),
+        text: Vec::new(),
+        status: None,
+    })
+}
+
+fn advance_exec(
+    pid: i32,
+    output: &mut Option<OwnedFd>,
+    text: &mut Vec<u8>,
+    status: Option<ExitStatus>,
+) -> Outcome {
+    if let Some(fd) = output {
+        if read_available(fd, text) {
+            *output = None;
+        }
+    }
+    let Some(status) = status else {
+        return Outcome::Pending;
+    };
+    // Whatever it left running (a `&` in a shell) goes with it.
+    kill_group(pid);
+    match status {
+        ExitStatus::Code(0) => Outcome::Passed,
+        _ => match last_line(text) {
+            Some(line) => Outcome::Failed(format!("{status}: {line}")),
+            None => Outcome::Failed(status.to_string()),
+        },
+    }
+}
+
+/// Read what the pipe holds now, keeping the last [`MAX_OUTPUT`] bytes; true at its end.
+fn read_available(fd: &OwnedFd, text: &mut Vec<u8>) -> bool {
+    let mut buf = [0u8; 1024];
+    loop {
+        match nix::unistd::read(fd, &mut buf) {
+            Ok(0) => return true,
+            Ok(n) => {
+                text.extend_from_slice(buf.get(..n).unwrap_or_default());
+                let excess = text.len().saturating_sub(MAX_OUTPUT);
+                text.drain(..excess);
+            }
+            Err(Errno::EINTR) => {}
+            Err(Errno::EAGAIN) => return false,
+            Err(_) => return true,
+        }
+    }
+}
+
+/// The last line of output that is not blank. Pure.
+pub fn last_line(text: &[u8]) -> Option<String> {
+    text.split(|b| *b == b'\n')
+        .map(|l| String::from_utf8_lossy(l).trim().to_string())
+        .rfind(|l| !l.is_empty())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn http_status_decides() {
+        assert_eq!(http_verdict(b"HTTP/1.1 200 OK\r\n"), Outcome::Passed);
+        assert_eq!(
+            http_verdict(b"HTTP/1.0 302 Found\r\nLocation: /"),
+            Outcome::Passed
+        );
+        assert_eq!(
+            http_verdict(b"HTTP/1.1 503 Service Unavailable\r\n"),
+            Outcome::Failed("HTTP status 503".into())
+        );
+        assert_eq!(
+            http_verdict(b"HTTP/1.1 404 Not Found\r\n"),
+            Outcome::Failed("HTTP status 404".into())
+        );
+        assert_eq!(
+            http_verdict(b""),
+            Outcome::Failed("the connection closed without a reply".into())
+        );
+        assert!(matches!(
+            http_verdict(b"SSH-2.0-OpenSSH\r\n"),
+            Outcome::Failed(_)
+        ));
+        assert!(matches!(
+            http_verdict(&[0xff, 0xfe, b'\n']),
+            Outcome::Failed(_)
+        ));
+    }
+
+    #[test]
+    fn the_last_line_is_the_reason() {
+        assert_eq!(
+            last_line(b"connecting\nrefused\n\n"),
+            Some("refused".into())
+        );
+        assert_eq!(last_line(b"  \n"), None);
+        assert_eq!(last_line(b"no newline"), Some("no newline".into()));
+    }
+
+    #[test]
+    fn the_request_names_the_host_and_path() {
+        let target = HttpTarget {
+            host: "::1".into(),
+            port: 8080,
+            path: "/healthz?full=1".into(),
+        };
+        let request = String::from_utf8(Http::new(&target).request).unwrap();
+        assert!(request.starts_with("GET /healthz?full=1 HTTP/1.1\r\nHost: [::1]:8080\r\n"));
+        assert!(request.ends_with("\r\n\r\n"));
+    }
+}
