@@ -19,6 +19,8 @@
 //!   fork and setsid first (the parent exits 0 at once).
 //! - `--listen`, `--touch`, `--notify` make it ready the way a service would (a TCP
 //!   listener, a file, sd_notify `READY=1`), after `--ready-delay-ms`, logging `READY`.
+//!   `--unlisten-on SIG`: on SIG, close the listener and stay alive (logging `UNLISTEN`):
+//!   a service that hangs.
 //! - SIGTERM and SIGINT end it (after `--cleanup-ms`, logging `DONE`), unless ignored;
 //!   every other signal is logged and survived, except `--exit-on SIG`.
 //! - `--orphans N`: make N double-forked orphans that exit at once (a zombie storm).
@@ -50,6 +52,7 @@ struct Opts {
     orphan_report: Option<String>,
     ready_delay_ms: u64,
     listen: Option<String>,
+    unlisten_on: Vec<i32>,
     touch: Option<String>,
     notify: bool,
     chain: usize,
@@ -104,6 +107,7 @@ fn parse() -> Opts {
             "--orphan-report" => o.orphan_report = Some(val()),
             "--ready-delay-ms" => o.ready_delay_ms = val().parse().unwrap(),
             "--listen" => o.listen = Some(val()),
+            "--unlisten-on" => o.unlisten_on = val().split(',').map(sig).collect(),
             "--touch" => o.touch = Some(val()),
             "--notify" => o.notify = true,
             "--chain" => o.chain = val().parse().unwrap(),
@@ -347,7 +351,7 @@ fn main() {
         orphan_report(path);
     }
     record(&o, "START 0");
-    let _listener = become_ready(&o);
+    let mut listener = become_ready(&o);
     if let Some(ready) = &o.ready {
         let tmp = format!("{ready}.tmp");
         std::fs::write(&tmp, format!("{}\n", std::process::id())).unwrap();
@@ -367,6 +371,9 @@ fn main() {
         }
         if o.exit_on.contains(&s) {
             std::process::exit(o.exit);
+        }
+        if o.unlisten_on.contains(&s) && listener.take().is_some() {
+            record(&o, "UNLISTEN 0");
         }
         if s == libc::SIGTERM && o.fork_on_term > 0 {
             let base = o.name.clone();

@@ -1009,3 +1009,125 @@ fn shell_decides_how_a_command_string_is_read() {
         "3:13: stop_exec: unclosed single quote",
     );
 }
+
+// --- health checks and http probes --------------------------------------------------------
+
+#[test]
+fn health_keys() {
+    let text = service_with(
+        "health = \"http://127.0.0.1:8080/healthz?deep=1\"\nhealth_interval = \"2s\"\nhealth_timeout = \"500ms\"\nhealth_retries = 5\nhealth_start_period = \"30s\"",
+    );
+    let a = load_ok(&text).config.services.remove(0);
+    assert_eq!(
+        a.health,
+        Some(HealthProbe::Http(HttpTarget {
+            host: "127.0.0.1".into(),
+            port: 8080,
+            path: "/healthz?deep=1".into()
+        }))
+    );
+    assert_eq!(a.health_interval, Duration::from_secs(2));
+    assert_eq!(a.health_timeout, Duration::from_millis(500));
+    assert_eq!(a.health_retries, 5);
+    assert_eq!(a.health_start_period, Duration::from_secs(30));
+    let d = load_ok(&service_with("")).config.services.remove(0);
+    assert_eq!(d.health, None);
+    assert_eq!(
+        (d.health_interval, d.health_timeout, d.health_retries),
+        (Duration::from_secs(10), Duration::from_secs(1), 3)
+    );
+    let tcp = load_ok(&service_with("health = \"tcp:6379\""))
+        .config
+        .services
+        .remove(0);
+    assert_eq!(
+        tcp.health,
+        Some(HealthProbe::Tcp {
+            host: "127.0.0.1".into(),
+            port: 6379
+        })
+    );
+    let exec = load_ok(&service_with("health = \"exec:redis-cli ping\""))
+        .config
+        .services
+        .remove(0);
+    assert_eq!(
+        exec.health,
+        Some(HealthProbe::Exec(strings(&["redis-cli", "ping"])))
+    );
+}
+
+#[test]
+fn http_targets() {
+    let t = |url: &str| values::http_target(url);
+    assert_eq!(
+        t("localhost"),
+        Ok(HttpTarget {
+            host: "localhost".into(),
+            port: 80,
+            path: "/".into()
+        })
+    );
+    assert_eq!(
+        t("[::1]:8080/ready"),
+        Ok(HttpTarget {
+            host: "::1".into(),
+            port: 8080,
+            path: "/ready".into()
+        })
+    );
+    for bad in [
+        "",
+        ":80/",
+        "user@host/",
+        "h:0/",
+        "h/a b",
+        "[::1/",
+        "::1:80/",
+    ] {
+        assert!(t(bad).is_err(), "{bad:?}");
+    }
+    assert_eq!(
+        ready_value("http://10.0.0.1:9000/", false),
+        Ok(Ready::Http(HttpTarget {
+            host: "10.0.0.1".into(),
+            port: 9000,
+            path: "/".into()
+        }))
+    );
+}
+
+#[test]
+fn bad_health_values() {
+    let cases = [
+        (
+            "health = \"ping\"",
+            "3:10: health: unknown check \"ping\" (expected exec:COMMAND, tcp:[HOST:]PORT or http://",
+        ),
+        ("health = \"exec:\"", "3:10: health: the command is empty"),
+        (
+            "health_interval = 0",
+            "3:19: health_interval: expected a duration above zero",
+        ),
+        (
+            "health_timeout = \"0s\"",
+            "3:18: health_timeout: expected a duration above zero",
+        ),
+        (
+            "health_retries = 0",
+            "3:18: health_retries: expected a number from 1, found 0",
+        ),
+        ("health = \"http://a b/\"", "3:10: health: \"http://a b/\""),
+    ];
+    for (keys, expected) in cases {
+        assert_error(&service_with(keys), expected);
+    }
+    assert_error(
+        &service_with("oneshot = true\nhealth = \"tcp:80\""),
+        "4:10: health: a oneshot is not checked while it runs",
+    );
+    assert_error(
+        &service_with("health = \"exec:check 'x\""),
+        "3:10: health: unclosed single quote",
+    );
+}

@@ -672,7 +672,14 @@ pub fn http_target(rest: &str) -> Result<HttpTarget, String> {
         },
         None => authority.rsplit_once(':').unwrap_or((authority, "80")),
     };
-    if host.is_empty() || host.contains(['@', ':', '[', ']']) {
+    let bracketed = authority.starts_with('[');
+    let name_ok = |c: char| c.is_ascii_alphanumeric() || "-._".contains(c);
+    let valid = if bracketed {
+        host.parse::<std::net::Ipv6Addr>().is_ok()
+    } else {
+        !host.is_empty() && host.chars().all(name_ok)
+    };
+    if !valid {
         return Err(format!(
             "{url:?}: expected http://HOST[:PORT]/PATH with HOST an IP address or a name"
         ));
