@@ -206,6 +206,12 @@ pub struct ServiceStatus {
     /// Services with health checks only.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub health: Option<HealthStatus>,
+    /// Its sd_notify `STATUS=` text, if it sent one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub status_text: Option<String>,
+    /// `reloading` or `stopping`, as it said with sd_notify.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub notify: Option<String>,
 }
 
 /// A reply: one JSON object per line, `"ok"` first.
@@ -748,6 +754,12 @@ fn print_status(reply: &Value, services: &[Value]) {
             .map(String::from)
             .into_iter()
             .collect();
+        note.extend(s.get("notify").and_then(Value::as_str).map(String::from));
+        note.extend(
+            s.get("status_text")
+                .and_then(Value::as_str)
+                .map(|t| format!("status: {t}")),
+        );
         note.extend(s.get("health").map(health_note));
         println!(
             "{:<16} {:<9} {:>7} {:>9} {:>8}  {:<14} {}",
@@ -855,6 +867,8 @@ mod tests {
                 ready: true,
                 reason: None,
                 health: None,
+                status_text: None,
+                notify: None,
             }],
         };
         assert_eq!(

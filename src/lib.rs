@@ -6,6 +6,7 @@ pub mod control;
 pub mod graph;
 pub mod health;
 pub mod logs;
+pub mod notify;
 pub mod pattern;
 pub mod pidfd;
 pub mod probe;

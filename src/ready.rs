@@ -579,11 +579,6 @@ impl AsFd for NotifySocket {
     }
 }
 
-/// Does an sd_notify message say READY=1? Pure.
-pub fn says_ready(message: &str) -> bool {
-    message.lines().any(|l| l.trim() == "READY=1")
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -603,13 +598,6 @@ mod tests {
         assert_eq!(lookup_hosts(hosts, "ip6-localhost"), "::1".parse().ok());
         assert_eq!(lookup_hosts(hosts, "commented"), None);
         assert_eq!(lookup_hosts(hosts, "nowhere"), None);
-    }
-
-    #[test]
-    fn ready_messages() {
-        assert!(says_ready("STATUS=up\nREADY=1\n"));
-        assert!(!says_ready("READY=0"));
-        assert!(!says_ready("STATUS=READY=1"));
     }
 
     #[test]

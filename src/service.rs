@@ -131,9 +131,11 @@ pub enum Action {
     /// The readiness probe and its deadline dropped; a probe process still running is
     /// handed back to be killed.
     EndProbe,
-    /// Health checks begin (if it has them): the first one interval from now.
+    /// Health checks begin (if it has them): the first one interval from now; so does
+    /// its watchdog.
     ArmHealth,
-    /// Health checks end; a check command still running is handed back to be killed.
+    /// Health checks and watchdog end; a check command still running is handed back to
+    /// be killed.
     EndHealth,
     /// The next backoff (doubled, or reset after a long run), counted towards the restart
     /// limit, with the timer set to its end.
@@ -305,6 +307,8 @@ pub struct Run {
     pub check: Option<Check>,
     /// Its health checks, while it runs.
     pub health: Option<Health>,
+    /// When its sd_notify watchdog runs out without a `WATCHDOG=1`, while it runs.
+    pub watchdog_at: Option<Instant>,
     pub creds: Option<Credentials>,
     /// Why this service cannot start at all (user/group under a non-root rinit).
     pub refusal: Option<String>,
@@ -362,6 +366,19 @@ pub struct Service {
     pub reason: Option<String>,
     /// What the health checks of the last run said, once it ended.
     pub last_health: Option<HealthStatus>,
+    /// What it said on the notify socket this run: `STATUS=`, `RELOADING=1` or
+    /// `STOPPING=1` (until `READY=1`), `ERRNO=`/`EXIT_STATUS=`.
+    pub notified: Notified,
+}
+
+/// What a service told rinit over sd_notify during its current run.
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub struct Notified {
+    pub status: Option<String>,
+    /// `reloading` or `stopping`.
+    pub phase: Option<&'static str>,
+    /// `ERRNO=` / `EXIT_STATUS=`, shown with its last exit.
+    pub failure: Option<String>,
 }
 
 impl Service {
@@ -380,6 +397,7 @@ impl Service {
             last_exit: None,
             reason: None,
             last_health: None,
+            notified: Notified::default(),
         }
     }
 
@@ -418,8 +436,10 @@ impl Service {
                     let started = self.started_at.unwrap_or(now);
                     self.run.health = (self.cfg.health.as_ref())
                         .map(|probe| Health::new(&self.cfg, probe, started, now));
+                    self.run.watchdog_at = self.cfg.watchdog.and_then(|d| now.checked_add(d));
                 }
                 Action::EndHealth => {
+                    self.run.watchdog_at = None;
                     if let Some(health) = self.run.health.take() {
                         taken.groups_to_kill.extend(health.attempt_pid());
                         self.last_health = Some(health.status());
@@ -435,6 +455,7 @@ impl Service {
     fn begin_run(&mut self, now: Instant) {
         self.started_at = Some(now);
         self.reason = None;
+        self.notified = Notified::default();
         self.run.check = self.cfg.ready.as_ref().map(|r| Check::new(r, now));
         self.timer = self
             .run

@@ -559,6 +559,19 @@ impl Shutdown {
         }
     }
 
+    /// `EXTEND_TIMEOUT_USEC`: the stop of service `name` under way escalates to SIGKILL
+    /// no sooner than `more` from now, yet never past what the deadline allows.
+    pub fn extend_stop(&mut self, name: &str, more: Duration, now: Instant) {
+        let latest = stop_deadline(now, more, self.deadline);
+        for stop in self
+            .current
+            .iter_mut()
+            .filter(|s| s.name == name && !s.killed)
+        {
+            stop.kill_at = stop.kill_at.max(latest);
+        }
+    }
+
     /// The deadline ended the shutdown, so something may have survived.
     pub fn timed_out(&self) -> bool {
         self.timed_out

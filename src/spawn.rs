@@ -67,6 +67,8 @@ pub struct Spawn {
     /// Join rinit's session in a process group of its own and take the terminal on
     /// stdin as its foreground group (see [`Spawn::foreground`]).
     foreground: bool,
+    /// Set `WATCHDOG_PID` to the child's own pid (see [`Spawn::watchdog_pid`]).
+    watchdog_pid: bool,
 }
 
 impl Spawn {
@@ -90,6 +92,7 @@ impl Spawn {
             creds: None,
             stdin: None,
             foreground: false,
+            watchdog_pid: false,
         })
     }
 
@@ -100,6 +103,14 @@ impl Spawn {
     /// controlling terminal after all) are ignored.
     pub fn foreground(mut self, yes: bool) -> Spawn {
         self.foreground = yes;
+        self
+    }
+
+    /// sd_notify's watchdog: `WATCHDOG_PID` is the pid of the process that execs, known
+    /// only after fork, so the child writes it into a buffer prepared before (it
+    /// replaces any inherited one). Needs an environment given with [`Spawn::env`].
+    pub fn watchdog_pid(mut self, yes: bool) -> Spawn {
+        self.watchdog_pid = yes;
         self
     }
 
@@ -149,12 +160,22 @@ impl Spawn {
     pub fn spawn(&self) -> io::Result<i32> {
         let mut argv: Vec<*const libc::c_char> = self.argv.iter().map(|a| a.as_ptr()).collect();
         argv.push(std::ptr::null());
+        // "WATCHDOG_PID=" and room for any pid and its NUL, filled in by the child.
+        let mut watchdog = WATCHDOG_PID.to_vec();
+        watchdog.resize(WATCHDOG_PID.len() + 24, 0);
+        let watchdog_slot = watchdog.as_mut_ptr();
         let envp: Option<Vec<*const libc::c_char>> = self.env.as_ref().map(|env| {
+            let own = self
+                .watchdog_pid
+                .then_some(watchdog_slot.cast_const().cast());
             env.iter()
+                .filter(|e| !(self.watchdog_pid && e.as_bytes().starts_with(WATCHDOG_PID)))
                 .map(|e| e.as_ptr())
+                .chain(own)
                 .chain(std::iter::once(std::ptr::null()))
                 .collect()
         });
+        let watchdog_slot = (self.watchdog_pid && envp.is_some()).then_some(watchdog_slot);
         let groups: Option<Vec<Gid>> = self
             .creds
             .as_ref()
@@ -169,7 +190,10 @@ impl Spawn {
             -1 => Err(io::Error::last_os_error()),
             0 => {
                 let code = match self.prepare_child(groups.as_deref()) {
-                    Ok(()) => report(prefix.as_bytes(), b"", exec(&argv, envp.as_deref())),
+                    Ok(()) => {
+                        let errno = exec(&argv, envp.as_deref(), watchdog_slot);
+                        report(prefix.as_bytes(), b"", errno)
+                    }
                     Err((what, errno)) => report(prefix.as_bytes(), what, errno),
                 };
                 // SAFETY: leaves the child at once, without rinit's exit path (which
@@ -246,18 +270,52 @@ fn redirect(stdin: Option<RawFd>, stdio: Stdio) {
     }
 }
 
-/// execvp(3) or execvpe(3); returns only on failure, with its errno.
-fn exec(argv: &[*const libc::c_char], envp: Option<&[*const libc::c_char]>) -> Errno {
+/// execvp(3) or execvpe(3); returns only on failure, with its errno. `watchdog`: the
+/// buffer after "WATCHDOG_PID=" in `envp`, for this process's pid.
+fn exec(
+    argv: &[*const libc::c_char],
+    envp: Option<&[*const libc::c_char]>,
+    watchdog: Option<*mut u8>,
+) -> Errno {
     let program = argv.first().copied().unwrap_or(std::ptr::null());
+    let (digits, len) = decimal(nix::unistd::getpid().as_raw());
     // SAFETY: argv and envp are NULL-terminated arrays of pointers to C strings owned by
-    // the Spawn, prepared before fork; the child's copy of memory keeps them alive.
+    // the Spawn or by spawn's frame, prepared before fork; the child's copy of memory
+    // keeps them alive. The watchdog buffer has room for "WATCHDOG_PID=", any pid's
+    // digits and the NUL (it is all zeros after the prefix), and nothing else points
+    // into it.
     unsafe {
+        if let Some(slot) = watchdog {
+            let at = slot.add(WATCHDOG_PID.len());
+            std::ptr::copy_nonoverlapping(digits.as_ptr(), at, len);
+        }
         match envp {
             Some(envp) => libc::execvpe(program, argv.as_ptr(), envp.as_ptr()),
             None => libc::execvp(program, argv.as_ptr()),
         };
     }
     Errno::last()
+}
+
+const WATCHDOG_PID: &[u8] = b"WATCHDOG_PID=";
+
+/// `n` in decimal, without allocating: the digits and how many there are.
+fn decimal(n: i32) -> ([u8; 12], usize) {
+    let mut digits = [0u8; 12];
+    let mut rest = n.unsigned_abs();
+    let mut len = 0;
+    loop {
+        if let Some(d) = digits.get_mut(len) {
+            *d = b'0' + (rest % 10) as u8;
+        }
+        len += 1;
+        rest /= 10;
+        if rest == 0 || len == digits.len() {
+            break;
+        }
+    }
+    digits.get_mut(..len).unwrap_or_default().reverse();
+    (digits, len)
 }
 
 /// Say on stderr why the child could not run (`prefix`, `what`, the error); the exit

@@ -20,14 +20,15 @@ use nix::poll::{PollFd, PollFlags, PollTimeout, poll};
 
 mod commands;
 
-use crate::config::{Config, Global, LogTarget, MAIN, Ready};
+use crate::config::{Config, Global, LogTarget, MAIN, ServiceConfig};
 use crate::control::{self, Server, Slot};
 use crate::graph::Graph;
 use crate::health::Health;
 use crate::logs::{self, Output};
+use crate::notify::{self, Notice, Watchdog};
 use crate::process::ExitStatus;
 use crate::proctree::{self, Scope, Snapshot};
-use crate::ready::{self, Check, DirWatch, NotifySocket};
+use crate::ready::{Check, DirWatch, NotifySocket};
 use crate::service::{self, Event, Run, Service, State};
 use crate::shutdown::{self, Shutdown, Stage, StopSpec, Target};
 use crate::signals::{self, Disposition, SignalFd};
@@ -260,15 +261,14 @@ impl Supervisor {
             .iter()
             .filter(|s| s.state() == State::Starting)
             .filter_map(|s| s.run.check.as_ref()?.next_deadline());
-        let health = self
-            .services
-            .iter()
-            .filter(|s| s.state() == State::Running)
-            .filter_map(|s| Some(s.run.health.as_ref()?.deadline()));
+        let running = || self.services.iter().filter(|s| s.state() == State::Running);
+        let health = running().filter_map(|s| Some(s.run.health.as_ref()?.deadline()));
+        let watchdogs = running().filter_map(|s| s.run.watchdog_at);
         let jobs = self.jobs.iter().filter_map(|j| j.plan.next_deadline());
         timers
             .chain(checks)
             .chain(health)
+            .chain(watchdogs)
             .chain(jobs)
             .chain(control)
             .min()
@@ -477,6 +477,9 @@ impl Supervisor {
 
     /// Reap every zombie, and hand each status to whoever waits for it.
     fn reap(&mut self) {
+        // A forking daemon sends MAINPID=N and then its first process exits: read what it
+        // said before deciding what that exit means.
+        self.read_notify();
         let now = Instant::now();
         loop {
             let mut raw = 0;
@@ -581,7 +584,7 @@ impl Supervisor {
             },
             State::Backoff if svc.timer.is_some_and(|t| now >= t) => self.start(i, now),
             State::Starting => self.check_ready(i, now),
-            State::Running => self.check_health(i, now),
+            State::Running => self.check_health(i, now) || self.check_watchdog(i, now),
             _ => false,
         }
     }
@@ -670,12 +673,11 @@ impl Supervisor {
             }
         };
         let mut env = cfg.env.clone();
-        if let Some(n) = self
-            .notify
-            .as_ref()
-            .filter(|_| cfg.ready == Some(crate::config::Ready::Notify))
-        {
+        if let Some(n) = self.notify.as_ref().filter(|_| cfg.speaks_notify()) {
             env.push(("NOTIFY_SOCKET".to_string(), n.address.clone()));
+        }
+        if let Some(period) = cfg.watchdog {
+            env.push(("WATCHDOG_USEC".to_string(), period.as_micros().to_string()));
         }
         let stdin = if cfg.log == LogTarget::Inherit {
             None
@@ -690,6 +692,7 @@ impl Supervisor {
             .stdin(stdin)
             .foreground(foreground)
             .env(&env)?
+            .watchdog_pid(cfg.watchdog.is_some())
             .workdir(cfg.workdir.as_deref())?
             .credentials(svc.run.creds.clone())
             .spawn()
@@ -839,27 +842,167 @@ impl Supervisor {
         self.begin_shutdown(why, false);
     }
 
-    /// A datagram on the notify socket: READY=1 from a starting notify service.
+    /// Datagrams on the notify socket, each from a process of one of the live services
+    /// (checked with the sender's kernel-supplied pid), or ignored.
     fn read_notify(&mut self) {
         let Some(notify) = &self.notify else { return };
-        while let Some((pid, text)) = notify.recv() {
-            if !ready::says_ready(&text) {
-                continue;
-            }
+        let mut messages = Vec::new();
+        while let Some(message) = notify.recv() {
+            messages.push(message);
+        }
+        let now = Instant::now();
+        for (pid, text) in messages {
+            let notice = notify::parse(&text);
             let owner = self.services.iter().position(|s| {
-                s.state() == State::Starting
-                    && s.session.is_some_and(|sid| belongs_to(pid, s.pid, sid))
+                s.state().is_live() && s.session.is_some_and(|sid| belongs_to(pid, s.pid, sid))
             });
-            match owner
-                .and_then(|i| self.services.get_mut(i))
-                .and_then(|s| s.run.check.as_mut())
-            {
-                Some(check) => check.notify_ready(),
-                None => {
+            match owner {
+                Some(i) => self.on_notice(i, notice, now),
+                None if notice.ready => {
                     warn!("READY=1 from pid {pid}, which belongs to no starting service; ignored")
                 }
+                None => debug!("notify message from pid {pid}, which belongs to no service"),
             }
         }
+    }
+
+    /// What service `i` said on the notify socket (see the README's table).
+    fn on_notice(&mut self, i: usize, notice: Notice, now: Instant) {
+        let Some(svc) = self.services.get_mut(i) else {
+            return;
+        };
+        let notified = &mut svc.notified;
+        if let Some(status) = notice.status {
+            notified.status = Some(status);
+        }
+        if notice.reloading {
+            notified.phase = Some("reloading");
+        }
+        if notice.stopping {
+            notified.phase = Some("stopping");
+        }
+        if notice.ready {
+            if notified.phase == Some("reloading") {
+                notified.phase = None;
+            }
+            if let Some(check) = svc.run.check.as_mut() {
+                check.notify_ready();
+            }
+        }
+        let failure = match (notice.errno, &notice.exit_status) {
+            (Some(e), _) => Some(format!(
+                "ERRNO={e} ({})",
+                nix::errno::Errno::from_raw(e).desc()
+            )),
+            (None, Some(status)) => Some(format!("EXIT_STATUS={status}")),
+            (None, None) => None,
+        };
+        if failure.is_some() {
+            notified.failure = failure;
+        }
+        if let Some(pid) = notice.mainpid {
+            self.take_main_pid(i, pid);
+        }
+        if let Some(more) = notice.extend_timeout {
+            self.extend_timeout(i, more, now);
+        }
+        match notice.watchdog {
+            Some(Watchdog::Ping) => {
+                if let Some(svc) = self.services.get_mut(i) {
+                    if let (Some(_), Some(period)) = (svc.run.watchdog_at, svc.cfg.watchdog) {
+                        svc.run.watchdog_at = now.checked_add(period);
+                    }
+                }
+            }
+            Some(Watchdog::Trigger) => self.watchdog_expired(i, "WATCHDOG=trigger"),
+            None => {}
+        }
+    }
+
+    /// `MAINPID=N`: accepted only if N is one of the service's own processes (the
+    /// forking-daemon case); rinit then waits for N as the service's main process.
+    fn take_main_pid(&mut self, i: usize, pid: i32) {
+        let Some(svc) = self.services.get_mut(i) else {
+            return;
+        };
+        let ours = svc.session.is_some_and(|sid| belongs_to(pid, svc.pid, sid));
+        if !ours || pid == self.me {
+            warn!(
+                "{}: MAINPID={pid} is not one of its processes; ignored",
+                svc.name()
+            );
+            return;
+        }
+        if svc.pid != Some(pid) {
+            info!("{}: main process is now pid {pid} (MAINPID)", svc.name());
+            svc.pid = Some(pid);
+        }
+    }
+
+    /// `EXTEND_TIMEOUT_USEC=N`: the ready timeout of a starting service, or the stop
+    /// timeout of a stopping one, ends no sooner than N from now — never past the
+    /// shutdown's own deadline.
+    fn extend_timeout(&mut self, i: usize, more: Duration, now: Instant) {
+        let Some(svc) = self.services.get_mut(i) else {
+            return;
+        };
+        let name = svc.cfg.name.clone();
+        match svc.state() {
+            State::Starting => {
+                if let (Some(timer), Some(until)) = (svc.timer, now.checked_add(more)) {
+                    svc.timer = Some(timer.max(until));
+                    debug!("{name}: ready timeout extended by {more:?}");
+                }
+            }
+            State::Stopping => {
+                let stops = self
+                    .shutdown
+                    .iter_mut()
+                    .chain(self.jobs.iter_mut().map(|j| &mut j.plan));
+                for plan in stops {
+                    plan.extend_stop(&name, more, now);
+                }
+            }
+            _ => {}
+        }
+    }
+
+    /// A running service with a watchdog: has `WATCHDOG=1` come in time? True if its
+    /// state changed.
+    fn check_watchdog(&mut self, i: usize, now: Instant) -> bool {
+        let expired = self
+            .services
+            .get(i)
+            .and_then(|s| s.run.watchdog_at)
+            .is_some_and(|at| now >= at);
+        if expired {
+            self.watchdog_expired(i, "no WATCHDOG=1 in time");
+        }
+        expired
+    }
+
+    /// The watchdog ran out (or `WATCHDOG=trigger`): as systemd does, SIGABRT to the main
+    /// process first so that it can dump core, then the normal stop and a restart, as for
+    /// an unhealthy service.
+    fn watchdog_expired(&mut self, i: usize, why: &str) {
+        let Some(svc) = self.services.get_mut(i) else {
+            return;
+        };
+        if svc.state() != State::Running {
+            return;
+        }
+        let period = svc.cfg.watchdog.unwrap_or_default();
+        warn!(
+            "{}: watchdog timeout ({why}, watchdog {period:?}); SIGABRT, then restarting it",
+            svc.name()
+        );
+        svc.run.watchdog_at = None;
+        svc.reason = Some(format!("watchdog timeout ({why})"));
+        if let Some(pid) = svc.pid {
+            let _ = crate::process::kill(pid, libc::SIGABRT);
+        }
+        let name = svc.cfg.name.clone();
+        self.stop_job(&[i], &[(name, commands::After::Restart)]);
     }
 
     // ----- shutdown ------------------------------------------------------------------
@@ -1051,10 +1194,7 @@ pub(super) fn transition(svc: &mut Service, event: Event, now: Instant) {
 
 /// The notify socket, if a service is ready by `READY=1`.
 fn notify_socket_for(config: &Config) -> Result<Option<NotifySocket>, String> {
-    let wanted = config
-        .services
-        .iter()
-        .any(|s| s.ready == Some(Ready::Notify));
+    let wanted = config.services.iter().any(ServiceConfig::speaks_notify);
     if !wanted {
         return Ok(None);
     }

@@ -406,6 +406,10 @@ impl<'a> FileChecker<'a> {
                 "ready: a oneshot is ready when it exits with a success code; remove ready";
             return Err(self.error(&at("ready"), message));
         }
+        if s.oneshot && s.watchdog.is_some() {
+            let message = "watchdog: a oneshot is not watched while it runs; remove watchdog";
+            return Err(self.error(&at("watchdog"), message));
+        }
         if s.oneshot && s.health.is_some() {
             let message = "health: a oneshot is not checked while it runs; remove health";
             return Err(self.error(&at("health"), message));

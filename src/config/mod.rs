@@ -321,6 +321,9 @@ pub struct ServiceConfig {
     pub health_retries: u32,
     #[serde(deserialize_with = "values::duration")]
     pub health_start_period: Duration,
+    /// sd_notify's watchdog: `WATCHDOG=1` at least this often while it runs.
+    #[serde(deserialize_with = "values::watchdog")]
+    pub watchdog: Option<Duration>,
     #[serde(deserialize_with = "values::signal")]
     pub stop_signal: i32,
     #[serde(deserialize_with = "values::duration")]
@@ -366,6 +369,7 @@ impl Default for ServiceConfig {
             health_timeout: Duration::from_secs(1),
             health_retries: 3,
             health_start_period: Duration::ZERO,
+            watchdog: None,
             stop_signal: libc::SIGTERM,
             stop_timeout: DEFAULT_STOP_TIMEOUT,
             stop_mode: StopMode::Tree,
@@ -407,6 +411,12 @@ impl ServiceConfig {
         if !given("log") {
             self.log = LogTarget::Inherit;
         }
+    }
+
+    /// Does it speak sd_notify (`ready = "notify"` or a `watchdog`)? It then gets
+    /// `NOTIFY_SOCKET`.
+    pub fn speaks_notify(&self) -> bool {
+        self.ready == Some(Ready::Notify) || self.watchdog.is_some()
     }
 
     /// True if both describe the same service, wherever their tables are: everything but

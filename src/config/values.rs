@@ -199,6 +199,11 @@ pub fn interval<'de, D: Deserializer<'de>>(d: D) -> Result<Duration, D::Error> {
     })
 }
 
+/// `watchdog`: as [`interval`].
+pub fn watchdog<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Duration>, D::Error> {
+    interval(d).map(Some)
+}
+
 /// `health_retries`: a count from 1.
 pub fn retries<'de, D: Deserializer<'de>>(d: D) -> Result<u32, D::Error> {
     checked(d, |v| match v {

@@ -12,7 +12,7 @@ use std::time::Instant;
 use log::{info, warn};
 
 use super::{Supervisor, scan, take, transition};
-use crate::config::{Config, MAIN, Ready};
+use crate::config::{Config, MAIN, ServiceConfig};
 use crate::control::{Reply, Request, ServiceStatus, error_reply};
 use crate::ready::NotifySocket;
 use crate::service::{Event, Run, Service, State};
@@ -436,7 +436,7 @@ impl Supervisor {
                 fresh_runs.push((cfg.name.clone(), Run::prepare(cfg)?));
             }
         }
-        if self.notify.is_none() && new.services.iter().any(|s| s.ready == Some(Ready::Notify)) {
+        if self.notify.is_none() && new.services.iter().any(ServiceConfig::speaks_notify) {
             let socket = NotifySocket::bind().map_err(|e| format!("notify socket: {e}"))?;
             self.notify = Some(socket);
         }
@@ -568,9 +568,14 @@ fn service_json(s: &Service, now: Instant) -> ServiceStatus {
         pid: s.pid,
         uptime_ms,
         restarts: s.restarts,
-        last_exit: s.last_exit.map(|e| e.to_string()),
+        last_exit: s.last_exit.map(|e| match &s.notified.failure {
+            Some(said) => format!("{e}, {said}"),
+            None => e.to_string(),
+        }),
         ready: s.satisfies_dependents(),
         reason: s.reason.clone(),
         health: s.health_status(),
+        status_text: s.notified.status.clone(),
+        notify: s.notified.phase.map(String::from),
     }
 }
