@@ -1,0 +1,242 @@
+//! The sd_notify protocol with real clients rinit did not write: Debian's `systemd-notify`
+//! (package systemd) and the Python bindings (`python3-systemd`). rinit runs as PID 1 of
+//! its own PID namespace (tests/common). Missing clients fail the test in CI
+//! (`RINIT_REQUIRE_STACKS`), and skip it elsewhere.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+mod common;
+
+use common::*;
+use std::time::Duration;
+
+const LIMIT: Duration = Duration::from_secs(20);
+const PYTHON: &str = "/usr/bin/python3";
+
+/// Whether `what` is installed: required in CI, a skip elsewhere.
+fn have(what: &str, present: bool) -> bool {
+    if !present && std::env::var_os("RINIT_REQUIRE_STACKS").is_some() {
+        panic!("{what} is missing (CI installs it)");
+    }
+    if !present {
+        eprintln!("skipped: {what} is not installed");
+    }
+    present
+}
+
+fn systemd_notify() -> bool {
+    have(
+        "systemd-notify",
+        std::path::Path::new("/usr/bin/systemd-notify").exists(),
+    )
+}
+
+fn python_systemd() -> bool {
+    let ok = std::process::Command::new(PYTHON)
+        .args(["-c", "import systemd.daemon"])
+        .status()
+        .is_ok_and(|s| s.success());
+    have("python3-systemd", ok)
+}
+
+/// The `ctl --json status` object of service `name`; null while rinit does not answer
+/// yet (its control socket comes up with it).
+fn status_of(r: &Rinit, name: &str) -> serde_json::Value {
+    let (code, json, _) = r.ctl(&["--json", "status"]);
+    let Ok(reply) = serde_json::from_str::<serde_json::Value>(json.trim()) else {
+        assert_ne!(code, 0, "an answer that is not JSON: {json:?}");
+        return serde_json::Value::Null;
+    };
+    let services = reply["services"].as_array().cloned().unwrap_or_default();
+    services
+        .into_iter()
+        .find(|s| s["name"] == name)
+        .unwrap_or_else(|| panic!("no {name} in {json}"))
+}
+
+#[test]
+fn systemd_notify_makes_a_shell_service_ready_and_says_its_status() {
+    if !systemd_notify() {
+        return;
+    }
+    let config = r#"
+[service.db]
+exec = "sh -c 'systemd-notify --status=loading && systemd-notify --ready --status=\"accepting connections\" && exec sleep 1000'"
+ready = "notify"
+
+[service.app]
+after = ["db"]
+exec = ["{probe}", "--name", "app", "--log", "{dir}/events"]
+"#;
+    let (mut r, dir) = start_with_config("notify-cli", config, Opts::default());
+    wait_contains(&dir.path("events"), "app START", LIMIT);
+    let db = status_of(&r, "db");
+    assert_eq!(db["state"], "running");
+    assert_eq!(db["status_text"], "accepting connections", "{db}");
+    let (_, text, _) = r.ctl(&["status"]);
+    assert!(text.contains("status: accepting connections"), "{text}");
+    r.signal(libc::SIGTERM);
+    assert_eq!(r.wait(LIMIT), 0);
+}
+
+#[test]
+fn a_forking_daemon_names_its_main_process_with_mainpid() {
+    if !systemd_notify() {
+        return;
+    }
+    // The first process starts the real daemon, says MAINPID, and exits 0: the service
+    // goes on with the daemon as its main process.
+    let config = r#"
+[service.daemon]
+exec = "sh -c '{probe} --name daemon --log {dir}/events & systemd-notify --ready --pid=$!; exit 0'"
+ready = "notify"
+"#;
+    let (mut r, dir) = start_with_config("notify-mainpid", config, Opts::default());
+    let log = dir.path("events");
+    wait_contains(&log, "daemon START", LIMIT);
+    let daemon = wait_for("daemon as main", LIMIT, || {
+        let s = status_of(&r, "daemon");
+        let ev = events(&log);
+        let pid = ev.iter().find(|e| e.name == "daemon").map(|e| e.pid)?;
+        (s["pid"] == pid && s["state"] == "running").then_some(pid)
+    });
+    assert!(
+        r.stderr()
+            .contains(&format!("main process is now pid {daemon} (MAINPID)"))
+    );
+    // Its stop is the daemon's: SIGTERM, a clean end.
+    r.signal(libc::SIGTERM);
+    assert_eq!(r.wait(LIMIT), 0);
+    assert_eq!(sigs_of(&events(&log), "daemon"), vec![libc::SIGTERM]);
+}
+
+#[test]
+fn python_clients_speak_status_reloading_errno_and_the_watchdog() {
+    if !python_systemd() {
+        return;
+    }
+    let script = r#"
+import os, signal, sys, time
+from systemd import daemon
+d = sys.argv[1]
+with open(d + "/env", "a") as f:
+    f.write("%s %s %s\n" % (os.environ.get("WATCHDOG_USEC"), os.environ.get("WATCHDOG_PID"), os.getpid()))
+def reload(*_):
+    daemon.notify("RELOADING=1")
+    while not os.path.exists(d + "/reloaded"):
+        time.sleep(0.02)
+    daemon.notify("READY=1")
+def fail(*_):
+    daemon.notify("ERRNO=5")
+    sys.exit(1)
+signal.signal(signal.SIGHUP, reload)
+signal.signal(signal.SIGUSR2, fail)
+daemon.notify("READY=1\nSTATUS=serving")
+pings = 0
+while True:
+    if not os.path.exists(d + "/hang"):
+        daemon.notify("WATCHDOG=1")
+        pings += 1
+    time.sleep(0.05)
+"#;
+    let config = r#"
+[service.py]
+exec = ["/usr/bin/python3", "{dir}/svc.py", "{dir}"]
+ready = "notify"
+watchdog = "1s"
+"#;
+    let dir0 = TempDir::new("notify-py");
+    std::fs::write(dir0.path("svc.py"), script).unwrap();
+    let path = write_config(&dir0, config);
+    let mut r = Rinit::start(&["-c", &path], Opts::default());
+    let env = dir0.path("env");
+    wait_for("py serving", LIMIT, || {
+        (status_of(&r, "py")["status_text"] == "serving").then_some(())
+    });
+    // WATCHDOG_USEC is the watchdog, WATCHDOG_PID the service's own pid.
+    let first = std::fs::read_to_string(&env).unwrap();
+    let f: Vec<&str> = first.split_whitespace().collect();
+    assert_eq!(f[0], "1000000", "{first}");
+    assert_eq!(f[1], f[2], "WATCHDOG_PID is its pid: {first}");
+    // RELOADING=1 ... READY=1.
+    r.ctl(&["kill", "py", "HUP"]);
+    wait_for("reloading", LIMIT, || {
+        (status_of(&r, "py")["notify"] == "reloading").then_some(())
+    });
+    std::fs::write(dir0.path("reloaded"), "").unwrap();
+    wait_for("reloaded", LIMIT, || {
+        status_of(&r, "py").get("notify").is_none().then_some(())
+    });
+    // Pings keep it alive well past its watchdog; then it hangs: SIGABRT and a restart.
+    std::fs::write(dir0.path("hang"), "").unwrap();
+    wait_for("watchdog restart", LIMIT, || {
+        (std::fs::read_to_string(&env).unwrap().lines().count() == 2).then_some(())
+    });
+    let err = r.stderr();
+    assert!(
+        err.contains("py: watchdog timeout (no WATCHDOG=1 in time"),
+        "{err}"
+    );
+    let py = status_of(&r, "py");
+    assert_eq!(py["restarts"], 1, "{py}");
+    assert!(
+        py["last_exit"].as_str().unwrap().contains("SIGABRT"),
+        "{py}"
+    );
+    std::fs::remove_file(dir0.path("hang")).unwrap();
+    // ERRNO= before a failure is shown with the exit.
+    wait_for("py running", LIMIT, || {
+        (status_of(&r, "py")["state"] == "running").then_some(())
+    });
+    r.ctl(&["kill", "py", "USR2"]);
+    let last = wait_for("py failed", LIMIT, || {
+        let s = status_of(&r, "py");
+        (s["state"] == "exited" || s["state"] == "failed").then(|| s["last_exit"].clone())
+    });
+    assert_eq!(last, "exit code 1, ERRNO=5 (I/O error)");
+    r.signal(libc::SIGTERM);
+    assert_eq!(r.wait(LIMIT), 0);
+}
+
+#[test]
+fn extend_timeout_gives_a_slow_start_and_a_slow_stop_more_time() {
+    if !python_systemd() {
+        return;
+    }
+    let script = r#"
+import signal, sys, time
+from systemd import daemon
+def stop(*_):
+    daemon.notify("EXTEND_TIMEOUT_USEC=6000000")
+    time.sleep(2.5)
+    sys.exit(0)
+signal.signal(signal.SIGTERM, stop)
+daemon.notify("EXTEND_TIMEOUT_USEC=6000000")
+time.sleep(2.5)
+daemon.notify("READY=1")
+while True:
+    time.sleep(1)
+"#;
+    let config = r#"
+[service.slow]
+exec = ["/usr/bin/python3", "{dir}/svc.py"]
+ready = "notify"
+ready_timeout = "1s"
+stop_timeout = "1s"
+"#;
+    let dir0 = TempDir::new("notify-extend");
+    std::fs::write(dir0.path("svc.py"), script).unwrap();
+    let path = write_config(&dir0, config);
+    let mut r = Rinit::start(&["-c", &path], Opts::default());
+    wait_for("slow ready", LIMIT, || {
+        r.stderr().contains("slow is ready").then_some(())
+    });
+    assert!(!r.stderr().contains("not ready after"), "{}", r.stderr());
+    r.signal(libc::SIGTERM);
+    assert_eq!(r.wait(LIMIT), 0);
+    let err = r.stderr();
+    assert!(
+        !err.contains("SIGKILL"),
+        "the extended stop needs no SIGKILL: {err}"
+    );
+    assert!(err.contains("slow exited: exit code 0"), "{err}");
+}
