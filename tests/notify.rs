@@ -2,7 +2,12 @@
 //! (package systemd) and the Python bindings (`python3-systemd`). rinit runs as PID 1 of
 //! its own PID namespace (tests/common). Missing clients fail the test in CI
 //! (`RINIT_REQUIRE_STACKS`), and skip it elsewhere.
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
 
 mod common;
 
