@@ -524,23 +524,54 @@ impl AsFd for DirWatch {
 pub struct NotifySocket {
     fd: OwnedFd,
     pub address: String,
+    /// Its file, removed with it.
+    path: Option<PathBuf>,
+}
+
+impl Drop for NotifySocket {
+    fn drop(&mut self) {
+        if let Some(path) = &self.path {
+            let _ = std::fs::remove_file(path);
+        }
+    }
 }
 
 impl NotifySocket {
     pub fn bind() -> io::Result<NotifySocket> {
+        NotifySocket::bind_at(None)
+    }
+
+    /// A socket at `path` (`[rinit] notify_socket`, for sandboxes that can only
+    /// bind-mount files; a socket left there by an earlier run is replaced), or with an
+    /// abstract name the kernel picks.
+    pub fn bind_at(path: Option<&Path>) -> io::Result<NotifySocket> {
         use nix::sys::socket::{self, AddressFamily, SockFlag, SockType, UnixAddr, sockopt};
+        use std::os::unix::fs::{FileTypeExt, PermissionsExt};
         let flags = SockFlag::SOCK_NONBLOCK | SockFlag::SOCK_CLOEXEC;
         let fd = socket::socket(AddressFamily::Unix, SockType::Datagram, flags, None)?;
-        // An unnamed address: the kernel binds a unique abstract name (unix(7), autobind).
-        socket::bind(fd.as_raw_fd(), &UnixAddr::new_unnamed())?;
-        let bound: UnixAddr = socket::getsockname(fd.as_raw_fd())?;
-        let name = bound.as_abstract().unwrap_or_default();
+        let address = match path {
+            Some(path) => {
+                if std::fs::symlink_metadata(path).is_ok_and(|m| m.file_type().is_socket()) {
+                    std::fs::remove_file(path)?;
+                }
+                socket::bind(fd.as_raw_fd(), &UnixAddr::new(path)?)?;
+                // Services of any user may write to it; the credentials decide.
+                std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o666))?;
+                path.display().to_string()
+            }
+            None => {
+                // An unnamed address: the kernel binds a unique abstract name (unix(7),
+                // autobind).
+                socket::bind(fd.as_raw_fd(), &UnixAddr::new_unnamed())?;
+                let bound: UnixAddr = socket::getsockname(fd.as_raw_fd())?;
+                let name = bound.as_abstract().unwrap_or_default();
+                format!("@{}", String::from_utf8_lossy(name))
+            }
+        };
         // The kernel attaches each sender's pid, uid and gid.
         socket::setsockopt(&fd, sockopt::PassCred, &true)?;
-        Ok(NotifySocket {
-            address: format!("@{}", String::from_utf8_lossy(name)),
-            fd,
-        })
+        let path = path.map(Path::to_path_buf);
+        Ok(NotifySocket { address, fd, path })
     }
 
     /// Read one datagram: (sender pid from the kernel's credentials, text). Any fds

@@ -1198,7 +1198,7 @@ fn notify_socket_for(config: &Config) -> Result<Option<NotifySocket>, String> {
     if !wanted {
         return Ok(None);
     }
-    NotifySocket::bind()
+    NotifySocket::bind_at(config.rinit.notify_socket.as_deref())
         .map(Some)
         .map_err(|e| format!("cannot create the notify socket: {e}"))
 }

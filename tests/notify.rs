@@ -90,7 +90,11 @@ fn a_forking_daemon_names_its_main_process_with_mainpid() {
     }
     // The first process starts the real daemon, says MAINPID, and exits 0: the service
     // goes on with the daemon as its main process.
+    // This one is told a socket path instead of an abstract name.
     let config = r#"
+[rinit]
+notify_socket = "{dir}/notify.sock"
+
 [service.daemon]
 exec = "sh -c '{probe} --name daemon --log {dir}/events & systemd-notify --ready --pid=$!; exit 0'"
 ready = "notify"
@@ -108,10 +112,15 @@ ready = "notify"
         r.stderr()
             .contains(&format!("main process is now pid {daemon} (MAINPID)"))
     );
+    assert!(std::path::Path::new(&dir.path("notify.sock")).exists());
     // Its stop is the daemon's: SIGTERM, a clean end.
     r.signal(libc::SIGTERM);
     assert_eq!(r.wait(LIMIT), 0);
     assert_eq!(sigs_of(&events(&log), "daemon"), vec![libc::SIGTERM]);
+    assert!(
+        !std::path::Path::new(&dir.path("notify.sock")).exists(),
+        "removed at exit"
+    );
 }
 
 #[test]

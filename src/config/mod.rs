@@ -165,6 +165,9 @@ pub struct Global {
     /// VM mode only.
     #[serde(deserialize_with = "values::host")]
     pub hostname: Option<String>,
+    /// A path for the sd_notify socket instead of an abstract name.
+    #[serde(deserialize_with = "values::socket")]
+    pub notify_socket: Option<PathBuf>,
 }
 
 impl Default for Global {
@@ -175,6 +178,7 @@ impl Default for Global {
             sweep_patterns: Vec::new(),
             control_socket: None,
             hostname: None,
+            notify_socket: None,
         }
     }
 }

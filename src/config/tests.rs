@@ -1131,3 +1131,27 @@ fn bad_health_values() {
         "3:10: health: unclosed single quote",
     );
 }
+
+#[test]
+fn watchdog_and_notify_socket() {
+    let text = "[rinit]\nnotify_socket = \"/run/rinit-notify.sock\"\n[service.a]\nexec = \"a\"\nwatchdog = \"30s\"\n";
+    let c = load_ok(text).config;
+    assert_eq!(
+        c.rinit.notify_socket,
+        Some(PathBuf::from("/run/rinit-notify.sock"))
+    );
+    assert_eq!(c.services[0].watchdog, Some(Duration::from_secs(30)));
+    assert!(c.services[0].speaks_notify());
+    assert_error(
+        &service_with("watchdog = 0"),
+        "3:12: watchdog: expected a duration above zero",
+    );
+    assert_error(
+        &service_with("oneshot = true\nwatchdog = \"1s\""),
+        "4:12: watchdog: a oneshot is not watched while it runs",
+    );
+    assert_error(
+        "[rinit]\nnotify_socket = \"notify.sock\"\n",
+        "2:17: notify_socket: \"notify.sock\" is not an absolute path",
+    );
+}

@@ -437,7 +437,8 @@ impl Supervisor {
             }
         }
         if self.notify.is_none() && new.services.iter().any(ServiceConfig::speaks_notify) {
-            let socket = NotifySocket::bind().map_err(|e| format!("notify socket: {e}"))?;
+            let socket = NotifySocket::bind_at(new.rinit.notify_socket.as_deref())
+                .map_err(|e| format!("notify socket: {e}"))?;
             self.notify = Some(socket);
         }
         Ok((new, fresh_runs))
