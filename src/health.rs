@@ -16,7 +16,7 @@ use std::time::{Duration, Instant};
 use serde::{Deserialize, Serialize};
 
 use crate::config::{HealthProbe, ServiceConfig};
-use crate::probe::{Attempt, Outcome};
+use crate::probe::{Attempt, Outcome, later};
 use crate::process::ExitStatus;
 
 /// What the checks say about a service.
@@ -65,11 +65,11 @@ impl Health {
             interval: cfg.health_interval,
             timeout: cfg.health_timeout,
             retries: cfg.health_retries.max(1),
-            period_ends: started + cfg.health_start_period,
+            period_ends: later(started, cfg.health_start_period),
             verdict: Verdict::Starting,
             failures: 0,
             last_failure: None,
-            next: now + cfg.health_interval,
+            next: later(now, cfg.health_interval),
             attempt: None,
         }
     }
@@ -87,6 +87,15 @@ impl Health {
     /// The running command's pid, to kill its group when the service stops.
     pub fn attempt_pid(&self) -> Option<i32> {
         self.attempt.as_ref().and_then(Attempt::pid)
+    }
+
+    /// The service was paused: an attempt that ran across the pause says nothing (it
+    /// would count as timed out); drop it, returning its command's group to kill, and
+    /// check again one interval from now.
+    pub fn resume(&mut self, now: Instant) -> Option<i32> {
+        self.next = later(now, self.interval);
+        let attempt = self.attempt.take()?;
+        attempt.pid()
     }
 
     /// A command exited; true if it was this check's.
@@ -119,7 +128,7 @@ impl Health {
     /// The decision on an attempt's outcome at `now`, and the next attempt one interval
     /// later. Pure apart from logging.
     pub fn record(&mut self, name: &str, outcome: Outcome, now: Instant) -> Option<String> {
-        self.next = now + self.interval;
+        self.next = later(now, self.interval);
         let reason = match outcome {
             Outcome::Pending => return None,
             Outcome::Passed => {

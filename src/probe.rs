@@ -83,7 +83,7 @@ impl Attempt {
         };
         Ok(Attempt {
             kind,
-            deadline: now + timeout,
+            deadline: later(now, timeout),
             timeout,
         })
     }
@@ -96,7 +96,7 @@ impl Attempt {
     ) -> Result<Attempt, String> {
         Ok(Attempt {
             kind: http(target)?,
-            deadline: now + timeout,
+            deadline: later(now, timeout),
             timeout,
         })
     }
@@ -138,6 +138,9 @@ impl Attempt {
         match &mut self.kind {
             Kind::Exec { pid, status, .. } if *pid == exited && status.is_none() => {
                 *status = Some(how);
+                // Whatever it left running (a `&` in a shell) goes with it — now, while
+                // the group's id cannot have been given to anyone else.
+                kill_group(*pid);
                 true
             }
             _ => false,
@@ -153,11 +156,11 @@ impl Attempt {
                 http,
             } => advance_connect(sock, connected, http),
             Kind::Exec {
-                pid,
                 output,
                 text,
                 status,
-            } => advance_exec(*pid, output, text, *status),
+                ..
+            } => advance_exec(output, text, *status),
         };
         if outcome == Outcome::Pending && now >= self.deadline {
             self.kill();
@@ -172,6 +175,12 @@ impl Attempt {
             kill_group(*pid);
         }
     }
+}
+
+/// `now + d`, or a year from now if that does not fit an `Instant`: never a panic.
+pub fn later(now: Instant, d: Duration) -> Instant {
+    const YEAR: Duration = Duration::from_secs(365 * 24 * 3600);
+    now.checked_add(d.min(YEAR)).unwrap_or(now)
 }
 
 /// SIGKILL to the process group a check's command leads (its pid: spawned commands start
@@ -295,6 +304,7 @@ fn exec(name: &str, argv: &[String]) -> Result<Kind, String> {
         argv,
         Stdio::Fd(write.as_raw_fd()),
     )?
+    .env(&[])?
     .spawn()
     .map_err(|e| format!("cannot run the check: {e}"))?;
     drop(write);
@@ -307,7 +317,6 @@ fn exec(name: &str, argv: &[String]) -> Result<Kind, String> {
 }
 
 fn advance_exec(
-    pid: i32,
     output: &mut Option<OwnedFd>,
     text: &mut Vec<u8>,
     status: Option<ExitStatus>,
@@ -320,8 +329,6 @@ fn advance_exec(
     let Some(status) = status else {
         return Outcome::Pending;
     };
-    // Whatever it left running (a `&` in a shell) goes with it.
-    kill_group(pid);
     match status {
         ExitStatus::Code(0) => Outcome::Passed,
         _ => match last_line(text) {

@@ -359,6 +359,7 @@ fn exec_step(
         Some(_) => {}
         None if retry.due(now) => {
             let spawned = Spawn::new(&format!("{name} ready probe"), argv, Stdio::Inherit)
+                .and_then(|s| s.env(&[]))
                 .and_then(|s| s.spawn().map_err(|e| e.to_string()));
             match spawned {
                 Ok(p) => {
@@ -574,10 +575,11 @@ impl NotifySocket {
         Ok(NotifySocket { address, fd, path })
     }
 
-    /// Read one datagram: (sender pid from the kernel's credentials, text). Any fds
-    /// passed with it (SCM_RIGHTS: `BARRIER=1` sends one) are closed at once — closing
-    /// is the barrier's answer, and rinit keeps no fds from clients.
-    pub fn recv(&self) -> Option<(i32, String)> {
+    /// Read one datagram. The fds passed with it (SCM_RIGHTS: `BARRIER=1` sends one) are
+    /// closed when the [`Datagram`] is dropped, after it was handled: closing is the
+    /// barrier's answer, so a sender waiting for it still exists while rinit decides
+    /// which service it belongs to. rinit keeps no fds from clients (no FDSTORE).
+    pub fn recv(&self) -> Option<Datagram> {
         use nix::sys::socket::{ControlMessageOwned, MsgFlags, UnixCredentials};
         let mut buf = [0u8; 4096];
         let mut cmsg = nix::cmsg_space!(UnixCredentials, [RawFd; 16]);
@@ -587,20 +589,34 @@ impl NotifySocket {
             nix::sys::socket::recvmsg::<()>(self.fd.as_raw_fd(), &mut iov, Some(&mut cmsg), flags)
                 .ok()?;
         let mut pid = 0;
+        let mut fds = Vec::new();
         for c in msg.cmsgs().into_iter().flatten() {
             match c {
                 ControlMessageOwned::ScmCredentials(cred) => pid = cred.pid(),
-                ControlMessageOwned::ScmRights(fds) => {
-                    for fd in fds {
-                        let _ = nix::unistd::close(fd);
-                    }
-                }
+                ControlMessageOwned::ScmRights(passed) => fds.extend(passed),
                 _ => {}
             }
         }
         let n = msg.bytes;
         let text = String::from_utf8_lossy(buf.get(..n).unwrap_or_default()).into_owned();
-        Some((pid, text))
+        Some(Datagram { pid, text, fds })
+    }
+}
+
+/// One notify message: its sender's pid (from the kernel), its text, and the fds that
+/// came with it, closed on drop.
+#[derive(Debug)]
+pub struct Datagram {
+    pub pid: i32,
+    pub text: String,
+    fds: Vec<RawFd>,
+}
+
+impl Drop for Datagram {
+    fn drop(&mut self) {
+        for fd in self.fds.drain(..) {
+            let _ = nix::unistd::close(fd);
+        }
     }
 }
 
@@ -647,12 +663,15 @@ mod tests {
         let to =
             std::os::unix::net::SocketAddr::from_abstract_name(&a.address.as_bytes()[1..]).unwrap();
         sock.send_to_addr(b"READY=1", &to).unwrap();
-        let (pid, text) = a.recv().unwrap();
-        assert_eq!((pid, text.as_str()), (std::process::id() as i32, "READY=1"));
+        let d = a.recv().unwrap();
+        assert_eq!(
+            (d.pid, d.text.as_str()),
+            (std::process::id() as i32, "READY=1")
+        );
     }
 
     #[test]
-    fn fds_passed_with_a_message_are_closed_at_once() {
+    fn fds_passed_with_a_message_are_closed_once_it_is_handled() {
         use nix::sys::socket::{ControlMessage, MsgFlags, UnixAddr, sendmsg};
         let a = NotifySocket::bind().unwrap();
         let sock = std::os::unix::net::UnixDatagram::unbound().unwrap();
@@ -664,12 +683,15 @@ mod tests {
         let cmsg = [ControlMessage::ScmRights(&fds)];
         sendmsg(sock.as_raw_fd(), &iov, &cmsg, MsgFlags::empty(), Some(&to)).unwrap();
         drop(writer);
-        let (_, text) = a.recv().unwrap();
-        assert_eq!(text, "BARRIER=1");
+        let datagram = a.recv().unwrap();
+        assert_eq!(datagram.text, "BARRIER=1");
         // Non-blocking: a kept copy shows as EAGAIN, not as a hang.
         use nix::fcntl::{FcntlArg, OFlag, fcntl};
         fcntl(&reader, FcntlArg::F_SETFL(OFlag::O_NONBLOCK)).unwrap();
         let mut byte = [0u8; 1];
+        let n = std::io::Read::read(&mut &reader, &mut byte);
+        assert!(n.is_err(), "the barrier waits while the message is handled");
+        drop(datagram);
         let n = std::io::Read::read(&mut &reader, &mut byte);
         assert_eq!(n.ok(), Some(0), "EOF: rinit kept no copy of the passed fd");
     }

@@ -137,6 +137,9 @@ pub enum Action {
     /// Health checks and watchdog end; a check command still running is handed back to
     /// be killed.
     EndHealth,
+    /// Back from a pause: the watchdog and the health checks start their time again (a
+    /// paused service could not ping, nor answer).
+    ResumeChecks,
     /// The next backoff (doubled, or reset after a long run), counted towards the restart
     /// limit, with the timer set to its end.
     ArmBackoff,
@@ -158,6 +161,7 @@ pub const TRANSITIONS: &[(State, &[Transition])] = {
     const RETRY: &[Action] = &[Action::EndProbe, Action::EndHealth, Action::ArmBackoff];
     const BACKOFF: &[Action] = &[Action::ArmBackoff];
     const UNTIME: &[Action] = &[Action::ClearTimer];
+    const RESUME: &[Action] = &[Action::ResumeChecks];
     const NONE: &[Action] = &[];
     &[
         (
@@ -201,7 +205,7 @@ pub const TRANSITIONS: &[(State, &[Transition])] = {
         (
             Paused,
             &[
-                (Resume, Running, NONE),
+                (Resume, Running, RESUME),
                 (ResumeStarting, Starting, NONE),
                 (Stop, Stopping, END),
                 (Finish, Exited, END),
@@ -366,6 +370,8 @@ pub struct Service {
     pub reason: Option<String>,
     /// What the health checks of the last run said, once it ended.
     pub last_health: Option<HealthStatus>,
+    /// What it said with `ERRNO=`/`EXIT_STATUS=` before its last exit.
+    pub last_exit_note: Option<String>,
     /// What it said on the notify socket this run: `STATUS=`, `RELOADING=1` or
     /// `STOPPING=1` (until `READY=1`), `ERRNO=`/`EXIT_STATUS=`.
     pub notified: Notified,
@@ -398,6 +404,7 @@ impl Service {
             reason: None,
             last_health: None,
             notified: Notified::default(),
+            last_exit_note: None,
         }
     }
 
@@ -446,6 +453,13 @@ impl Service {
                     }
                 }
                 Action::ArmBackoff => self.arm_backoff(now),
+                Action::ResumeChecks => {
+                    if self.run.watchdog_at.is_some() {
+                        self.run.watchdog_at = self.cfg.watchdog.and_then(|d| now.checked_add(d));
+                    }
+                    let pid = self.run.health.as_mut().and_then(|h| h.resume(now));
+                    taken.groups_to_kill.extend(pid);
+                }
                 Action::ClearTimer => self.timer = None,
             }
         }

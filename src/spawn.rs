@@ -122,10 +122,11 @@ impl Spawn {
     /// Run with rinit's environment plus `vars` (which win). rinit's environment is
     /// taken as bytes: a value that is not UTF-8 reaches the child unchanged.
     pub fn env(mut self, vars: &[(String, String)]) -> Result<Spawn, String> {
-        if vars.is_empty() {
+        if vars.is_empty() && !std::env::vars_os().any(|(k, _)| is_reserved(&k)) {
             return Ok(self);
         }
         let mut all: Vec<Vec<u8>> = std::env::vars_os()
+            .filter(|(k, _)| !is_reserved(k))
             .filter(|(k, _)| !vars.iter().any(|(v, _)| OsStr::new(v) == k))
             .map(|(k, v)| env_entry(k.as_bytes(), v.as_bytes()))
             .collect();
@@ -298,6 +299,15 @@ fn exec(
 }
 
 const WATCHDOG_PID: &[u8] = b"WATCHDOG_PID=";
+
+/// The variables a service manager sets for the process it supervises: if rinit was
+/// given them (it runs under systemd, or `podman --sdnotify`), they are rinit's, and
+/// its children get only the ones rinit sets for them.
+const RESERVED: [&str; 3] = ["NOTIFY_SOCKET", "WATCHDOG_USEC", "WATCHDOG_PID"];
+
+fn is_reserved(name: &OsStr) -> bool {
+    RESERVED.iter().any(|r| OsStr::new(r) == name)
+}
 
 /// `n` in decimal, without allocating: the digits and how many there are.
 fn decimal(n: i32) -> ([u8; 12], usize) {

@@ -36,6 +36,9 @@ use crate::spawn::{Spawn, Stdio};
 use crate::sysinit::PowerAction;
 
 /// What a poll slot belongs to.
+/// Notify messages handled per wakeup at most.
+const NOTIFY_BATCH: usize = 64;
+
 #[derive(Clone, Copy)]
 enum Token {
     Signals,
@@ -777,6 +780,8 @@ impl Supervisor {
         };
         svc.pid = None;
         svc.last_exit = Some(status);
+        // ERRNO= / EXIT_STATUS= said during this run belong with this exit.
+        svc.last_exit_note = svc.notified.failure.take();
         let was = svc.state();
         info!("{} exited: {status}", svc.name());
         if stopping || !matches!(was, State::Starting | State::Running | State::Paused) {
@@ -845,14 +850,15 @@ impl Supervisor {
     /// Datagrams on the notify socket, each from a process of one of the live services
     /// (checked with the sender's kernel-supplied pid), or ignored.
     fn read_notify(&mut self) {
-        let Some(notify) = &self.notify else { return };
-        let mut messages = Vec::new();
-        while let Some(message) = notify.recv() {
-            messages.push(message);
-        }
         let now = Instant::now();
-        for (pid, text) in messages {
-            let notice = notify::parse(&text);
+        // At most a batch per wakeup: a flooding service cannot hold PID 1 here (the
+        // socket stays readable, so the rest comes on the next turn of the loop).
+        for _ in 0..NOTIFY_BATCH {
+            let Some(datagram) = self.notify.as_ref().and_then(NotifySocket::recv) else {
+                return;
+            };
+            let pid = datagram.pid;
+            let notice = notify::parse(&datagram.text);
             let owner = self.services.iter().position(|s| {
                 s.state().is_live() && s.session.is_some_and(|sid| belongs_to(pid, s.pid, sid))
             });
@@ -863,6 +869,8 @@ impl Supervisor {
                 }
                 None => debug!("notify message from pid {pid}, which belongs to no service"),
             }
+            // Its fds close here: the barrier's answer, after the sender was checked.
+            drop(datagram);
         }
     }
 
@@ -929,6 +937,17 @@ impl Supervisor {
         if !ours || pid == self.me {
             warn!(
                 "{}: MAINPID={pid} is not one of its processes; ignored",
+                svc.name()
+            );
+            return;
+        }
+        // Its exit must come to rinit: it is rinit's child already, or the child of the
+        // main process, whose exit (what a forking daemon's first process does next)
+        // hands it to rinit, PID 1 or a subreaper.
+        let parent = proctree::read_proc(pid).map(|p| p.ppid);
+        if parent != Some(self.me) && parent.is_none_or(|pp| Some(pp) != svc.pid) {
+            warn!(
+                "{}: MAINPID={pid} is neither a child of its main process nor of rinit, so rinit could not see it exit; ignored",
                 svc.name()
             );
             return;

@@ -119,8 +119,9 @@ health_retries = 2
     );
     assert!(err.contains("db: health check failed (2 of 2): timed out after 300ms"));
     assert!(lines(&dir.path("checks")) >= 2);
-    // Each hung check was killed at its timeout: at most the one now running is left.
-    assert!(count(&r, "sleep") <= 1, "{:?}", r.ns_procs());
+    // Each hung check was killed at its timeout: at most the one now running (and one
+    // killed, not yet reaped) is left.
+    assert!(count(&r, "sleep") <= 2, "{:?}", r.ns_procs());
     r.signal(libc::SIGTERM);
     assert_eq!(r.wait(LIMIT), 0);
 }
@@ -141,7 +142,7 @@ health_retries = 1000
     wait_for("5 checks", LIMIT, || (lines(&left) >= 5).then_some(()));
     let procs = r.ns_procs();
     let sleeps = procs.iter().filter(|p| p.comm == "sleep").count();
-    assert!(sleeps <= 1, "leftovers of earlier checks: {procs:?}");
+    assert!(sleeps <= 2, "leftovers of earlier checks: {procs:?}");
     let zombies: Vec<_> = procs.iter().filter(|p| p.state == 'Z').collect();
     assert!(zombies.len() <= 2, "zombies are reaped: {procs:?}");
     // The reason is the check's last line of output.

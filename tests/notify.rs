@@ -182,6 +182,11 @@ watchdog = "1s"
     });
     // Pings keep it alive well past its watchdog; then it hangs: SIGABRT and a restart.
     std::fs::write(dir0.path("hang"), "").unwrap();
+    wait_for("watchdog timeout", LIMIT, || {
+        r.stderr().contains("py: watchdog timeout").then_some(())
+    });
+    // The next run pings again.
+    std::fs::remove_file(dir0.path("hang")).unwrap();
     wait_for("watchdog restart", LIMIT, || {
         (std::fs::read_to_string(&env).unwrap().lines().count() == 2).then_some(())
     });
@@ -196,7 +201,6 @@ watchdog = "1s"
         py["last_exit"].as_str().unwrap().contains("SIGABRT"),
         "{py}"
     );
-    std::fs::remove_file(dir0.path("hang")).unwrap();
     // ERRNO= before a failure is shown with the exit.
     wait_for("py running", LIMIT, || {
         (status_of(&r, "py")["state"] == "running").then_some(())
@@ -220,12 +224,12 @@ fn extend_timeout_gives_a_slow_start_and_a_slow_stop_more_time() {
 import signal, sys, time
 from systemd import daemon
 def stop(*_):
-    daemon.notify("EXTEND_TIMEOUT_USEC=6000000")
-    time.sleep(2.5)
+    daemon.notify("EXTEND_TIMEOUT_USEC=10000000")
+    time.sleep(3.5)
     sys.exit(0)
 signal.signal(signal.SIGTERM, stop)
-daemon.notify("EXTEND_TIMEOUT_USEC=6000000")
-time.sleep(2.5)
+daemon.notify("EXTEND_TIMEOUT_USEC=10000000")
+time.sleep(3.5)
 daemon.notify("READY=1")
 while True:
     time.sleep(1)
@@ -234,8 +238,8 @@ while True:
 [service.slow]
 exec = ["/usr/bin/python3", "{dir}/svc.py"]
 ready = "notify"
-ready_timeout = "1s"
-stop_timeout = "1s"
+ready_timeout = "2s"
+stop_timeout = "2s"
 "#;
     let dir0 = TempDir::new("notify-extend");
     std::fs::write(dir0.path("svc.py"), script).unwrap();
@@ -253,4 +257,30 @@ stop_timeout = "1s"
         "the extended stop needs no SIGKILL: {err}"
     );
     assert!(err.contains("slow exited: exit code 0"), "{err}");
+}
+
+#[test]
+fn an_outer_managers_notify_variables_are_not_passed_on() {
+    // rinit under systemd or `podman --sdnotify` is given NOTIFY_SOCKET itself: its
+    // services must not talk to that manager.
+    let config = r#"
+[service.plain]
+oneshot = true
+exec = "sh -c 'env > {dir}/env.tmp && mv {dir}/env.tmp {dir}/env'"
+"#;
+    let opts = Opts {
+        env: vec![
+            ("NOTIFY_SOCKET".into(), "@outer-manager".into()),
+            ("WATCHDOG_USEC".into(), "5000000".into()),
+            ("KEEP_ME".into(), "1".into()),
+        ],
+        ..Opts::default()
+    };
+    let (mut r, dir) = start_with_config("notify-outer", config, opts);
+    let env = wait_file(&dir.path("env"), LIMIT);
+    assert!(env.contains("KEEP_ME=1"), "{env}");
+    assert!(!env.contains("NOTIFY_SOCKET"), "{env}");
+    assert!(!env.contains("WATCHDOG_USEC"), "{env}");
+    r.signal(libc::SIGTERM);
+    assert_eq!(r.wait(LIMIT), 0);
 }

@@ -475,6 +475,8 @@ impl Supervisor {
                         run.log = old_run.log;
                     }
                     run.check = old_run.check;
+                    run.health = old_run.health;
+                    run.watchdog_at = old_run.watchdog_at;
                     svc.run = run;
                     svc
                 }
@@ -569,7 +571,7 @@ fn service_json(s: &Service, now: Instant) -> ServiceStatus {
         pid: s.pid,
         uptime_ms,
         restarts: s.restarts,
-        last_exit: s.last_exit.map(|e| match &s.notified.failure {
+        last_exit: s.last_exit.map(|e| match &s.last_exit_note {
             Some(said) => format!("{e}, {said}"),
             None => e.to_string(),
         }),
