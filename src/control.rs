@@ -118,7 +118,12 @@ pub enum Request {
         name: String,
         signal: String,
     },
-    Reload {},
+    /// Without a name: the configuration. With one: that service (SIGHUP, and for a
+    /// service that speaks sd_notify, the reply waits for its `READY=1`).
+    Reload {
+        #[serde(default)]
+        name: Option<String>,
+    },
     Shutdown {},
     Poweroff {},
     Reboot {},
@@ -137,7 +142,7 @@ impl Request {
             Request::Pause { .. } => "pause",
             Request::Resume { .. } => "resume",
             Request::Kill { .. } => "kill",
-            Request::Reload {} => "reload",
+            Request::Reload { .. } => "reload",
             Request::Shutdown {} => "shutdown",
             Request::Poweroff {} => "poweroff",
             Request::Reboot {} => "reboot",
@@ -370,6 +375,15 @@ impl Server {
         fds
     }
 
+    /// Keep connection `id` open without traffic until `until` (a reply that comes later:
+    /// `ctl reload NAME`).
+    pub fn hold(&mut self, id: u64, until: Instant) {
+        let active_from = until.checked_sub(IDLE_TIMEOUT).unwrap_or(until);
+        if let Some(conn) = self.conns.iter_mut().find(|c| c.id == id) {
+            conn.last_active = conn.last_active.max(active_from);
+        }
+    }
+
     /// The next idle timeout.
     pub fn next_deadline(&self) -> Option<Instant> {
         self.conns
@@ -548,7 +562,7 @@ const CTL_USAGE: &str = "\
 usage: rinit ctl [-s SOCKET] [--json] COMMAND [NAME] [SIGNAL]
 commands: status [NAME] | health | start NAME | stop NAME | restart NAME | pause NAME
           resume NAME
-          kill NAME SIGNAL | reload | shutdown | poweroff | reboot | halt
+          kill NAME SIGNAL | reload [NAME] | shutdown | poweroff | reboot | halt
 The socket is -s SOCKET, else $RINIT_SOCKET, else the first that answers of
 /run/rinit.sock, $XDG_RUNTIME_DIR/rinit.sock and /tmp/rinit-UID/rinit.sock.";
 
@@ -837,7 +851,7 @@ mod tests {
         ] {
             assert!(err(bad).contains("invalid JSON"), "{bad}: {}", err(bad));
         }
-        assert!(err(r#"{"command":"reload","name":"x"}"#).contains("no such key"));
+        assert!(err(r#"{"command":"health","name":"x"}"#).contains("no such key"));
         assert!(err(r#"{"command":"stop","name":"db","signal":"HUP"}"#).contains("no such key"));
         assert_eq!(
             parse_request(r#"{"command":"status","name":null}"#),

@@ -72,6 +72,8 @@ pub struct Supervisor {
     control: Option<Server>,
     /// Stops requested with `ctl stop`, `restart` and `reload`.
     jobs: Vec<commands::Job>,
+    /// `ctl reload NAME` requests waiting for the service's `READY=1`.
+    reloads: Vec<commands::PendingReload>,
     /// Reads the configuration again, for `reload` and SIGHUP.
     reloader: Reloader,
     /// rinit is the kernel's init: power signals and a power action at the end.
@@ -141,6 +143,7 @@ impl Supervisor {
             exit_code: None,
             control,
             jobs: Vec::new(),
+            reloads: Vec::new(),
             reloader,
             vm,
             action: PowerAction::PowerOff,
@@ -165,6 +168,7 @@ impl Supervisor {
             if self.shutdown.is_none() {
                 self.advance_jobs(now);
                 self.schedule(now);
+                self.expire_reloads(now);
                 // A file may appear just before its directory is watched: look again.
                 while self.sync_watches() {
                     self.schedule(now);
@@ -268,7 +272,9 @@ impl Supervisor {
         let health = running().filter_map(|s| Some(s.run.health.as_ref()?.deadline()));
         let watchdogs = running().filter_map(|s| s.run.watchdog_at);
         let jobs = self.jobs.iter().filter_map(|j| j.plan.next_deadline());
+        let reloads = self.reloads.iter().map(|r| r.deadline);
         timers
+            .chain(reloads)
             .chain(checks)
             .chain(health)
             .chain(watchdogs)
@@ -889,14 +895,6 @@ impl Supervisor {
         if notice.stopping {
             notified.phase = Some("stopping");
         }
-        if notice.ready {
-            if notified.phase == Some("reloading") {
-                notified.phase = None;
-            }
-            if let Some(check) = svc.run.check.as_mut() {
-                check.notify_ready();
-            }
-        }
         let failure = match (notice.errno, &notice.exit_status) {
             (Some(e), _) => Some(format!(
                 "ERRNO={e} ({})",
@@ -907,6 +905,20 @@ impl Supervisor {
         };
         if failure.is_some() {
             notified.failure = failure;
+        }
+        let mut reload_done = false;
+        if notice.ready {
+            if notified.phase == Some("reloading") {
+                notified.phase = None;
+                reload_done = true;
+            }
+            if let Some(check) = svc.run.check.as_mut() {
+                check.notify_ready();
+            }
+        }
+        if reload_done {
+            let name = svc.cfg.name.clone();
+            self.reloaded(&name);
         }
         if let Some(pid) = notice.mainpid {
             self.take_main_pid(i, pid);

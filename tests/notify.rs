@@ -171,15 +171,18 @@ watchdog = "1s"
     let f: Vec<&str> = first.split_whitespace().collect();
     assert_eq!(f[0], "1000000", "{first}");
     assert_eq!(f[1], f[2], "WATCHDOG_PID is its pid: {first}");
-    // RELOADING=1 ... READY=1.
-    r.ctl(&["kill", "py", "HUP"]);
-    wait_for("reloading", LIMIT, || {
-        (status_of(&r, "py")["notify"] == "reloading").then_some(())
+    // `ctl reload py`: SIGHUP, RELOADING=1 ... READY=1, and only then the reply.
+    std::thread::scope(|scope| {
+        let reload = scope.spawn(|| r.ctl(&["reload", "py"]));
+        wait_for("reloading", LIMIT, || {
+            (status_of(&r, "py")["notify"] == "reloading").then_some(())
+        });
+        assert!(!reload.is_finished(), "the reply waits for READY=1");
+        std::fs::write(dir0.path("reloaded"), "").unwrap();
+        let (code, out, err) = reload.join().unwrap();
+        assert_eq!((code, out.trim()), (0, "reloaded py"), "{err}");
     });
-    std::fs::write(dir0.path("reloaded"), "").unwrap();
-    wait_for("reloaded", LIMIT, || {
-        status_of(&r, "py").get("notify").is_none().then_some(())
-    });
+    assert!(status_of(&r, "py").get("notify").is_none());
     // Pings keep it alive well past its watchdog; then it hangs: SIGABRT and a restart.
     std::fs::write(dir0.path("hang"), "").unwrap();
     wait_for("watchdog timeout", LIMIT, || {

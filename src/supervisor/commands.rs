@@ -7,7 +7,7 @@
 //! dependents stop first, in reverse dependency order; when the job is done each service
 //! moves on as the job says (stays stopped, starts again, or is removed by a reload).
 
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use log::{info, warn};
 
@@ -33,6 +33,13 @@ pub enum After {
     /// It was stopped because it was unhealthy: start it again after its backoff, within
     /// its restart limit.
     Restart,
+}
+
+/// A `ctl reload NAME` waiting for the service to say it is done.
+pub struct PendingReload {
+    client: u64,
+    service: String,
+    pub deadline: Instant,
 }
 
 /// A stop requested by a command.
@@ -128,6 +135,13 @@ impl Supervisor {
         let requests = control.read(id, now);
         for request in requests {
             let reply = match request {
+                Ok(Request::Reload { name: Some(name) }) if self.shutdown.is_none() => {
+                    match self.reload_service(id, &name, now) {
+                        Some(reply) => reply,
+                        // Answered when the service says it is done.
+                        None => continue,
+                    }
+                }
                 Ok(req) => self.handle(&req),
                 Err(e) => error_reply(&e),
             };
@@ -172,7 +186,10 @@ impl Supervisor {
                 });
                 Ok(format!("shutting down: deadline in {left:.0} s"))
             }
-            Request::Reload {} => self.reload(),
+            Request::Reload { name: None } => self.reload(),
+            Request::Reload { name: Some(name) } => self
+                .send_reload(name)
+                .map(|_| format!("sent SIGHUP to {name}")),
             Request::Start { name } => self.ctl_start(name),
             Request::Stop { name } => self.ctl_stop(name, After::Stopped),
             Request::Restart { name } => self.ctl_restart(name),
@@ -392,6 +409,83 @@ impl Supervisor {
         take(svc, event, Instant::now())?;
         let n = self.signal_tree(i, libc::SIGCONT);
         Ok(format!("resumed {name} ({n} process(es))"))
+    }
+
+    /// `ctl reload NAME`: SIGHUP to its main process. A service that speaks sd_notify is
+    /// answered when it says `READY=1` after `RELOADING=1` (or not within its
+    /// `ready_timeout`); any other at once. None: the answer comes later.
+    fn reload_service(&mut self, client: u64, name: &str, now: Instant) -> Option<Reply> {
+        let i = match self.send_reload(name) {
+            Ok(i) => i,
+            Err(e) => return Some(error_reply(&e)),
+        };
+        let svc = self.services.get(i)?;
+        if !svc.cfg.speaks_notify() {
+            let note = "it does not speak sd_notify, so rinit cannot tell when it is done";
+            return Some(Reply::message(format!("sent SIGHUP to {name} ({note})")));
+        }
+        // Within what `rinit ctl` waits for a reply.
+        let wait = svc.cfg.ready_timeout.min(Duration::from_secs(30));
+        let deadline = crate::probe::later(now, wait);
+        if let Some(control) = &mut self.control {
+            control.hold(client, deadline);
+        }
+        self.reloads.push(PendingReload {
+            client,
+            service: name.to_string(),
+            deadline,
+        });
+        None
+    }
+
+    /// SIGHUP to a running service's main process; its index.
+    fn send_reload(&mut self, name: &str) -> Result<usize, String> {
+        let i = self.lookup(name)?;
+        let svc = self.services.get(i).ok_or("no such service")?;
+        let (State::Running, Some(pid)) = (svc.state(), svc.pid) else {
+            return Err(format!(
+                "{name} is {}: only a running service can reload",
+                svc.state()
+            ));
+        };
+        crate::process::kill(pid, libc::SIGHUP).map_err(|e| format!("{name}: SIGHUP: {e}"))?;
+        Ok(i)
+    }
+
+    /// Service `name` said `READY=1` after `RELOADING=1`: answer who asked.
+    pub(super) fn reloaded(&mut self, name: &str) {
+        let (done, waiting): (Vec<_>, Vec<_>) = std::mem::take(&mut self.reloads)
+            .into_iter()
+            .partition(|r| r.service == name);
+        self.reloads = waiting;
+        for r in done {
+            if let Some(control) = &mut self.control {
+                control.reply(r.client, &Reply::message(format!("reloaded {name}")));
+            }
+        }
+    }
+
+    /// Reloads that took longer than their service's `ready_timeout`, or whose service
+    /// stopped running meanwhile, get an error.
+    pub(super) fn expire_reloads(&mut self, now: Instant) {
+        if self.reloads.is_empty() {
+            return;
+        }
+        let pending = std::mem::take(&mut self.reloads);
+        let (failed, waiting): (Vec<_>, Vec<_>) = pending.into_iter().partition(|r| {
+            let running = self
+                .index_of(&r.service)
+                .and_then(|i| self.services.get(i))
+                .is_some_and(|svc| svc.state() == State::Running);
+            now >= r.deadline || !running
+        });
+        self.reloads = waiting;
+        for r in failed {
+            let e = format!("{} did not say READY=1 after its reload in time", r.service);
+            if let Some(control) = &mut self.control {
+                control.reply(r.client, &error_reply(&e));
+            }
+        }
     }
 
     fn ctl_kill(&mut self, name: &str, signal: &str) -> Result<String, String> {
