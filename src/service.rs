@@ -44,6 +44,8 @@ pub enum State {
     Stopping,
     /// Stopped on request.
     Stopped,
+    /// `enabled = false`: configured, started only by `ctl start`.
+    Disabled,
 }
 
 impl State {
@@ -59,6 +61,7 @@ impl State {
             State::Paused => "paused",
             State::Stopping => "stopping",
             State::Stopped => "stopped",
+            State::Disabled => "disabled",
         }
     }
 
@@ -74,7 +77,7 @@ impl State {
     pub fn is_final(self) -> bool {
         matches!(
             self,
-            State::Exited | State::Failed | State::Blocked | State::Stopped
+            State::Exited | State::Failed | State::Blocked | State::Stopped | State::Disabled
         )
     }
 }
@@ -114,6 +117,8 @@ pub enum Event {
     Gone,
     /// Asked to run again (`ctl start`, a restart or reload after a stop).
     Reset,
+    /// `enabled = false` (a reload that disabled it): it waits for `ctl start`.
+    Disable,
 }
 
 impl fmt::Display for Event {
@@ -170,6 +175,7 @@ pub const TRANSITIONS: &[(State, &[Transition])] = {
                 (Start, Starting, RUN),
                 (Block, Blocked, END),
                 (Cancel, Stopped, UNTIME),
+                (Disable, Disabled, NONE),
             ],
         ),
         (
@@ -228,6 +234,8 @@ pub const TRANSITIONS: &[(State, &[Transition])] = {
         (Failed, &[(Reset, Waiting, NONE)]),
         (Blocked, &[(Reset, Waiting, NONE), (Cancel, Stopped, NONE)]),
         (Stopped, &[(Reset, Waiting, NONE)]),
+        // `ctl start` of a disabled service starts it (for this run of rinit).
+        (Disabled, &[(Reset, Waiting, NONE)]),
     ]
 };
 
@@ -389,10 +397,15 @@ pub struct Notified {
 
 impl Service {
     pub fn new(cfg: ServiceConfig, run: Run) -> Service {
+        let enabled = cfg.enabled;
         Service {
             cfg,
             run,
-            state: State::Waiting,
+            state: if enabled {
+                State::Waiting
+            } else {
+                State::Disabled
+            },
             pid: None,
             session: None,
             started_at: None,
@@ -521,7 +534,7 @@ impl Service {
             }
         }
         match self.state {
-            State::Running | State::Stopped | State::Paused => None,
+            State::Running | State::Stopped | State::Paused | State::Disabled => None,
             // A oneshot that succeeded did its job; a daemon that exited is not running.
             State::Exited if self.cfg.oneshot => None,
             State::Exited => Some(format!("{} exited", self.name())),
@@ -661,7 +674,8 @@ mod tests {
     fn every_state_has_a_row() {
         use State::*;
         for s in [
-            Waiting, Starting, Running, Backoff, Exited, Failed, Blocked, Paused, Stopping, Stopped,
+            Waiting, Starting, Running, Backoff, Exited, Failed, Blocked, Paused, Stopping,
+            Stopped, Disabled,
         ] {
             assert!(TRANSITIONS.iter().any(|(f, _)| *f == s), "{s}");
         }

@@ -17,7 +17,9 @@ use std::time::Duration;
 use serde::Deserialize;
 use toml::{Spanned, Value};
 
-use super::values::{Raw, command_value, health_value, ready_value, service_name};
+use super::values::{
+    Raw, command_value, expand_str, expanded, health_value, ready_value, service_name,
+};
 use super::{
     Config, ConfigError, Global, Loaded, MAIN, MAX_TIMEOUT, Origin, Restart, ServiceConfig,
 };
@@ -371,7 +373,13 @@ impl<'a> FileChecker<'a> {
             let message = format!("service {:?} has no exec: {expected}", s.name);
             return Err(ConfigError::at(&s.origin, message));
         }
+        if !s.enabled && s.name == MAIN {
+            let at = keys.get("enabled").map(Spanned::span).unwrap_or_default();
+            let message = "enabled: main is the command rinit runs; it cannot be disabled";
+            return Err(self.error(&at, message));
+        }
         self.oneshot_rules(&s, keys)?;
+        self.read_env_files(&mut s, keys)?;
         self.resolve_commands(&mut s, keys)?;
         let at = |key: &str| keys.get(key).map(|v| self.origin(&v.span()));
         let stop_timeout = cap(
@@ -391,6 +399,45 @@ impl<'a> FileChecker<'a> {
             after_at,
             after_given,
         })
+    }
+
+    /// `env_file`: each file's variables, a later file's winning, and `env` over them
+    /// all; the result sorted by name as `env` always is.
+    fn read_env_files(&self, s: &mut ServiceConfig, keys: &Keys) -> Result<(), ConfigError> {
+        if s.env_file.is_empty() {
+            return Ok(());
+        }
+        let at = keys.get("env_file").map(Spanned::span).unwrap_or_default();
+        let fail = |path: &str, e: String| self.error(&at, format!("env_file: {path}: {e}"));
+        let mut vars: Vec<(String, String)> = Vec::new();
+        for entry in &s.env_file {
+            let (optional, path) = match entry.strip_prefix('-') {
+                Some(path) => (true, path),
+                None => (false, entry.as_str()),
+            };
+            let text = match std::fs::read_to_string(path) {
+                Ok(text) => text,
+                Err(e) if optional && e.kind() == std::io::ErrorKind::NotFound => continue,
+                Err(e) => return Err(fail(path, format!("cannot read: {e}"))),
+            };
+            for (key, value) in super::env::parse_env_file(&text).map_err(|e| fail(path, e))? {
+                if value.contains('\0') {
+                    return Err(fail(
+                        path,
+                        format!("{key}: a value cannot contain a NUL byte"),
+                    ));
+                }
+                vars.retain(|(k, _)| *k != key);
+                vars.push((key, value));
+            }
+        }
+        for (key, value) in std::mem::take(&mut s.env) {
+            vars.retain(|(k, _)| *k != key);
+            vars.push((key, value));
+        }
+        vars.sort();
+        s.env = vars;
+        Ok(())
     }
 
     /// A oneshot cannot restart always, nor have a `ready` probe.
@@ -423,7 +470,7 @@ impl<'a> FileChecker<'a> {
         let shell = s.shell;
         let command = |key: &str| {
             keys.get(key)
-                .map(|v| self.checked(key, v, |v| command_value(v.clone(), shell)))
+                .map(|v| self.checked(key, v, |v| command_value(expanded(v.clone())?, shell)))
                 .transpose()
         };
         if let Some(argv) = command("exec")? {
@@ -434,12 +481,14 @@ impl<'a> FileChecker<'a> {
         }
         if let Some(value) = keys.get("ready") {
             if let Value::String(text) = &value.get_ref().value {
-                s.ready = Some(self.checked("ready", value, |_| ready_value(text, shell))?);
+                let ready = |_: &Value| ready_value(&expand_str(text)?, shell);
+                s.ready = Some(self.checked("ready", value, ready)?);
             }
         }
         if let Some(value) = keys.get("health") {
             if let Value::String(text) = &value.get_ref().value {
-                s.health = Some(self.checked("health", value, |_| health_value(text, shell))?);
+                let health = |_: &Value| health_value(&expand_str(text)?, shell);
+                s.health = Some(self.checked("health", value, health)?);
             }
         }
         Ok(())

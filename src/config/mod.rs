@@ -29,6 +29,7 @@
 //!   exits with a success code.
 //! - Paths (`workdir`, a `log` file, `ready = "file:…"`, `control_socket`) must be absolute.
 
+mod env;
 mod load;
 #[cfg(test)]
 mod tests;
@@ -306,6 +307,8 @@ pub struct ServiceConfig {
     pub exec: Vec<OsString>,
     pub shell: bool,
     pub after: Vec<String>,
+    /// false: configured and checked, started only by `ctl start`.
+    pub enabled: bool,
     pub oneshot: bool,
     pub restart: Restart,
     pub critical: bool,
@@ -348,9 +351,13 @@ pub struct ServiceConfig {
     pub group: Option<String>,
     #[serde(deserialize_with = "values::absolute")]
     pub workdir: Option<PathBuf>,
-    /// Sorted by name.
+    /// Sorted by name; the variables of `env_file` included (`env` wins).
     #[serde(deserialize_with = "values::env")]
     pub env: Vec<(String, String)>,
+    /// Environment files, read when the configuration is loaded; `-` before a path:
+    /// missing is fine.
+    #[serde(deserialize_with = "values::env_files")]
+    pub env_file: Vec<String>,
     pub log: LogTarget,
 }
 
@@ -363,6 +370,7 @@ impl Default for ServiceConfig {
             exec: Vec::new(),
             shell: false,
             after: Vec::new(),
+            enabled: true,
             oneshot: false,
             restart: Restart::Never,
             critical: false,
@@ -386,6 +394,7 @@ impl Default for ServiceConfig {
             group: None,
             workdir: None,
             env: Vec::new(),
+            env_file: Vec::new(),
             log: LogTarget::Prefix,
         }
     }

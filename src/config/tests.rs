@@ -1155,3 +1155,51 @@ fn watchdog_and_notify_socket() {
         "2:17: notify_socket: \"notify.sock\" is not an absolute path",
     );
 }
+
+// --- enabled, env_file, ${VAR} ---------------------------------------------------------------
+
+#[test]
+fn enabled_env_file_and_variables() {
+    let a = load_ok(&service_with(
+        "enabled = false\nenv_file = [\"-/nonexistent/a.env\", \"-/nonexistent/b.env\"]",
+    ));
+    let a = &a.config.services[0];
+    assert!(!a.enabled);
+    assert_eq!(
+        a.env_file,
+        strings(&["-/nonexistent/a.env", "-/nonexistent/b.env"])
+    );
+    assert!(load_ok(&service_with("")).config.services[0].enabled);
+    assert_error(
+        "[service.main]\nenabled = false\n",
+        "2:11: enabled: main is the command rinit runs; it cannot be disabled",
+    );
+    assert_error(
+        &service_with("env_file = [\"app.env\"]"),
+        "3:13: env_file: \"app.env\" is not an absolute path",
+    );
+    // ${VAR} from rinit's environment; PATH is set wherever tests run.
+    let path = std::env::var("PATH").unwrap();
+    let text = "[service.a]\nexec = [\"run\", \"${PATH}\", \"$$1\", \"${RINIT_TEST_NEVER_SET:-d}\"]\nready = \"tcp:${RINIT_TEST_NEVER_SET:-8080}\"\n";
+    let a = load_ok(text).config.services.remove(0);
+    assert_eq!(a.exec, os_strings(&["run", &path, "$1", "d"]));
+    assert_eq!(
+        a.ready,
+        Some(Ready::Tcp {
+            host: "127.0.0.1".into(),
+            port: 8080
+        })
+    );
+    assert_error(
+        &service_with("health = \"tcp:${RINIT_TEST_NEVER_SET}\""),
+        "3:10: health: ${RINIT_TEST_NEVER_SET} is not set in rinit's environment",
+    );
+    assert_error(
+        &service_with("env = { A = \"${RINIT_TEST_NEVER_SET}\" }"),
+        "3:13: env: ${RINIT_TEST_NEVER_SET} is not set",
+    );
+    assert_error(
+        &service_with("workdir = \"${RINIT_TEST_NEVER_SET:-relative}\""),
+        "3:11: workdir: \"relative\" is not an absolute path",
+    );
+}

@@ -172,23 +172,23 @@ impl<'de> Deserialize<'de> for Raw {
 /// `exec`: as if `shell = true`, which checks everything but quoting. The loader then
 /// reads the string again with the service's real `shell` (see `load::resolve_commands`).
 pub fn exec<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<OsString>, D::Error> {
-    checked(d, |v| command_value(v, true))
+    checked(d, |v| command_value(expanded(v)?, true))
         .map(|argv| argv.into_iter().map(OsString::from).collect())
 }
 
 /// `stop_exec`: as [`exec`].
 pub fn stop_exec<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Vec<String>>, D::Error> {
-    checked(d, |v| command_value(v, true)).map(Some)
+    checked(d, |v| command_value(expanded(v)?, true)).map(Some)
 }
 
 /// `ready`: as [`exec`] for an `exec:` probe.
 pub fn ready<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Ready>, D::Error> {
-    checked_str(d, |t| ready_value(t, true)).map(Some)
+    checked_str(d, |t| ready_value(&expand_str(t)?, true)).map(Some)
 }
 
 /// `health`: as [`exec`] for an `exec:` check.
 pub fn health<'de, D: Deserializer<'de>>(d: D) -> Result<Option<HealthProbe>, D::Error> {
-    checked_str(d, |t| health_value(t, true)).map(Some)
+    checked_str(d, |t| health_value(&expand_str(t)?, true)).map(Some)
 }
 
 /// `health_interval`, `health_timeout`: more than zero (a zero interval would spin).
@@ -270,7 +270,43 @@ pub fn account<'de, D: Deserializer<'de>>(d: D) -> Result<Option<String>, D::Err
 
 /// `workdir`.
 pub fn absolute<'de, D: Deserializer<'de>>(d: D) -> Result<Option<PathBuf>, D::Error> {
-    checked_str(d, absolute_path).map(Some)
+    checked_str(d, |t| absolute_path(&expand_str(t)?)).map(Some)
+}
+
+/// `env_file`: absolute paths, each optionally after `-` (a missing file is then fine).
+pub fn env_files<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<String>, D::Error> {
+    let files = Vec::<EnvFile>::deserialize(d)?;
+    Ok(files.into_iter().map(|f| f.0).collect())
+}
+
+struct EnvFile(String);
+
+impl<'de> Deserialize<'de> for EnvFile {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<EnvFile, D::Error> {
+        checked_str(d, |t| {
+            absolute_path(t.strip_prefix('-').unwrap_or(t))?;
+            Ok(EnvFile(t.to_string()))
+        })
+    }
+}
+
+/// `${VAR}`, `${VAR:-default}` and `$$` in a string, or in each string of a list, from
+/// rinit's environment (see [`super::env::expand`]).
+pub fn expanded(value: Value) -> Result<Value, String> {
+    match value {
+        Value::String(s) => expand_str(&s).map(Value::String),
+        Value::Array(items) => items
+            .into_iter()
+            .map(expanded)
+            .collect::<Result<_, _>>()
+            .map(Value::Array),
+        other => Ok(other),
+    }
+}
+
+/// [`expanded`] for one string.
+pub fn expand_str(text: &str) -> Result<String, String> {
+    super::env::expand(text, &|name| std::env::var(name).ok())
 }
 
 /// `control_socket`.
@@ -305,7 +341,7 @@ struct EnvValue(String);
 
 impl<'de> Deserialize<'de> for EnvValue {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<EnvValue, D::Error> {
-        checked(d, env_value).map(EnvValue)
+        checked(d, |v| expand_str(&env_value(v)?)).map(EnvValue)
     }
 }
 

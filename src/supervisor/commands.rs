@@ -92,7 +92,12 @@ impl Supervisor {
         transition(svc, event, now);
         info!("{name} {}", svc.state());
         match after {
-            After::Start => transition(svc, Event::Reset, now),
+            After::Start => {
+                transition(svc, Event::Reset, now);
+                if !svc.cfg.enabled {
+                    transition(svc, Event::Disable, now);
+                }
+            }
             After::Remove => self.remove_service(i),
             After::Stopped | After::Failed | After::Restart => {}
         }
@@ -618,6 +623,9 @@ impl Supervisor {
                         transition(svc, Event::Cancel, now);
                     }
                     transition(svc, Event::Reset, now);
+                    if !svc.cfg.enabled {
+                        transition(svc, Event::Disable, now);
+                    }
                 }
             }
         }

@@ -1,0 +1,119 @@
+//! What supervisord and s6-overlay users rely on (issue 16): services disabled until
+//! asked, environment files, `${VAR}` from rinit's environment. rinit runs as PID 1 of
+//! its own PID namespace (tests/common).
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+mod common;
+
+use common::*;
+use std::time::Duration;
+
+const LIMIT: Duration = Duration::from_secs(20);
+
+#[test]
+fn a_disabled_service_waits_for_ctl_start_and_so_do_its_dependents() {
+    let config = r#"
+[service.web]
+exec = ["{probe}", "--name", "web", "--log", "{dir}/events"]
+
+[service.worker]
+enabled = false
+exec = ["{probe}", "--name", "worker", "--log", "{dir}/events", "--touch", "{dir}/worker.ready"]
+ready = "file:{dir}/worker.ready"
+
+[service.reporter]
+after = ["worker"]
+exec = ["{probe}", "--name", "reporter", "--log", "{dir}/events"]
+"#;
+    let (mut r, dir) = start_with_config("parity-disabled", config, Opts::default());
+    let log = dir.path("events");
+    wait_contains(&log, "web START", LIMIT);
+    let (_, status, _) = r.ctl(&["status"]);
+    let state = |name: &str| {
+        status
+            .lines()
+            .find(|l| l.starts_with(&format!("{name} ")))
+            .and_then(|l| l.split_whitespace().nth(1).map(String::from))
+    };
+    assert_eq!(state("worker").as_deref(), Some("disabled"), "{status}");
+    assert_eq!(state("reporter").as_deref(), Some("waiting"), "{status}");
+    // Deliberately off is not unhealthy.
+    let (code, out, _) = r.ctl(&["health"]);
+    assert_eq!(code, 1, "reporter still waits: {out}");
+    assert!(!out.contains("worker"), "{out}");
+    assert!(r.probe_named("worker").is_none());
+    let (code, out, _) = r.ctl(&["start", "worker"]);
+    assert_eq!(code, 0, "{out}");
+    wait_contains(&log, "reporter START", LIMIT);
+    let ev = events(&log);
+    let at = |name: &str| ev.iter().position(|e| e.name == name && e.event == "START");
+    assert!(at("worker") < at("reporter"), "{ev:?}");
+    r.signal(libc::SIGTERM);
+    assert_eq!(r.wait(LIMIT), 0);
+}
+
+#[test]
+fn env_files_and_variables_reach_the_service() {
+    let dir = TempDir::new("parity-env");
+    std::fs::write(
+        dir.path("app.env"),
+        "# app\nDB_URL=postgres://db/app\nexport GREETING=\"hello world\"\nPORT=1\n",
+    )
+    .unwrap();
+    let config = r#"
+[service.app]
+oneshot = true
+env_file = ["{dir}/app.env", "-{dir}/missing.env"]
+env = { PORT = "${APP_PORT:-9090}", FROM_RINIT = "${RINIT_TEST_VALUE}" }
+exec = ["sh", "-c", "env > {dir}/env.tmp && mv {dir}/env.tmp {dir}/env", "${RINIT_TEST_VALUE}"]
+workdir = "${RINIT_TEST_DIR}"
+"#;
+    let path = write_config(&dir, config);
+    let opts = Opts {
+        env: vec![
+            ("RINIT_TEST_VALUE".into(), "from-rinit".into()),
+            ("RINIT_TEST_DIR".into(), dir.path("")),
+        ],
+        ..Opts::default()
+    };
+    let mut r = Rinit::start(&["-c", &path], opts);
+    let env = wait_file(&dir.path("env"), LIMIT);
+    assert!(env.contains("DB_URL=postgres://db/app\n"), "{env}");
+    assert!(env.contains("GREETING=hello world\n"), "{env}");
+    assert!(env.contains("PORT=9090\n"), "env wins over the file: {env}");
+    assert!(env.contains("FROM_RINIT=from-rinit\n"), "{env}");
+    r.signal(libc::SIGTERM);
+    assert_eq!(r.wait(LIMIT), 0);
+}
+
+#[test]
+fn check_names_an_undefined_variable_and_a_missing_env_file() {
+    let dir = TempDir::new("parity-check");
+    let bad_var = write_config(
+        &dir,
+        "[service.a]\nexec = \"run ${RINIT_TEST_SURELY_UNSET}\"\n",
+    );
+    let out = std::process::Command::new(RINIT)
+        .args(["check", "-c", &bad_var])
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(2), "{err}");
+    assert!(
+        err.contains("rinit.toml:2:8: exec: ${RINIT_TEST_SURELY_UNSET} is not set"),
+        "{err}"
+    );
+    let missing = write_config(
+        &dir,
+        "[service.a]\nexec = \"a\"\nenv_file = [\"/nonexistent/app.env\"]\n",
+    );
+    let out = std::process::Command::new(RINIT)
+        .args(["check", "-c", &missing])
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("rinit.toml:3:12: env_file: /nonexistent/app.env: cannot read: "),
+        "{err}"
+    );
+}
