@@ -13,7 +13,9 @@ use std::os::unix::ffi::OsStrExt;
 use std::sync::OnceLock;
 
 use nix::errno::Errno;
+use nix::fcntl::OFlag;
 use nix::sys::resource::{Resource, getrlimit, setrlimit};
+use nix::sys::stat::Mode;
 use nix::unistd::{
     Gid, Pid, Uid, chdir, getpgrp, setgid, setgroups, setpgid, setsid, setuid, tcsetpgrp,
 };
@@ -69,6 +71,61 @@ pub struct Spawn {
     foreground: bool,
     /// Set `WATCHDOG_PID` to the child's own pid (see [`Spawn::watchdog_pid`]).
     watchdog_pid: bool,
+    /// Limits and settings applied before exec (see [`Spawn::settings`]).
+    settings: Settings,
+}
+
+/// A service's process limits and settings (`limits`, `nice`, `umask`,
+/// `oom_score_adj`), applied in the child before it switches user and execs; a value
+/// the kernel refuses makes the child fail with a message naming the key.
+#[derive(Clone, Debug, Default)]
+pub struct Settings {
+    pub limits: Vec<Limit>,
+    pub nice: Option<i32>,
+    pub umask: Option<u32>,
+    pub oom_score_adj: Option<i32>,
+}
+
+/// One resource limit: soft, and hard (None: the hard limit it had).
+#[derive(Clone, Copy, Debug)]
+pub struct Limit {
+    pub resource: Resource,
+    pub soft: u64,
+    pub hard: Option<u64>,
+    /// "limits.nofile: " and so on, for the child's message.
+    pub label: &'static [u8],
+}
+
+/// The resources `limits` may name, with the label the child reports a failure with.
+pub const RESOURCES: &[(&str, Resource, &[u8])] = &[
+    ("as", Resource::RLIMIT_AS, b"limits.as: "),
+    ("core", Resource::RLIMIT_CORE, b"limits.core: "),
+    ("cpu", Resource::RLIMIT_CPU, b"limits.cpu: "),
+    ("data", Resource::RLIMIT_DATA, b"limits.data: "),
+    ("fsize", Resource::RLIMIT_FSIZE, b"limits.fsize: "),
+    ("locks", Resource::RLIMIT_LOCKS, b"limits.locks: "),
+    ("memlock", Resource::RLIMIT_MEMLOCK, b"limits.memlock: "),
+    ("msgqueue", Resource::RLIMIT_MSGQUEUE, b"limits.msgqueue: "),
+    ("nice", Resource::RLIMIT_NICE, b"limits.nice: "),
+    ("nofile", Resource::RLIMIT_NOFILE, b"limits.nofile: "),
+    ("nproc", Resource::RLIMIT_NPROC, b"limits.nproc: "),
+    ("rss", Resource::RLIMIT_RSS, b"limits.rss: "),
+    ("rtprio", Resource::RLIMIT_RTPRIO, b"limits.rtprio: "),
+    ("rttime", Resource::RLIMIT_RTTIME, b"limits.rttime: "),
+    (
+        "sigpending",
+        Resource::RLIMIT_SIGPENDING,
+        b"limits.sigpending: ",
+    ),
+    ("stack", Resource::RLIMIT_STACK, b"limits.stack: "),
+];
+
+/// The resource `limits` calls `name`.
+pub fn resource_named(name: &str) -> Option<(Resource, &'static [u8])> {
+    RESOURCES
+        .iter()
+        .find(|(n, _, _)| *n == name)
+        .map(|(_, r, label)| (*r, *label))
 }
 
 impl Spawn {
@@ -93,6 +150,7 @@ impl Spawn {
             stdin: None,
             foreground: false,
             watchdog_pid: false,
+            settings: Settings::default(),
         })
     }
 
@@ -111,6 +169,11 @@ impl Spawn {
     /// replaces any inherited one). Needs an environment given with [`Spawn::env`].
     pub fn watchdog_pid(mut self, yes: bool) -> Spawn {
         self.watchdog_pid = yes;
+        self
+    }
+
+    pub fn settings(mut self, settings: Settings) -> Spawn {
+        self.settings = settings;
         self
     }
 
@@ -230,10 +293,11 @@ impl Spawn {
             }
         }
         let _ = signals::set_mask(libc::SIG_SETMASK, &signals::SigSet::empty());
-        redirect(self.stdin, self.stdio);
+        raw_setup(self.stdin, self.stdio, self.settings.nice).map_err(|e| (&b"nice: "[..], e))?;
         if let Some((soft, hard)) = INHERITED_NOFILE.get() {
             let _ = setrlimit(Resource::RLIMIT_NOFILE, *soft, *hard);
         }
+        self.apply_settings()?;
         if let Some(dir) = &self.workdir {
             chdir(dir.as_c_str()).map_err(|e| (&b"cannot change to its workdir: "[..], e))?;
         }
@@ -249,12 +313,50 @@ impl Spawn {
     }
 }
 
-/// The child's stdin and stdout/stderr, and every fd above 2 closed (close_range(2), with
-/// a loop as a fallback).
-fn redirect(stdin: Option<RawFd>, stdio: Stdio) {
-    // SAFETY: in the child before exec: dup2 and close on fd numbers; the fds it
-    // replaces or closes are the child's copies, which nothing in it uses any more.
+impl Spawn {
+    /// `limits`, `umask`, `oom_score_adj` in the child (before it switches user: raising
+    /// a hard limit or lowering the OOM score needs root).
+    fn apply_settings(&self) -> Result<(), (&'static [u8], Errno)> {
+        for limit in &self.settings.limits {
+            let hard = match limit.hard {
+                Some(hard) => hard,
+                None => getrlimit(limit.resource).map_err(|e| (limit.label, e))?.1,
+            };
+            setrlimit(limit.resource, limit.soft, hard).map_err(|e| (limit.label, e))?;
+        }
+        if let Some(mask) = self.settings.umask {
+            let mode = nix::sys::stat::Mode::from_bits_truncate(mask);
+            nix::sys::stat::umask(mode);
+        }
+        if let Some(adj) = self.settings.oom_score_adj {
+            let (digits, len) = decimal(adj);
+            let text = digits.get(..len).unwrap_or_default();
+            let fail = |e| (&b"oom_score_adj: "[..], e);
+            let flags = OFlag::O_WRONLY | OFlag::O_CLOEXEC;
+            let fd = nix::fcntl::open(c"/proc/self/oom_score_adj", flags, Mode::empty())
+                .map_err(fail)?;
+            if adj < 0 {
+                nix::unistd::write(&fd, b"-").map_err(fail)?;
+            }
+            nix::unistd::write(&fd, text).map_err(fail)?;
+        }
+        Ok(())
+    }
+}
+
+/// The child's raw system calls before exec: its stdin and stdout/stderr, every fd above
+/// 2 closed (close_range(2), with a loop as a fallback), and its `nice` (nix has no
+/// setpriority).
+fn raw_setup(stdin: Option<RawFd>, stdio: Stdio, nice: Option<i32>) -> Result<(), Errno> {
+    // SAFETY: in the child before exec: dup2 and close on fd numbers (the fds it
+    // replaces or closes are the child's copies, which nothing in it uses any more), and
+    // setpriority on itself.
     unsafe {
+        if let Some(n) = nice {
+            if libc::setpriority(libc::PRIO_PROCESS, 0, n) != 0 {
+                return Err(Errno::last());
+            }
+        }
         if let Some(fd) = stdin {
             libc::dup2(fd, 0);
         }
@@ -269,6 +371,7 @@ fn redirect(stdin: Option<RawFd>, stdio: Stdio) {
             }
         }
     }
+    Ok(())
 }
 
 /// execvp(3) or execvpe(3); returns only on failure, with its errno. `watchdog`: the

@@ -702,6 +702,7 @@ impl Supervisor {
             .foreground(foreground)
             .env(&env)?
             .watchdog_pid(cfg.watchdog.is_some())
+            .settings(settings_of(cfg))
             .workdir(cfg.workdir.as_deref())?
             .credentials(svc.run.creds.clone())
             .spawn()
@@ -1220,6 +1221,25 @@ pub(super) fn take(svc: &mut Service, event: Event, now: Instant) -> Result<Stat
 pub(super) fn transition(svc: &mut Service, event: Event, now: Instant) {
     if let Err(e) = take(svc, event, now) {
         error!("{e}");
+    }
+}
+
+/// The limits and settings a service's process gets before exec.
+fn settings_of(cfg: &ServiceConfig) -> crate::spawn::Settings {
+    let limits = cfg.limits.iter().filter_map(|l| {
+        let (resource, label) = crate::spawn::resource_named(&l.name)?;
+        Some(crate::spawn::Limit {
+            resource,
+            soft: l.soft,
+            hard: l.hard,
+            label,
+        })
+    });
+    crate::spawn::Settings {
+        limits: limits.collect(),
+        nice: cfg.nice,
+        umask: cfg.umask,
+        oom_score_adj: cfg.oom_score_adj,
     }
 }
 

@@ -117,3 +117,42 @@ fn check_names_an_undefined_variable_and_a_missing_env_file() {
         "{err}"
     );
 }
+
+#[test]
+fn limits_and_process_settings_are_applied_before_exec() {
+    let config = r#"
+[service.app]
+oneshot = true
+exec = "sh -c 'echo nofile=$(ulimit -n) core=$(ulimit -c) umask=$(umask) oom=$(cat /proc/self/oom_score_adj) nice=$(cut -d\" \" -f19 /proc/self/stat) > {dir}/out.tmp && mv {dir}/out.tmp {dir}/out'"
+limits = { nofile = 123, core = 0 }
+nice = 5
+umask = "0027"
+oom_score_adj = 500
+
+[service.refused]
+exec = ["{probe}", "--name", "refused"]
+limits = { nofile = "2000000000:2000000000" }
+"#;
+    let (mut r, dir) = start_with_config("parity-limits", config, Opts::default());
+    let out = wait_file(&dir.path("out"), LIMIT);
+    assert_eq!(
+        out.trim(),
+        "nofile=123 core=0 umask=0027 oom=500 nice=5",
+        "{}",
+        r.stderr()
+    );
+    // A value the kernel refuses: the service does not run without it.
+    let err = wait_for("refused failed", LIMIT, || {
+        let err = r.stderr();
+        err.contains("refused failed").then_some(err)
+    });
+    // The child says why on its output, which rinit prefixes with the service's name.
+    let out = wait_for("the reason", LIMIT, || {
+        let out = r.stdout();
+        out.contains("limits.nofile: ").then_some(out)
+    });
+    assert!(out.contains("refused | rinit: refused: cannot run"), "{out}\n{err}");
+    assert!(r.probe_named("refused").is_none());
+    r.signal(libc::SIGTERM);
+    r.wait(LIMIT);
+}

@@ -231,6 +231,14 @@ pub enum Ready {
     Http(HttpTarget),
 }
 
+/// One entry of `limits`: `u64::MAX` is unlimited; no hard value keeps the hard limit.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct LimitValue {
+    pub name: String,
+    pub soft: u64,
+    pub hard: Option<u64>,
+}
+
 /// How rinit knows a running service still works (`health = …`).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum HealthProbe {
@@ -351,6 +359,15 @@ pub struct ServiceConfig {
     pub group: Option<String>,
     #[serde(deserialize_with = "values::absolute")]
     pub workdir: Option<PathBuf>,
+    /// Resource limits, by name (`nofile`, `nproc`, `core`, `memlock`, …), sorted.
+    #[serde(deserialize_with = "values::limits")]
+    pub limits: Vec<LimitValue>,
+    #[serde(deserialize_with = "values::nice")]
+    pub nice: Option<i32>,
+    #[serde(deserialize_with = "values::umask")]
+    pub umask: Option<u32>,
+    #[serde(deserialize_with = "values::oom_score_adj")]
+    pub oom_score_adj: Option<i32>,
     /// Sorted by name; the variables of `env_file` included (`env` wins).
     #[serde(deserialize_with = "values::env")]
     pub env: Vec<(String, String)>,
@@ -393,6 +410,10 @@ impl Default for ServiceConfig {
             user: None,
             group: None,
             workdir: None,
+            limits: Vec::new(),
+            nice: None,
+            umask: None,
+            oom_score_adj: None,
             env: Vec::new(),
             env_file: Vec::new(),
             log: LogTarget::Prefix,

@@ -1203,3 +1203,58 @@ fn enabled_env_file_and_variables() {
         "3:11: workdir: \"relative\" is not an absolute path",
     );
 }
+
+#[test]
+fn limits_and_settings() {
+    let text = service_with(
+        "limits = { nofile = 65536, nproc = \"1024:4096\", memlock = \"64M\", core = \"unlimited\" }\nnice = -5\numask = \"0027\"\noom_score_adj = -500",
+    );
+    let a = load_ok(&text).config.services.remove(0);
+    let l = |name: &str| {
+        a.limits
+            .iter()
+            .find(|l| l.name == name)
+            .map(|l| (l.soft, l.hard))
+    };
+    assert_eq!(l("nofile"), Some((65536, None)));
+    assert_eq!(l("nproc"), Some((1024, Some(4096))));
+    assert_eq!(l("memlock"), Some((64 << 20, None)));
+    assert_eq!(l("core"), Some((u64::MAX, None)));
+    assert_eq!(
+        (a.nice, a.umask, a.oom_score_adj),
+        (Some(-5), Some(0o027), Some(-500))
+    );
+    let cases = [
+        (
+            "limits = { files = 1 }",
+            "3:12: limits: unknown limit \"files\" (expected one of as, core",
+        ),
+        (
+            "limits = { nofile = -1 }",
+            "3:21: limits: expected a limit of 0 or more, found -1",
+        ),
+        (
+            "limits = { nofile = \"9:1\" }",
+            "3:21: limits: \"9:1\": the soft limit is above the hard one",
+        ),
+        (
+            "limits = { nofile = \"lots\" }",
+            "3:21: limits: \"lots\" is not a limit",
+        ),
+        (
+            "nice = 20",
+            "3:8: nice: expected a niceness from -20 to 19, found 20",
+        ),
+        (
+            "umask = \"0999\"",
+            "3:9: umask: expected an octal mask like \"0027\"",
+        ),
+        (
+            "oom_score_adj = 2000",
+            "3:17: oom_score_adj: expected a number from -1000 to 1000",
+        ),
+    ];
+    for (keys, expected) in cases {
+        assert_error(&service_with(keys), expected);
+    }
+}

@@ -16,8 +16,8 @@ use serde::de::{Deserialize, Deserializer, Error as _, MapAccess, SeqAccess, Une
 use toml::{Spanned, Value};
 
 use super::{
-    HealthProbe, HttpTarget, LogTarget, MAX_SOCKET_PATH, PORT_EXPECTED, PortSpec, Proto, Ready,
-    Restart, StopMode,
+    HealthProbe, HttpTarget, LimitValue, LogTarget, MAX_SOCKET_PATH, PORT_EXPECTED, PortSpec,
+    Proto, Ready, Restart, StopMode,
 };
 use crate::pattern::Pattern;
 use crate::signals;
@@ -271,6 +271,123 @@ pub fn account<'de, D: Deserializer<'de>>(d: D) -> Result<Option<String>, D::Err
 /// `workdir`.
 pub fn absolute<'de, D: Deserializer<'de>>(d: D) -> Result<Option<PathBuf>, D::Error> {
     checked_str(d, |t| absolute_path(&expand_str(t)?)).map(Some)
+}
+
+/// `limits = { nofile = 65536, core = 0, memlock = "64M", nproc = "1024:4096" }`: a bad
+/// name is reported at the name, a bad value at the value.
+pub fn limits<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<LimitValue>, D::Error> {
+    let table = std::collections::BTreeMap::<LimitName, LimitNumbers>::deserialize(d)?;
+    Ok(table
+        .into_iter()
+        .map(|(name, n)| LimitValue {
+            name: name.0,
+            soft: n.0,
+            hard: n.1,
+        })
+        .collect())
+}
+
+#[derive(PartialEq, Eq, PartialOrd, Ord)]
+struct LimitName(String);
+
+impl<'de> Deserialize<'de> for LimitName {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<LimitName, D::Error> {
+        let name = String::deserialize(d)?;
+        if crate::spawn::resource_named(&name).is_none() {
+            let known: Vec<&str> = crate::spawn::RESOURCES.iter().map(|r| r.0).collect();
+            let message = format!(
+                "unknown limit {name:?} (expected one of {})",
+                known.join(", ")
+            );
+            return Err(D::Error::custom(message));
+        }
+        Ok(LimitName(name))
+    }
+}
+
+struct LimitNumbers(u64, Option<u64>);
+
+impl<'de> Deserialize<'de> for LimitNumbers {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<LimitNumbers, D::Error> {
+        checked(d, |v| match v {
+            Value::Integer(n) => u64::try_from(n)
+                .map(|n| LimitNumbers(n, None))
+                .map_err(|_| format!("expected a limit of 0 or more, found {n}")),
+            Value::String(s) => limit_text(&s),
+            other => Err(format!(
+                "expected a number, \"64M\", \"unlimited\" or \"SOFT:HARD\", found {}",
+                other.type_str()
+            )),
+        })
+    }
+}
+
+/// `"64M"`, `"unlimited"`, or `"SOFT:HARD"` of those. Pure.
+fn limit_text(text: &str) -> Result<LimitNumbers, String> {
+    match text.split_once(':') {
+        Some((soft, hard)) => {
+            let (soft, hard) = (limit_number(soft)?, limit_number(hard)?);
+            if soft > hard {
+                return Err(format!("{text:?}: the soft limit is above the hard one"));
+            }
+            Ok(LimitNumbers(soft, Some(hard)))
+        }
+        None => Ok(LimitNumbers(limit_number(text)?, None)),
+    }
+}
+
+/// A number with an optional K, M, G or T (powers of 1024), or `unlimited`/`infinity`.
+fn limit_number(text: &str) -> Result<u64, String> {
+    let t = text.trim();
+    if t == "unlimited" || t == "infinity" {
+        return Ok(u64::MAX);
+    }
+    let (digits, scale) = match t.char_indices().last() {
+        Some((i, 'K' | 'k')) => (t.get(..i), 1u64 << 10),
+        Some((i, 'M' | 'm')) => (t.get(..i), 1 << 20),
+        Some((i, 'G' | 'g')) => (t.get(..i), 1 << 30),
+        Some((i, 'T' | 't')) => (t.get(..i), 1 << 40),
+        _ => (Some(t), 1),
+    };
+    digits
+        .and_then(|d| d.parse::<u64>().ok())
+        .and_then(|n| n.checked_mul(scale))
+        .ok_or_else(|| {
+            format!("{text:?} is not a limit (expected a number, \"64M\" or \"unlimited\")")
+        })
+}
+
+/// `nice`: -20 (first) to 19 (last).
+pub fn nice<'de, D: Deserializer<'de>>(d: D) -> Result<Option<i32>, D::Error> {
+    checked(d, |v| match v {
+        Value::Integer(n) if (-20..=19).contains(&n) => Ok(Some(n as i32)),
+        other => Err(format!("expected a niceness from -20 to 19, found {other}")),
+    })
+}
+
+/// `umask`: an octal string like `"0027"`, or the number.
+pub fn umask<'de, D: Deserializer<'de>>(d: D) -> Result<Option<u32>, D::Error> {
+    checked(d, |v| {
+        let mask = match &v {
+            Value::String(s) => u32::from_str_radix(s.trim_start_matches("0o"), 8).ok(),
+            Value::Integer(n) => u32::try_from(*n).ok(),
+            _ => None,
+        };
+        match mask {
+            Some(m) if m <= 0o777 => Ok(Some(m)),
+            _ => Err(format!("expected an octal mask like \"0027\", found {v}")),
+        }
+    })
+}
+
+/// `oom_score_adj`: -1000 (never killed) to 1000 (killed first).
+pub fn oom_score_adj<'de, D: Deserializer<'de>>(d: D) -> Result<Option<i32>, D::Error> {
+    checked(d, |v| match v {
+        Value::Integer(n) if (-1000..=1000).contains(&n) => Ok(Some(n as i32)),
+        other => Err(format!(
+            "expected a number from -1000 to 1000, found {other}"
+        )),
+    })
 }
 
 /// `env_file`: absolute paths, each optionally after `-` (a missing file is then fine).
