@@ -183,13 +183,24 @@ pub fn later(now: Instant, d: Duration) -> Instant {
     now.checked_add(d.min(YEAR)).unwrap_or(now)
 }
 
-/// SIGKILL to the process group a check's command leads (its pid: spawned commands start
-/// a session of their own). The group outlives its leader while members remain, so this
-/// also reaches what the command left behind after it exited.
+/// SIGKILL to what a check's command runs: its process group and its whole tree — every
+/// process in its session (spawned commands start one, with the command's pid as id) or
+/// below it, found in a fresh /proc snapshot and signalled through a start-time-checked
+/// pidfd. Sessions and groups outlive their leader while members remain, so this also
+/// reaches what the command left behind after it exited.
 pub fn kill_group(pgid: i32) {
     use nix::sys::signal::{Signal, killpg};
-    if pgid > 1 {
-        let _ = killpg(nix::unistd::Pid::from_raw(pgid), Signal::SIGKILL);
+    if pgid <= 1 {
+        return;
+    }
+    let _ = killpg(nix::unistd::Pid::from_raw(pgid), Signal::SIGKILL);
+    let me = std::process::id() as i32;
+    if let Ok(snap) = crate::proctree::Snapshot::scan() {
+        for pid in snap.service_members(Some(pgid), pgid, me) {
+            if let Some(p) = snap.get(pid).filter(|p| !p.is_dead()) {
+                let _ = crate::pidfd::send_checked(p.pid, p.starttime, libc::SIGKILL, false);
+            }
+        }
     }
 }
 

@@ -253,3 +253,26 @@ health_retries = 2
     r.signal(libc::SIGTERM);
     assert_eq!(r.wait(LIMIT), 0);
 }
+
+#[test]
+fn a_hung_check_is_killed_with_its_whole_tree() {
+    // Each check starts a child in a session of its own, then hangs: at its timeout the
+    // whole tree goes, not just the check's process group.
+    let config = r#"
+[service.db]
+exec = ["{probe}", "--name", "db"]
+health = "exec:sh -c 'echo x >> {dir}/runs; setsid sleep 301 & exec sleep 302'"
+health_interval = "20ms"
+health_timeout = "100ms"
+health_retries = 1000
+"#;
+    let (mut r, dir) = start_with_config("liveness-tree", config, Opts::default());
+    let runs = dir.path("runs");
+    wait_for("6 checks", LIMIT, || (lines(&runs) >= 6).then_some(()));
+    let procs = r.ns_procs();
+    let sleeps = procs.iter().filter(|p| p.comm == "sleep").count();
+    // The running check's two, and at most two killed but not yet reaped.
+    assert!(sleeps <= 4, "leftovers of timed-out checks: {procs:?}");
+    r.signal(libc::SIGTERM);
+    assert_eq!(r.wait(LIMIT), 0);
+}

@@ -151,7 +151,10 @@ limits = { nofile = "2000000000:2000000000" }
         let out = r.stdout();
         out.contains("limits.nofile: ").then_some(out)
     });
-    assert!(out.contains("refused | rinit: refused: cannot run"), "{out}\n{err}");
+    assert!(
+        out.contains("refused | rinit: refused: cannot run"),
+        "{out}\n{err}"
+    );
     assert!(r.probe_named("refused").is_none());
     r.signal(libc::SIGTERM);
     r.wait(LIMIT);
