@@ -159,3 +159,56 @@ limits = { nofile = "2000000000:2000000000" }
     r.signal(libc::SIGTERM);
     r.wait(LIMIT);
 }
+
+#[test]
+fn instances_run_log_and_stop_as_services_of_their_own() {
+    let config = r#"
+[service.worker]
+instances = 3
+exec = ["{probe}", "--name", "worker{instance}", "--log", "{dir}/events", "--touch", "{dir}/w{instance}.ready"]
+ready = "file:{dir}/w{instance}.ready"
+env = { SLOT = "{instance}" }
+
+[service.report]
+after = ["worker"]
+exec = ["{probe}", "--name", "report", "--log", "{dir}/events"]
+"#;
+    let (mut r, dir) = start_with_config("parity-instances", config, Opts::default());
+    let log = dir.path("events");
+    wait_contains(&log, "report START", LIMIT);
+    let ev = events(&log);
+    let start = |name: &str| ev.iter().position(|e| e.name == name && e.event == "START");
+    for n in 1..=3 {
+        let w = format!("worker{n}");
+        assert!(start(&w).is_some() && start(&w) < start("report"), "{ev:?}");
+    }
+    let (_, status, _) = r.ctl(&["status", "worker"]);
+    for n in 1..=3 {
+        assert!(status.contains(&format!("worker@{n} ")), "{status}");
+    }
+    assert!(!status.contains("report"), "{status}");
+    // One instance, then all of them.
+    let (code, out, err) = r.ctl(&["stop", "worker@2"]);
+    assert_eq!(code, 0, "{out}{err}");
+    wait_for("worker2 done", LIMIT, || {
+        events(&log)
+            .iter()
+            .any(|e| e.name == "worker2" && e.event == "DONE")
+            .then_some(())
+    });
+    assert!(r.probe_named("worker1").is_some() && r.probe_named("worker3").is_some());
+    let (code, out, err) = r.ctl(&["stop", "worker"]);
+    assert_eq!(code, 0, "{out}{err}");
+    wait_for("all workers done", LIMIT, || {
+        let ev = events(&log);
+        ["worker1", "worker3"]
+            .iter()
+            .all(|w| ev.iter().any(|e| e.name == *w && e.event == "DONE"))
+            .then_some(())
+    });
+    let (code, out, err) = r.ctl(&["start", "worker@2"]);
+    assert_eq!(code, 0, "{out}{err}");
+    wait_for("worker2 again", LIMIT, || r.probe_named("worker2"));
+    r.signal(libc::SIGTERM);
+    assert_eq!(r.wait(LIMIT), 0);
+}

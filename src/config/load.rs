@@ -18,7 +18,8 @@ use serde::Deserialize;
 use toml::{Spanned, Value};
 
 use super::values::{
-    Raw, command_value, expand_str, expanded, health_value, ready_value, service_name,
+    Raw, absolute_path, command_value, env_value, expand_for, expanded_for, health_value,
+    log_value, ready_value, service_name,
 };
 use super::{
     Config, ConfigError, Global, Loaded, MAIN, MAX_TIMEOUT, Origin, Restart, ServiceConfig,
@@ -93,7 +94,9 @@ pub(super) fn load_files(files: &[(PathBuf, String)]) -> Result<Loaded, ConfigEr
             global.insert(key, (written, file.origin(&value.span())));
         }
         for (name, table) in in_order_of_appearance(file.schema.service.take()) {
-            add_unique(&mut services, file.service(name, table)?)?;
+            for parsed in file.service(name, table)? {
+                add_unique(&mut services, parsed)?;
+            }
         }
         warnings.append(&mut file.warnings);
     }
@@ -203,7 +206,8 @@ fn add_unique(services: &mut Vec<Parsed>, service: Parsed) -> Result<(), ConfigE
 }
 
 /// Checks the dependency graph of all services, then fills `main`'s implicit `after`.
-fn resolve_dependencies(parsed: Vec<Parsed>) -> Result<Vec<ServiceConfig>, ConfigError> {
+fn resolve_dependencies(mut parsed: Vec<Parsed>) -> Result<Vec<ServiceConfig>, ConfigError> {
+    expand_instance_deps(&mut parsed);
     let graph = Graph::new(
         parsed
             .iter()
@@ -227,6 +231,47 @@ fn resolve_dependencies(parsed: Vec<Parsed>) -> Result<Vec<ServiceConfig>, Confi
         }
     }
     Ok(services)
+}
+
+/// `after = ["worker"]`, where worker has `instances`, means every instance: the entry is
+/// replaced by `worker@1` … `worker@N` (each at the entry's place, for errors).
+fn expand_instance_deps(parsed: &mut [Parsed]) {
+    let groups: BTreeMap<String, Vec<String>> =
+        parsed.iter().fold(BTreeMap::new(), |mut groups, p| {
+            if let Some(group) = &p.config.instance_of {
+                let members: &mut Vec<String> = groups.entry(group.clone()).or_default();
+                members.push(p.config.name.clone());
+            }
+            groups
+        });
+    if groups.is_empty() {
+        return;
+    }
+    for p in parsed.iter_mut() {
+        let mut after = Vec::new();
+        let mut after_at = Vec::new();
+        for (i, dep) in p.config.after.iter().enumerate() {
+            let at = p
+                .after_at
+                .get(i)
+                .cloned()
+                .unwrap_or_else(|| p.config.origin.clone());
+            match groups.get(dep) {
+                Some(members) if p.config.instance_of.as_ref() != Some(dep) => {
+                    for m in members {
+                        after.push(m.clone());
+                        after_at.push(at.clone());
+                    }
+                }
+                _ => {
+                    after.push(dep.clone());
+                    after_at.push(at);
+                }
+            }
+        }
+        p.config.after = after;
+        p.after_at = after_at;
+    }
 }
 
 /// A graph error as a configuration error, placed at the `after` entry at fault.
@@ -359,7 +404,7 @@ impl<'a> FileChecker<'a> {
         &mut self,
         name: Spanned<String>,
         table: Spanned<ServiceConfig>,
-    ) -> Result<Parsed, ConfigError> {
+    ) -> Result<Vec<Parsed>, ConfigError> {
         service_name(name.get_ref()).map_err(|e| self.error(&name.span(), e))?;
         let origin = self.origin(&table.span());
         let mut s = table.into_inner();
@@ -378,9 +423,14 @@ impl<'a> FileChecker<'a> {
             let message = "enabled: main is the command rinit runs; it cannot be disabled";
             return Err(self.error(&at, message));
         }
+        if s.instances > 1 && s.name == MAIN {
+            let at = keys.get("instances").map(Spanned::span).unwrap_or_default();
+            let message = "instances: main is the one command rinit runs";
+            return Err(self.error(&at, message));
+        }
         self.oneshot_rules(&s, keys)?;
         self.read_env_files(&mut s, keys)?;
-        self.resolve_commands(&mut s, keys)?;
+        self.resolve_commands(&mut s, keys, 1)?;
         let at = |key: &str| keys.get(key).map(|v| self.origin(&v.span()));
         let stop_timeout = cap(
             "stop_timeout",
@@ -394,11 +444,60 @@ impl<'a> FileChecker<'a> {
         let after_given = keys.contains_key("after");
         self.warnings
             .extend(stop_timeout.into_iter().chain(stop_delay));
-        Ok(Parsed {
-            config: s,
-            after_at,
-            after_given,
-        })
+        if s.instances <= 1 {
+            return Ok(vec![Parsed {
+                config: s,
+                after_at,
+                after_given,
+            }]);
+        }
+        (1..=s.instances)
+            .map(|n| {
+                let mut one = s.clone();
+                one.name = format!("{}@{n}", s.name);
+                one.instance_of = Some(s.name.clone());
+                self.resolve_instance(&mut one, keys, n)?;
+                Ok(Parsed {
+                    config: one,
+                    after_at: after_at.clone(),
+                    after_given,
+                })
+            })
+            .collect()
+    }
+
+    /// Instance `n` of a service: its strings read again with `{instance}` = n (the
+    /// schema read them as instance 1).
+    fn resolve_instance(
+        &self,
+        s: &mut ServiceConfig,
+        keys: &Keys,
+        n: u32,
+    ) -> Result<(), ConfigError> {
+        self.resolve_commands(s, keys, n)?;
+        let text = |key: &str| match keys.get(key).map(|v| (&v.get_ref().value, v)) {
+            Some((Value::String(t), v)) => Some((t.clone(), v)),
+            _ => None,
+        };
+        if let Some((t, v)) = text("workdir") {
+            let dir = self.checked("workdir", v, |_| absolute_path(&expand_for(&t, n)?))?;
+            s.workdir = Some(dir);
+        }
+        if let Some((t, v)) = text("log") {
+            s.log = self.checked("log", v, |_| log_value(&expand_for(&t, n)?))?;
+        }
+        if let Some(Value::Table(table)) = keys.get("env").map(|v| &v.get_ref().value) {
+            let at = keys.get("env").map(Spanned::span).unwrap_or_default();
+            for (key, value) in table {
+                let value = env_value(value.clone())
+                    .and_then(|t| expand_for(&t, n))
+                    .map_err(|e| self.error(&at, format!("env: {e}")))?;
+                s.env.retain(|(k, _)| k != key);
+                s.env.push((key.clone(), value));
+            }
+            s.env.sort();
+        }
+        Ok(())
     }
 
     /// `env_file`: each file's variables, a later file's winning, and `env` over them
@@ -466,11 +565,20 @@ impl<'a> FileChecker<'a> {
 
     /// `exec`, `stop_exec` and an `exec:` probe read again now that `shell` is known (the
     /// schema read them as if `shell = true`, which checks everything but quoting).
-    fn resolve_commands(&self, s: &mut ServiceConfig, keys: &Keys) -> Result<(), ConfigError> {
+    fn resolve_commands(
+        &self,
+        s: &mut ServiceConfig,
+        keys: &Keys,
+        n: u32,
+    ) -> Result<(), ConfigError> {
         let shell = s.shell;
         let command = |key: &str| {
             keys.get(key)
-                .map(|v| self.checked(key, v, |v| command_value(expanded(v.clone())?, shell)))
+                .map(|v| {
+                    self.checked(key, v, |v| {
+                        command_value(expanded_for(v.clone(), n)?, shell)
+                    })
+                })
                 .transpose()
         };
         if let Some(argv) = command("exec")? {
@@ -481,13 +589,13 @@ impl<'a> FileChecker<'a> {
         }
         if let Some(value) = keys.get("ready") {
             if let Value::String(text) = &value.get_ref().value {
-                let ready = |_: &Value| ready_value(&expand_str(text)?, shell);
+                let ready = |_: &Value| ready_value(&expand_for(text, n)?, shell);
                 s.ready = Some(self.checked("ready", value, ready)?);
             }
         }
         if let Some(value) = keys.get("health") {
             if let Value::String(text) = &value.get_ref().value {
-                let health = |_: &Value| health_value(&expand_str(text)?, shell);
+                let health = |_: &Value| health_value(&expand_for(text, n)?, shell);
                 s.health = Some(self.checked("health", value, health)?);
             }
         }

@@ -309,6 +309,10 @@ pub struct ServiceConfig {
     /// Where the service's table starts.
     #[serde(skip)]
     pub origin: Origin,
+    /// For `NAME@N`, one of the `instances` of NAME: NAME.
+    #[serde(skip)]
+    pub instance_of: Option<String>,
+
     /// The argv to run, as bytes (`-- COMMAND` may hold any). Empty only for a `main`
     /// waiting for `-- COMMAND`.
     #[serde(deserialize_with = "values::exec")]
@@ -317,6 +321,9 @@ pub struct ServiceConfig {
     pub after: Vec<String>,
     /// false: configured and checked, started only by `ctl start`.
     pub enabled: bool,
+    /// How many copies run, as `NAME@1` … `NAME@N` (`{instance}` in its strings is N).
+    #[serde(deserialize_with = "values::instances")]
+    pub instances: u32,
     pub oneshot: bool,
     pub restart: Restart,
     pub critical: bool,
@@ -384,6 +391,8 @@ impl Default for ServiceConfig {
         ServiceConfig {
             name: String::new(),
             origin: Origin::default(),
+            instance_of: None,
+            instances: 1,
             exec: Vec::new(),
             shell: false,
             after: Vec::new(),

@@ -1258,3 +1258,57 @@ fn limits_and_settings() {
         assert_error(&service_with(keys), expected);
     }
 }
+
+#[test]
+fn instances_are_services_of_their_own() {
+    let text = "\
+[service.worker]
+instances = 3
+exec = [\"work\", \"--id\", \"{instance}\"]
+env = { SLOT = \"{instance}\" }
+ready = \"tcp:900{instance}\"
+log = \"/var/log/worker-{instance}.log\"
+
+[service.report]
+after = [\"worker\"]
+exec = \"report\"
+";
+    let c = load_ok(text).config;
+    let names: Vec<&str> = c.services.iter().map(|s| s.name.as_str()).collect();
+    assert_eq!(names, ["worker@1", "worker@2", "worker@3", "report"]);
+    let w2 = c.service("worker@2").unwrap();
+    assert_eq!(w2.exec, os_strings(&["work", "--id", "2"]));
+    assert_eq!(w2.env, vec![("SLOT".to_string(), "2".to_string())]);
+    assert_eq!(
+        w2.ready,
+        Some(Ready::Tcp {
+            host: "127.0.0.1".into(),
+            port: 9002
+        })
+    );
+    assert_eq!(w2.log, LogTarget::File("/var/log/worker-2.log".into()));
+    assert_eq!(w2.instance_of.as_deref(), Some("worker"));
+    assert_eq!(
+        c.service("report").unwrap().after,
+        strings(&["worker@1", "worker@2", "worker@3"])
+    );
+    // Without instances, {instance} is 1.
+    let one = load_ok(&service_with("env = { SLOT = \"{instance}\" }")).config;
+    assert_eq!(
+        one.services[0].env,
+        vec![("SLOT".to_string(), "1".to_string())]
+    );
+    assert_error(
+        &service_with("instances = 0"),
+        "3:13: instances: expected a number of instances from 1 to 1000",
+    );
+    assert_error(
+        "[service.main]\ninstances = 2\n",
+        "2:13: instances: main is the one command rinit runs",
+    );
+    let clash = "[service.w]\ninstances = 2\nexec = \"w\"\n[service.\"w@2\"]\nexec = \"x\"\n";
+    assert_error(
+        clash,
+        "4:1: service \"w@2\" is already defined at t.toml:1:1",
+    );
+}

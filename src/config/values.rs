@@ -410,11 +410,16 @@ impl<'de> Deserialize<'de> for EnvFile {
 /// `${VAR}`, `${VAR:-default}` and `$$` in a string, or in each string of a list, from
 /// rinit's environment (see [`super::env::expand`]).
 pub fn expanded(value: Value) -> Result<Value, String> {
+    expanded_for(value, 1)
+}
+
+/// [`expanded`] for instance `n` of a service (`{instance}` is `n`).
+pub fn expanded_for(value: Value, n: u32) -> Result<Value, String> {
     match value {
-        Value::String(s) => expand_str(&s).map(Value::String),
+        Value::String(s) => expand_for(&s, n).map(Value::String),
         Value::Array(items) => items
             .into_iter()
-            .map(expanded)
+            .map(|v| expanded_for(v, n))
             .collect::<Result<_, _>>()
             .map(Value::Array),
         other => Ok(other),
@@ -423,7 +428,23 @@ pub fn expanded(value: Value) -> Result<Value, String> {
 
 /// [`expanded`] for one string.
 pub fn expand_str(text: &str) -> Result<String, String> {
-    super::env::expand(text, &|name| std::env::var(name).ok())
+    expand_for(text, 1)
+}
+
+/// `{instance}` replaced by `n` (1 for a service without `instances`), then `${VAR}`.
+pub fn expand_for(text: &str, n: u32) -> Result<String, String> {
+    let text = text.replace("{instance}", &n.to_string());
+    super::env::expand(&text, &|name| std::env::var(name).ok())
+}
+
+/// `instances`: how many copies of the service run, 1 to 1000.
+pub fn instances<'de, D: Deserializer<'de>>(d: D) -> Result<u32, D::Error> {
+    checked(d, |v| match v {
+        Value::Integer(n) if (1..=1000).contains(&n) => Ok(n as u32),
+        other => Err(format!(
+            "expected a number of instances from 1 to 1000, found {other}"
+        )),
+    })
 }
 
 /// `control_socket`.
@@ -476,7 +497,7 @@ impl<'de> Deserialize<'de> for StopMode {
 
 impl<'de> Deserialize<'de> for LogTarget {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<LogTarget, D::Error> {
-        checked_str(d, log_value)
+        checked_str(d, |t| log_value(&expand_str(t)?))
     }
 }
 
@@ -760,7 +781,7 @@ fn stop_mode_value(text: &str) -> Result<StopMode, String> {
     }
 }
 
-fn log_value(text: &str) -> Result<LogTarget, String> {
+pub fn log_value(text: &str) -> Result<LogTarget, String> {
     match text {
         "prefix" => Ok(LogTarget::Prefix),
         "inherit" => Ok(LogTarget::Inherit),
@@ -866,7 +887,7 @@ fn ready_tcp(target: &str) -> Result<Ready, String> {
     })
 }
 
-fn absolute_path(text: &str) -> Result<PathBuf, String> {
+pub fn absolute_path(text: &str) -> Result<PathBuf, String> {
     if text.starts_with('/') {
         Ok(PathBuf::from(text))
     } else {
@@ -927,7 +948,7 @@ fn env_name(name: &str) -> Result<(), String> {
 }
 
 /// An environment value: a string, or a number or boolean written as text.
-fn env_value(value: Value) -> Result<String, String> {
+pub fn env_value(value: Value) -> Result<String, String> {
     let text = match value {
         Value::String(s) => s,
         Value::Integer(n) => n.to_string(),

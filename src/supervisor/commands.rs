@@ -179,6 +179,9 @@ impl Supervisor {
                 )),
             };
         }
+        if let Some(reply) = self.for_each_instance(req) {
+            return reply;
+        }
         let result = match req {
             Request::Shutdown {} | Request::Poweroff {} | Request::Reboot {} | Request::Halt {} => {
                 let command = req.command();
@@ -223,15 +226,18 @@ impl Supervisor {
 
     fn status(&self, only: Option<&str>) -> Reply {
         let now = Instant::now();
+        let named = |s: &Service, n: &str| s.name() == n || s.cfg.instance_of.as_deref() == Some(n);
         if let Some(name) = only {
-            if let Err(e) = self.lookup(name) {
-                return error_reply(&e);
+            if !self.services.iter().any(|s| named(s, name)) {
+                if let Err(e) = self.lookup(name) {
+                    return error_reply(&e);
+                }
             }
         }
         let services = self
             .services
             .iter()
-            .filter(|s| only.is_none_or(|n| s.name() == n))
+            .filter(|s| only.is_none_or(|n| named(s, n)))
             .map(|s| service_json(s, now))
             .collect();
         let (phase, seconds_left) = match &self.shutdown {
@@ -414,6 +420,68 @@ impl Supervisor {
         take(svc, event, Instant::now())?;
         let n = self.signal_tree(i, libc::SIGCONT);
         Ok(format!("resumed {name} ({n} process(es))"))
+    }
+
+    /// A command naming a service with `instances` (`ctl stop worker`) applies to each of
+    /// its instances, in order (an error only if it applies to none of them); `worker@2`
+    /// names one. None: `req` does not name such a service.
+    fn for_each_instance(&mut self, req: &Request) -> Option<Reply> {
+        let per = |n: &str| -> Option<Request> {
+            let name = n.to_string();
+            Some(match req {
+                Request::Start { .. } => Request::Start { name },
+                Request::Stop { .. } => Request::Stop { name },
+                Request::Restart { .. } => Request::Restart { name },
+                Request::Pause { .. } => Request::Pause { name },
+                Request::Resume { .. } => Request::Resume { name },
+                Request::Kill { signal, .. } => Request::Kill {
+                    name,
+                    signal: signal.clone(),
+                },
+                _ => return None,
+            })
+        };
+        let group = match req {
+            Request::Start { name }
+            | Request::Stop { name }
+            | Request::Restart { name }
+            | Request::Pause { name }
+            | Request::Resume { name }
+            | Request::Kill { name, .. } => name,
+            _ => return None,
+        };
+        if self.index_of(group).is_some() {
+            return None;
+        }
+        let members: Vec<String> = self
+            .services
+            .iter()
+            .filter(|s| s.cfg.instance_of.as_deref() == Some(group.as_str()))
+            .map(|s| s.name().to_string())
+            .collect();
+        if members.is_empty() {
+            return None;
+        }
+        // It applies to the instances it can; an error only if it applies to none.
+        let mut said = Vec::new();
+        let mut done = 0;
+        for member in &members {
+            let one = per(member)?;
+            match self.handle(&one) {
+                Reply::Message { message, .. } => {
+                    done += 1;
+                    said.push(message);
+                }
+                Reply::Error { error, .. } => said.push(error),
+                _ => {}
+            }
+        }
+        let text = said.join("; ");
+        Some(if done == 0 {
+            error_reply(&text)
+        } else {
+            ok(text)
+        })
     }
 
     /// `ctl reload NAME`: SIGHUP to its main process. A service that speaks sd_notify is
