@@ -85,7 +85,7 @@ fn ensure_private_dir(dir: &Path) -> io::Result<()> {
 
 /// The commands of the protocol.
 pub const COMMANDS: &[&str] = &[
-    "status", "health", "start", "stop", "restart", "pause", "resume", "kill", "reload",
+    "status", "health", "start", "stop", "restart", "pause", "resume", "kill", "reload", "logs",
     "shutdown", "poweroff", "reboot", "halt",
 ];
 
@@ -124,6 +124,15 @@ pub enum Request {
         #[serde(default)]
         name: Option<String>,
     },
+    /// A `prefix` service's last lines (`lines`: how many, default all kept); `follow`:
+    /// then every new line, as long as the connection stays open.
+    Logs {
+        name: String,
+        #[serde(default)]
+        lines: Option<String>,
+        #[serde(default)]
+        follow: Option<String>,
+    },
     Shutdown {},
     Poweroff {},
     Reboot {},
@@ -143,6 +152,7 @@ impl Request {
             Request::Resume { .. } => "resume",
             Request::Kill { .. } => "kill",
             Request::Reload { .. } => "reload",
+            Request::Logs { .. } => "logs",
             Request::Shutdown {} => "shutdown",
             Request::Poweroff {} => "poweroff",
             Request::Reboot {} => "reboot",
@@ -152,7 +162,7 @@ impl Request {
 }
 
 /// The keys a request may have.
-const KEYS: &[&str] = &["command", "name", "signal"];
+const KEYS: &[&str] = &["command", "name", "signal", "lines", "follow"];
 
 /// Parse and check one request line: strict JSON (serde_json), then the typed request.
 /// Errors say what was expected, in the protocol's words. Pure.
@@ -163,7 +173,7 @@ pub fn parse_request(line: &str) -> Result<Request, String> {
     };
     if let Some(key) = members.keys().find(|k| !KEYS.contains(&k.as_str())) {
         return Err(format!(
-            "unknown key {key:?} (expected command, name, signal)"
+            "unknown key {key:?} (expected command, name, signal, lines, follow)"
         ));
     }
     // null is as good as absent.
@@ -242,6 +252,15 @@ pub enum Reply {
         healthy: bool,
         message: String,
         problems: Vec<String>,
+    },
+    /// `logs`: the lines kept (as text; bytes that are not UTF-8 as U+FFFD).
+    Lines {
+        ok: bool,
+        lines: Vec<String>,
+    },
+    /// `logs -f`: one more line, after the first reply.
+    Line {
+        line: String,
     },
 }
 
@@ -373,6 +392,11 @@ impl Server {
             fds.push((Slot::Conn(c.id), c.stream.as_fd(), events));
         }
         fds
+    }
+
+    /// Is connection `id` still open?
+    pub fn has(&self, id: u64) -> bool {
+        self.conns.iter().any(|c| c.id == id)
     }
 
     /// Keep connection `id` open without traffic until `until` (a reply that comes later:
@@ -561,7 +585,7 @@ pub const EXIT_NO_SERVER: i32 = 3;
 const CTL_USAGE: &str = "\
 usage: rinit ctl [-s SOCKET] [--json] COMMAND [NAME] [SIGNAL]
 commands: status [NAME] | health | start NAME | stop NAME | restart NAME | pause NAME
-          resume NAME
+          resume NAME | logs NAME [-n LINES] [-f]
           kill NAME SIGNAL | reload [NAME] | shutdown | poweroff | reboot | halt
 The socket is -s SOCKET, else $RINIT_SOCKET, else the first that answers of
 /run/rinit.sock, $XDG_RUNTIME_DIR/rinit.sock and /tmp/rinit-UID/rinit.sock.";
@@ -580,8 +604,13 @@ pub fn client(args: &[String]) -> i32 {
         ctl.command.as_str(),
         "shutdown" | "poweroff" | "reboot" | "halt"
     );
+    let follow = ctl.request.get("follow").is_some();
     match exchange(&path, &ctl.request) {
-        Ok((line, reply)) => print_reply(&line, &reply, ctl.raw),
+        Ok(done) if follow && done.value.get("ok") == Some(&Value::Bool(true)) => {
+            print_reply(&done.line, &done.value, ctl.raw);
+            follow_lines(done, ctl.raw)
+        }
+        Ok(done) => print_reply(&done.line, &done.value, ctl.raw),
         Err(Failure::NoServer(e)) => {
             eprintln!(
                 "rinit ctl: no rinit is listening on {} ({e}); point to another socket with -s PATH or RINIT_SOCKET",
@@ -622,11 +651,19 @@ impl CtlArgs {
         let mut socket = None;
         let mut raw = false;
         let mut words = Vec::new();
+        let mut flags = serde_json::Map::new();
         let mut iter = args.iter();
         while let Some(a) = iter.next() {
             match a.as_str() {
                 "-s" | "--socket" => socket = iter.next().cloned(),
                 "--json" => raw = true,
+                "-n" | "--lines" => {
+                    let n = iter.next().cloned().unwrap_or_default();
+                    flags.insert("lines".into(), Value::String(n));
+                }
+                "-f" | "--follow" => {
+                    flags.insert("follow".into(), Value::String("yes".into()));
+                }
                 "-h" | "--help" => {
                     println!("{CTL_USAGE}");
                     return Err(0);
@@ -642,6 +679,7 @@ impl CtlArgs {
         for (key, word) in KEYS.iter().zip(&words) {
             members.insert(key.to_string(), Value::String(word.clone()));
         }
+        members.extend(flags);
         let request = Value::Object(members);
         if let Err(e) = parse_request(&request.to_string()) {
             eprintln!("rinit ctl: {e}\n{CTL_USAGE}");
@@ -693,7 +731,15 @@ enum Failure {
 }
 
 /// Send the request; return the reply line as rinit wrote it, and parsed.
-fn exchange(path: &Path, request: &Value) -> Result<(String, Value), Failure> {
+/// The first reply line to a request, and the connection with what followed it.
+struct Exchange {
+    line: String,
+    value: Value,
+    stream: UnixStream,
+    rest: Vec<u8>,
+}
+
+fn exchange(path: &Path, request: &Value) -> Result<Exchange, Failure> {
     let mut stream = UnixStream::connect(path).map_err(|e| match e.kind() {
         io::ErrorKind::NotFound | io::ErrorKind::ConnectionRefused => Failure::NoServer(e),
         _ => Failure::Other(e),
@@ -710,11 +756,57 @@ fn exchange(path: &Path, request: &Value) -> Result<(String, Value), Failure> {
             Ok(n) => reply.extend_from_slice(buf.get(..n).unwrap_or_default()),
         }
     }
+    let end = reply
+        .iter()
+        .position(|b| *b == b'\n')
+        .unwrap_or(reply.len());
+    let rest = reply.split_off(end);
     let text = String::from_utf8_lossy(&reply);
     let line = text.trim().to_string();
     let value = serde_json::from_str(&line)
         .map_err(|e| Failure::Other(io::Error::new(io::ErrorKind::InvalidData, e)))?;
-    Ok((line, value))
+    Ok(Exchange {
+        line,
+        value,
+        stream,
+        rest: rest.get(1..).unwrap_or_default().to_vec(),
+    })
+}
+
+/// `ctl logs -f`: print each `{"line": …}` rinit streams until it closes the
+/// connection (or is gone).
+fn follow_lines(done: Exchange, raw: bool) -> i32 {
+    let Exchange {
+        mut stream,
+        mut rest,
+        ..
+    } = done;
+    let _ = stream.set_read_timeout(None);
+    let mut buf = [0u8; 4096];
+    let mut out = io::stdout();
+    loop {
+        while let Some(end) = rest.iter().position(|b| *b == b'\n') {
+            let line: Vec<u8> = rest.drain(..=end).collect();
+            let text = String::from_utf8_lossy(&line);
+            let printed = if raw {
+                writeln!(out, "{}", text.trim_end())
+            } else {
+                let value: Value = serde_json::from_str(text.trim()).unwrap_or(Value::Null);
+                let line = value
+                    .get("line")
+                    .and_then(Value::as_str)
+                    .unwrap_or_default();
+                writeln!(out, "{line}")
+            };
+            if printed.and_then(|()| out.flush()).is_err() {
+                return 0;
+            }
+        }
+        match stream.read(&mut buf) {
+            Ok(0) | Err(_) => return 0,
+            Ok(n) => rest.extend_from_slice(buf.get(..n).unwrap_or_default()),
+        }
+    }
 }
 
 /// Print a reply for people, or (`--json`) exactly as rinit sent it; the exit status.
@@ -737,6 +829,10 @@ fn print_reply(line: &str, reply: &Value, raw: bool) -> i32 {
         print_status(reply, services);
     } else if let Some(msg) = reply.get("message").and_then(Value::as_str) {
         println!("{msg}");
+    } else if let Some(Value::Array(lines)) = reply.get("lines") {
+        for line in lines {
+            println!("{}", line.as_str().unwrap_or_default());
+        }
     }
     if ok && healthy { 0 } else { 1 }
 }

@@ -357,10 +357,78 @@ pub struct LogPipe {
     read: OwnedFd,
     write: OwnedFd,
     lines: LineBuffer,
+    /// Its last lines, for `ctl logs`.
+    pub ring: LogRing,
+    /// `log_timestamps`: an RFC 3339 time before each line.
+    timestamps: bool,
+    /// Lines read since the supervisor last took them (for `ctl logs -f`).
+    fresh: Vec<Vec<u8>>,
+}
+
+/// A service's last lines, at most `cap` bytes of them (the oldest go first). Pure.
+#[derive(Debug, Default)]
+pub struct LogRing {
+    lines: std::collections::VecDeque<Vec<u8>>,
+    bytes: usize,
+    cap: usize,
+}
+
+impl LogRing {
+    pub fn new(cap: usize) -> LogRing {
+        LogRing {
+            cap,
+            ..LogRing::default()
+        }
+    }
+
+    pub fn push(&mut self, line: &[u8]) {
+        if self.cap == 0 {
+            return;
+        }
+        let line = line.get(..self.cap.min(line.len())).unwrap_or_default();
+        self.bytes += line.len();
+        self.lines.push_back(line.to_vec());
+        while self.bytes > self.cap {
+            match self.lines.pop_front() {
+                Some(old) => self.bytes -= old.len(),
+                None => break,
+            }
+        }
+    }
+
+    /// The last `n` lines (all with None), oldest first.
+    pub fn last(&self, n: Option<usize>) -> impl Iterator<Item = &[u8]> {
+        let skip = n.map_or(0, |n| self.lines.len().saturating_sub(n));
+        self.lines.iter().skip(skip).map(Vec::as_slice)
+    }
+}
+
+/// `2026-12-02T10:30:05.123Z` for a time since the epoch. Pure.
+pub fn rfc3339(since_epoch: std::time::Duration) -> String {
+    let secs = since_epoch.as_secs();
+    let (days, rest) = (secs / 86_400, secs % 86_400);
+    // Days to a civil date (Howard Hinnant's algorithm, proleptic Gregorian).
+    let z = days as i64 + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    format!(
+        "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}.{:03}Z",
+        rest / 3600,
+        rest % 3600 / 60,
+        rest % 60,
+        since_epoch.subsec_millis()
+    )
 }
 
 impl LogPipe {
-    pub fn new(name: &str) -> io::Result<LogPipe> {
+    /// A pipe for service `name`, keeping its last `ring` bytes of lines.
+    pub fn new(name: &str, ring: usize, timestamps: bool) -> io::Result<LogPipe> {
         use nix::fcntl::{FcntlArg, OFlag};
         let (read, write) = nix::unistd::pipe2(OFlag::O_CLOEXEC | OFlag::O_NONBLOCK)?;
         // The child's end must block like any ordinary stdout.
@@ -370,7 +438,15 @@ impl LogPipe {
             read,
             write,
             lines: LineBuffer::default(),
+            ring: LogRing::new(ring),
+            timestamps,
+            fresh: Vec::new(),
         })
+    }
+
+    /// The lines read since the last call.
+    pub fn take_fresh(&mut self) -> Vec<Vec<u8>> {
+        std::mem::take(&mut self.fresh)
     }
 
     /// The fd a child gets as stdout and stderr.
@@ -385,8 +461,26 @@ impl LogPipe {
         let mut total = 0;
         let mut lines_out = Vec::new();
         let LogPipe {
-            name, read, lines, ..
+            name,
+            read,
+            lines,
+            ring,
+            timestamps,
+            fresh,
+            ..
         } = self;
+        let stamp = |line: &[u8]| -> Vec<u8> {
+            if !*timestamps {
+                return line.to_vec();
+            }
+            let now = std::time::SystemTime::now()
+                .duration_since(std::time::UNIX_EPOCH)
+                .unwrap_or_default();
+            let mut stamped = rfc3339(now).into_bytes();
+            stamped.push(b' ');
+            stamped.extend_from_slice(line);
+            stamped
+        };
         while total < READ_BUDGET {
             // EAGAIN (drained), EOF or an error: done for this wakeup.
             let n = match nix::unistd::read(&*read, &mut buf) {
@@ -395,7 +489,10 @@ impl LogPipe {
             };
             total += n;
             lines.push(buf.get(..n).unwrap_or_default(), &mut |line| {
-                append_prefixed(&mut lines_out, name, line);
+                let line = stamp(line);
+                append_prefixed(&mut lines_out, name, &line);
+                ring.push(&line);
+                fresh.push(line);
             });
         }
         output.push(&lines_out);
@@ -407,6 +504,8 @@ impl LogPipe {
             let mut line = Vec::new();
             append_prefixed(&mut line, &self.name, &rest);
             output.push(&line);
+            self.ring.push(&rest);
+            self.fresh.push(rest);
         }
     }
 }
@@ -420,6 +519,41 @@ impl AsFd for LogPipe {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_ring_keeps_the_last_bytes_of_lines() {
+        let mut ring = LogRing::new(10);
+        for line in [&b"one"[..], b"two", b"three", b"four"] {
+            ring.push(line);
+        }
+        let kept: Vec<&[u8]> = ring.last(None).collect();
+        assert_eq!(kept, [&b"three"[..], b"four"], "9 bytes of at most 10");
+        let last: Vec<&[u8]> = ring.last(Some(1)).collect();
+        assert_eq!(last, [&b"four"[..]]);
+        ring.push(&[b'x'; 25]);
+        assert_eq!(
+            ring.last(None).map(<[u8]>::len).collect::<Vec<_>>(),
+            [10],
+            "cut to fit"
+        );
+        let mut off = LogRing::new(0);
+        off.push(b"nothing kept");
+        assert_eq!(off.last(None).count(), 0);
+    }
+
+    #[test]
+    fn rfc3339_times() {
+        use std::time::Duration;
+        assert_eq!(rfc3339(Duration::ZERO), "1970-01-01T00:00:00.000Z");
+        assert_eq!(
+            rfc3339(Duration::from_millis(951_782_400_123)),
+            "2000-02-29T00:00:00.123Z"
+        );
+        assert_eq!(
+            rfc3339(Duration::from_secs(1_796_178_605)),
+            "2026-12-02T02:30:05.000Z"
+        );
+    }
 
     fn lines_of(b: &mut LineBuffer, bytes: &[u8]) -> Vec<Vec<u8>> {
         let mut out = Vec::new();

@@ -331,8 +331,8 @@ impl Run {
     pub fn prepare(cfg: &ServiceConfig) -> Result<Run, String> {
         let mut run = Run::default();
         if cfg.log == LogTarget::Prefix {
-            run.log =
-                Some(LogPipe::new(&cfg.name).map_err(|e| format!("{}: pipe: {e}", cfg.name))?);
+            let pipe = LogPipe::new(&cfg.name, cfg.log_buffer, cfg.log_timestamps);
+            run.log = Some(pipe.map_err(|e| format!("{}: pipe: {e}", cfg.name))?);
         }
         let creds = match (&cfg.user, &cfg.group) {
             (Some(user), group) => Some(users::resolve(user, group.as_deref())),

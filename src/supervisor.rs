@@ -74,6 +74,8 @@ pub struct Supervisor {
     jobs: Vec<commands::Job>,
     /// `ctl reload NAME` requests waiting for the service's `READY=1`.
     reloads: Vec<commands::PendingReload>,
+    /// `ctl logs -f` connections: (connection, service).
+    followers: Vec<(u64, String)>,
     /// Reads the configuration again, for `reload` and SIGHUP.
     reloader: Reloader,
     /// rinit is the kernel's init: power signals and a power action at the end.
@@ -144,6 +146,7 @@ impl Supervisor {
             control,
             jobs: Vec::new(),
             reloads: Vec::new(),
+            followers: Vec::new(),
             reloader,
             vm,
             action: PowerAction::PowerOff,
@@ -404,11 +407,7 @@ impl Supervisor {
         match token {
             Token::Signals => self.drain_signals(),
             Token::Notify => self.read_notify(),
-            Token::Log(i) => {
-                if let Some(log) = self.services.get_mut(i).and_then(|s| s.run.log.as_mut()) {
-                    log.drain(&mut self.output);
-                }
-            }
+            Token::Log(i) => self.drain_log(i, false),
             Token::Listener => {
                 if let Some(control) = &mut self.control {
                     control.accept(Instant::now());
@@ -500,10 +499,7 @@ impl Supervisor {
             let status = ExitStatus::from_raw(raw);
             if let Some(i) = self.services.iter().position(|s| s.pid == Some(pid)) {
                 // Print what it wrote before saying it exited.
-                if let Some(log) = self.services.get_mut(i).and_then(|s| s.run.log.as_mut()) {
-                    log.drain(&mut self.output);
-                    log.flush_partial(&mut self.output);
-                }
+                self.drain_log(i, true);
                 self.on_service_exit(i, status, now);
             } else if self
                 .services
@@ -521,6 +517,37 @@ impl Supervisor {
                 debug!("health check (pid {pid}) exited: {status}");
             } else {
                 debug!("reaped pid {pid}: {status}");
+            }
+        }
+    }
+
+    /// Read what service `i` wrote (and its last line without a newline, if it exited):
+    /// onto rinit's stdout, into its ring for `ctl logs`, and to its `ctl logs -f`
+    /// followers.
+    fn drain_log(&mut self, i: usize, exited: bool) {
+        let Some(svc) = self.services.get_mut(i) else {
+            return;
+        };
+        let Some(log) = svc.run.log.as_mut() else {
+            return;
+        };
+        log.drain(&mut self.output);
+        if exited {
+            log.flush_partial(&mut self.output);
+        }
+        let fresh = log.take_fresh();
+        if self.followers.is_empty() || fresh.is_empty() {
+            return;
+        }
+        let name = svc.cfg.name.clone();
+        let Some(control) = &mut self.control else {
+            return;
+        };
+        self.followers.retain(|(id, _)| control.has(*id));
+        for (id, _) in self.followers.iter().filter(|(_, n)| *n == name) {
+            for line in &fresh {
+                let line = String::from_utf8_lossy(line).into_owned();
+                control.reply(*id, &control::Reply::Line { line });
             }
         }
     }

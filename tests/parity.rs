@@ -212,3 +212,59 @@ exec = ["{probe}", "--name", "report", "--log", "{dir}/events"]
     r.signal(libc::SIGTERM);
     assert_eq!(r.wait(LIMIT), 0);
 }
+
+#[test]
+fn logs_on_demand_last_lines_and_follow() {
+    let config = r#"
+[service.app]
+exec = "sh -c 'for i in 1 2 3 4 5; do echo line $i; done; while [ ! -e {dir}/go ]; do sleep 0.02; done; echo second; exec sleep 1000'"
+
+[service.stamped]
+exec = "sh -c 'echo hello; exec sleep 1000'"
+log_timestamps = true
+
+[service.quiet]
+exec = "sleep 1000"
+log = "null"
+"#;
+    let (mut r, dir) = start_with_config("parity-logs", config, Opts::default());
+    let (_, all, _) = wait_for("5 lines", LIMIT, || {
+        let reply = r.ctl(&["logs", "app"]);
+        (reply.1.lines().count() == 5).then_some(reply)
+    });
+    assert_eq!(all, "line 1\nline 2\nline 3\nline 4\nline 5\n");
+    let (code, last, _) = r.ctl(&["logs", "app", "-n", "2"]);
+    assert_eq!((code, last.as_str()), (0, "line 4\nline 5\n"));
+    let (_, stamped, _) = wait_for("stamped", LIMIT, || {
+        let reply = r.ctl(&["logs", "stamped"]);
+        reply.1.contains("hello").then_some(reply)
+    });
+    // 2026-12-02T10:30:05.123Z hello
+    let (time, text) = stamped.trim().split_once(' ').unwrap();
+    assert_eq!(text, "hello");
+    assert!(
+        time.len() == 24 && time.ends_with('Z') && time.as_bytes()[10] == b'T',
+        "{time}"
+    );
+    let (code, _, err) = r.ctl(&["logs", "quiet"]);
+    assert_eq!(code, 1);
+    assert!(err.contains("does not log with prefix"), "{err}");
+    // -f: the kept lines, then each new one, while the connection stays open.
+    let mut follow = std::process::Command::new(RINIT)
+        .args(["ctl", "-s", &r.socket(), "logs", "app", "-n", "1", "-f"])
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut out = std::io::BufReader::new(follow.stdout.take().unwrap());
+    let mut line = String::new();
+    std::io::BufRead::read_line(&mut out, &mut line).unwrap();
+    assert_eq!(line, "line 5\n");
+    std::fs::write(dir.path("go"), "").unwrap();
+    line.clear();
+    std::io::BufRead::read_line(&mut out, &mut line).unwrap();
+    assert_eq!(line, "second\n");
+    r.signal(libc::SIGTERM);
+    assert_eq!(r.wait(LIMIT), 0);
+    // rinit gone: the follower ends.
+    assert!(follow.wait().unwrap().success());
+}

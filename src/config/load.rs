@@ -428,6 +428,15 @@ impl<'a> FileChecker<'a> {
             let message = "instances: main is the one command rinit runs";
             return Err(self.error(&at, message));
         }
+        if s.log_timestamps && s.log != super::LogTarget::Prefix {
+            let at = keys
+                .get("log_timestamps")
+                .map(Spanned::span)
+                .unwrap_or_default();
+            let message =
+                "log_timestamps: needs log = \"prefix\" (only then does rinit see the lines)";
+            return Err(self.error(&at, message));
+        }
         self.oneshot_rules(&s, keys)?;
         self.read_env_files(&mut s, keys)?;
         self.resolve_commands(&mut s, keys, 1)?;

@@ -383,6 +383,11 @@ pub struct ServiceConfig {
     #[serde(deserialize_with = "values::env_files")]
     pub env_file: Vec<String>,
     pub log: LogTarget,
+    /// `log = "prefix"`: how many bytes of its last lines `ctl logs` can show.
+    #[serde(deserialize_with = "values::size")]
+    pub log_buffer: usize,
+    /// `log = "prefix"`: an RFC 3339 time before each line.
+    pub log_timestamps: bool,
 }
 
 /// The defaults of a service other than `main` (see [`ServiceConfig::new`]).
@@ -426,6 +431,8 @@ impl Default for ServiceConfig {
             env: Vec::new(),
             env_file: Vec::new(),
             log: LogTarget::Prefix,
+            log_buffer: 64 * 1024,
+            log_timestamps: false,
         }
     }
 }

@@ -357,6 +357,24 @@ fn limit_number(text: &str) -> Result<u64, String> {
         })
 }
 
+/// `log_buffer`: a size like `"64K"` or a number of bytes, at most 16M.
+pub fn size<'de, D: Deserializer<'de>>(d: D) -> Result<usize, D::Error> {
+    const MAX: u64 = 16 << 20;
+    checked(d, |v| {
+        let bytes = match &v {
+            Value::Integer(n) => u64::try_from(*n).ok(),
+            Value::String(s) if s != "unlimited" && s != "infinity" => limit_number(s).ok(),
+            _ => None,
+        };
+        match bytes {
+            Some(b) if b <= MAX => Ok(b as usize),
+            _ => Err(format!(
+                "expected a size like \"64K\" (at most 16M), found {v}"
+            )),
+        }
+    })
+}
+
 /// `nice`: -20 (first) to 19 (last).
 pub fn nice<'de, D: Deserializer<'de>>(d: D) -> Result<Option<i32>, D::Error> {
     checked(d, |v| match v {

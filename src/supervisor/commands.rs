@@ -140,6 +140,11 @@ impl Supervisor {
         let requests = control.read(id, now);
         for request in requests {
             let reply = match request {
+                Ok(Request::Logs {
+                    name,
+                    lines,
+                    follow,
+                }) => self.logs(id, &name, lines.as_deref(), follow.is_some(), now),
                 Ok(Request::Reload { name: Some(name) }) if self.shutdown.is_none() => {
                     match self.reload_service(id, &name, now) {
                         Some(reply) => reply,
@@ -204,7 +209,9 @@ impl Supervisor {
             Request::Pause { name } => self.ctl_pause(name),
             Request::Resume { name } => self.ctl_resume(name),
             Request::Kill { name, signal } => self.ctl_kill(name, signal),
-            Request::Status { .. } | Request::Health {} => Err("answered above".to_string()),
+            Request::Status { .. } | Request::Health {} | Request::Logs { .. } => {
+                Err("answered above".to_string())
+            }
         };
         match result {
             Ok(message) => ok(message),
@@ -482,6 +489,51 @@ impl Supervisor {
         } else {
             ok(text)
         })
+    }
+
+    /// `ctl logs NAME [-n LINES] [-f]`: the last lines kept of a `prefix` service; with
+    /// `follow`, the connection is held and every new line follows (a client that does
+    /// not keep up is dropped by the control server, never waited for).
+    fn logs(
+        &mut self,
+        client: u64,
+        name: &str,
+        lines: Option<&str>,
+        follow: bool,
+        now: Instant,
+    ) -> Reply {
+        let i = match self.lookup(name) {
+            Ok(i) => i,
+            Err(e) => return error_reply(&e),
+        };
+        let count = match lines.map(str::parse::<usize>) {
+            None => None,
+            Some(Ok(n)) => Some(n),
+            Some(Err(_)) => return error_reply("logs: lines must be a number"),
+        };
+        let Some(log) = self.services.get(i).and_then(|s| s.run.log.as_ref()) else {
+            return error_reply(&format!(
+                "{name} does not log with prefix, so rinit keeps no lines of it"
+            ));
+        };
+        let kept = log
+            .ring
+            .last(count)
+            .map(|l| String::from_utf8_lossy(l).into_owned())
+            .collect();
+        if follow {
+            if let Some(control) = &mut self.control {
+                control.hold(
+                    client,
+                    crate::probe::later(now, Duration::from_secs(u64::MAX)),
+                );
+            }
+            self.followers.push((client, name.to_string()));
+        }
+        Reply::Lines {
+            ok: true,
+            lines: kept,
+        }
     }
 
     /// `ctl reload NAME`: SIGHUP to its main process. A service that speaks sd_notify is
