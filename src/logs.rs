@@ -363,6 +363,116 @@ pub struct LogPipe {
     timestamps: bool,
     /// Lines read since the supervisor last took them (for `ctl logs -f`).
     fresh: Vec<Vec<u8>>,
+    /// `log = "/path"` with `log_max_size`: the lines go to this file, not to stdout.
+    pub file: Option<RotatingFile>,
+}
+
+/// A log file rinit writes itself, renamed to `FILE.1` (and `FILE.1` to `FILE.2`, …, up
+/// to `keep`) once it would grow past `max` bytes; no signal to anyone.
+#[derive(Debug)]
+pub struct RotatingFile {
+    path: std::path::PathBuf,
+    file: Option<std::fs::File>,
+    size: u64,
+    max: u64,
+    keep: u32,
+    /// An error was reported (once, until a write works again).
+    failing: bool,
+}
+
+impl RotatingFile {
+    pub fn new(path: &std::path::Path, max: u64, keep: u32) -> RotatingFile {
+        RotatingFile {
+            path: path.to_path_buf(),
+            file: None,
+            size: 0,
+            max,
+            keep,
+            failing: false,
+        }
+    }
+
+    /// Append one line (with its newline), rotating first if it would not fit.
+    pub fn write_line(&mut self, line: &[u8]) {
+        use std::io::Write as _;
+        if self.file.is_none() {
+            self.open();
+        }
+        let len = line.len() as u64 + 1;
+        if self.size > 0 && self.size + len > self.max {
+            self.rotate();
+        }
+        let Some(file) = self.file.as_mut() else {
+            return;
+        };
+        let written = file.write_all(line).and_then(|()| file.write_all(b"\n"));
+        match written {
+            Ok(()) => {
+                self.size += len;
+                self.failing = false;
+            }
+            Err(e) => self.report(&e),
+        }
+    }
+
+    fn open(&mut self) {
+        let opened = std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(&self.path);
+        match opened {
+            Ok(f) => {
+                self.size = f.metadata().map_or(0, |m| m.len());
+                self.file = Some(f);
+            }
+            Err(e) => self.report(&e),
+        }
+    }
+
+    fn rotate(&mut self) {
+        self.file = None;
+        for (from, to) in rotation_renames(&self.path, self.keep) {
+            let _ = std::fs::rename(from, to);
+        }
+        if self.keep == 0 {
+            let _ = std::fs::remove_file(&self.path);
+        }
+        self.size = 0;
+        self.open();
+    }
+
+    fn report(&mut self, e: &io::Error) {
+        if !self.failing {
+            log::warn!(
+                "log file {}: {e}; its lines are dropped",
+                self.path.display()
+            );
+        }
+        self.failing = true;
+        self.file = None;
+    }
+}
+
+/// The renames of one rotation, oldest first so nothing is overwritten before it moved:
+/// `FILE.{keep-1}` → `FILE.{keep}`, …, `FILE` → `FILE.1` (what was `FILE.{keep}` is
+/// replaced). Pure.
+pub fn rotation_renames(
+    path: &std::path::Path,
+    keep: u32,
+) -> Vec<(std::path::PathBuf, std::path::PathBuf)> {
+    let numbered = |n: u32| {
+        let mut p = path.as_os_str().to_owned();
+        p.push(format!(".{n}"));
+        std::path::PathBuf::from(p)
+    };
+    let mut renames: Vec<_> = (1..keep)
+        .rev()
+        .map(|n| (numbered(n), numbered(n + 1)))
+        .collect();
+    if keep > 0 {
+        renames.push((path.to_path_buf(), numbered(1)));
+    }
+    renames
 }
 
 /// A service's last lines, at most `cap` bytes of them (the oldest go first). Pure.
@@ -441,6 +551,7 @@ impl LogPipe {
             ring: LogRing::new(ring),
             timestamps,
             fresh: Vec::new(),
+            file: None,
         })
     }
 
@@ -467,6 +578,7 @@ impl LogPipe {
             ring,
             timestamps,
             fresh,
+            file,
             ..
         } = self;
         let stamp = |line: &[u8]| -> Vec<u8> {
@@ -490,7 +602,10 @@ impl LogPipe {
             total += n;
             lines.push(buf.get(..n).unwrap_or_default(), &mut |line| {
                 let line = stamp(line);
-                append_prefixed(&mut lines_out, name, &line);
+                match file.as_mut() {
+                    Some(f) => f.write_line(&line),
+                    None => append_prefixed(&mut lines_out, name, &line),
+                }
                 ring.push(&line);
                 fresh.push(line);
             });
@@ -501,9 +616,14 @@ impl LogPipe {
     /// Queue a last line that had no newline (its service exited).
     pub fn flush_partial(&mut self, output: &mut Output) {
         if let Some(rest) = self.lines.flush() {
-            let mut line = Vec::new();
-            append_prefixed(&mut line, &self.name, &rest);
-            output.push(&line);
+            match self.file.as_mut() {
+                Some(f) => f.write_line(&rest),
+                None => {
+                    let mut line = Vec::new();
+                    append_prefixed(&mut line, &self.name, &rest);
+                    output.push(&line);
+                }
+            }
             self.ring.push(&rest);
             self.fresh.push(rest);
         }
@@ -519,6 +639,44 @@ impl AsFd for LogPipe {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn rotation_moves_the_oldest_first() {
+        let r = rotation_renames(std::path::Path::new("/var/log/a.log"), 3);
+        let names: Vec<(String, String)> = r
+            .iter()
+            .map(|(a, b)| (a.display().to_string(), b.display().to_string()))
+            .collect();
+        let pair = |a: &str, b: &str| (a.to_string(), b.to_string());
+        assert_eq!(
+            names,
+            [
+                pair("/var/log/a.log.2", "/var/log/a.log.3"),
+                pair("/var/log/a.log.1", "/var/log/a.log.2"),
+                pair("/var/log/a.log", "/var/log/a.log.1"),
+            ]
+        );
+        assert!(rotation_renames(std::path::Path::new("/x"), 0).is_empty());
+    }
+
+    #[test]
+    fn a_rotating_file_stays_under_its_size_and_keeps_its_count() {
+        let dir = std::env::temp_dir().join(format!("rinit-rotate-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("app.log");
+        let mut f = RotatingFile::new(&path, 4096, 2);
+        let line = [b'x'; 99];
+        for _ in 0..200 {
+            f.write_line(&line);
+        }
+        let size = |p: &std::path::Path| std::fs::metadata(p).map(|m| m.len()).ok();
+        for p in [path.clone(), dir.join("app.log.1"), dir.join("app.log.2")] {
+            let s = size(&p).unwrap();
+            assert!(s <= 4096 && s % 100 == 0, "{} is {s} bytes", p.display());
+        }
+        assert_eq!(size(&dir.join("app.log.3")), None, "only 2 kept");
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
 
     #[test]
     fn the_ring_keeps_the_last_bytes_of_lines() {

@@ -16,7 +16,7 @@ use std::time::{Duration, Instant};
 
 use crate::config::{LogTarget, Restart, ServiceConfig};
 use crate::health::{Health, HealthStatus, Verdict};
-use crate::logs::LogPipe;
+use crate::logs::{LogPipe, RotatingFile};
 use crate::process::ExitStatus;
 use crate::ready::Check;
 use crate::users::{self, Credentials};
@@ -330,9 +330,15 @@ impl Run {
     /// The log pipe and credentials a service needs; errors name the service.
     pub fn prepare(cfg: &ServiceConfig) -> Result<Run, String> {
         let mut run = Run::default();
-        if cfg.log == LogTarget::Prefix {
+        let rotated = match (&cfg.log, cfg.log_max_size) {
+            (LogTarget::File(path), Some(max)) => Some(RotatingFile::new(path, max, cfg.log_keep)),
+            _ => None,
+        };
+        if cfg.log == LogTarget::Prefix || rotated.is_some() {
             let pipe = LogPipe::new(&cfg.name, cfg.log_buffer, cfg.log_timestamps);
-            run.log = Some(pipe.map_err(|e| format!("{}: pipe: {e}", cfg.name))?);
+            let mut pipe = pipe.map_err(|e| format!("{}: pipe: {e}", cfg.name))?;
+            pipe.file = rotated;
+            run.log = Some(pipe);
         }
         let creds = match (&cfg.user, &cfg.group) {
             (Some(user), group) => Some(users::resolve(user, group.as_deref())),

@@ -697,6 +697,12 @@ impl Supervisor {
                 .null
                 .as_ref()
                 .map_or(Stdio::Inherit, |n| Stdio::Fd(n.as_raw_fd())),
+            // A rotated file: rinit reads the pipe and writes the file itself.
+            LogTarget::File(_) if svc.run.log.is_some() => svc
+                .run
+                .log
+                .as_ref()
+                .map_or(Stdio::Inherit, |l| Stdio::Fd(l.writer())),
             LogTarget::File(path) => {
                 let f = std::fs::OpenOptions::new()
                     .create(true)

@@ -268,3 +268,29 @@ log = "null"
     // rinit gone: the follower ends.
     assert!(follow.wait().unwrap().success());
 }
+
+#[test]
+fn a_log_file_rotates_by_size_without_any_signal() {
+    let config = r#"
+[service.app]
+exec = "sh -c 'i=0; while [ $i -lt 300 ]; do echo line-$i-xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx; i=$((i+1)); done; exec sleep 1000'"
+log = "{dir}/app.log"
+log_max_size = "4K"
+log_keep = 2
+"#;
+    let (mut r, dir) = start_with_config("parity-rotate", config, Opts::default());
+    wait_for("all lines", LIMIT, || {
+        let (_, out, _) = r.ctl(&["logs", "app", "-n", "1"]);
+        out.contains("line-299-").then_some(())
+    });
+    let size = |name: &str| std::fs::metadata(dir.path(name)).map(|m| m.len()).ok();
+    for name in ["app.log", "app.log.1", "app.log.2"] {
+        let s = size(name).unwrap_or_else(|| panic!("{name} missing"));
+        assert!(s <= 4096, "{name}: {s} bytes");
+    }
+    assert_eq!(size("app.log.3"), None);
+    let newest = std::fs::read_to_string(dir.path("app.log")).unwrap();
+    assert!(newest.ends_with("line-299-xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx\n"));
+    r.signal(libc::SIGTERM);
+    assert_eq!(r.wait(LIMIT), 0);
+}

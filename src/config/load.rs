@@ -428,13 +428,21 @@ impl<'a> FileChecker<'a> {
             let message = "instances: main is the one command rinit runs";
             return Err(self.error(&at, message));
         }
-        if s.log_timestamps && s.log != super::LogTarget::Prefix {
+        if s.log_max_size.is_some() && !matches!(s.log, super::LogTarget::File(_)) {
+            let at = keys
+                .get("log_max_size")
+                .map(Spanned::span)
+                .unwrap_or_default();
+            let message = "log_max_size: rotates a log = \"/path\" file; this service has none";
+            return Err(self.error(&at, message));
+        }
+        let rotated = matches!(s.log, super::LogTarget::File(_)) && s.log_max_size.is_some();
+        if s.log_timestamps && s.log != super::LogTarget::Prefix && !rotated {
             let at = keys
                 .get("log_timestamps")
                 .map(Spanned::span)
                 .unwrap_or_default();
-            let message =
-                "log_timestamps: needs log = \"prefix\" (only then does rinit see the lines)";
+            let message = "log_timestamps: needs log = \"prefix\" or a rotated file (only then does rinit see the lines)";
             return Err(self.error(&at, message));
         }
         self.oneshot_rules(&s, keys)?;

@@ -388,6 +388,12 @@ pub struct ServiceConfig {
     pub log_buffer: usize,
     /// `log = "prefix"`: an RFC 3339 time before each line.
     pub log_timestamps: bool,
+    /// `log = "/path"`: rotate the file at this size (rinit then writes it itself).
+    #[serde(deserialize_with = "values::file_size")]
+    pub log_max_size: Option<u64>,
+    /// How many rotated files (`FILE.1` …) are kept.
+    #[serde(deserialize_with = "values::keep")]
+    pub log_keep: u32,
 }
 
 /// The defaults of a service other than `main` (see [`ServiceConfig::new`]).
@@ -433,6 +439,8 @@ impl Default for ServiceConfig {
             log: LogTarget::Prefix,
             log_buffer: 64 * 1024,
             log_timestamps: false,
+            log_max_size: None,
+            log_keep: 5,
         }
     }
 }

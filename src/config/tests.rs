@@ -1312,3 +1312,28 @@ exec = \"report\"
         "4:1: service \"w@2\" is already defined at t.toml:1:1",
     );
 }
+
+#[test]
+fn log_rotation_and_buffer_keys() {
+    let a = load_ok(&service_with(
+        "log = \"/var/log/a.log\"\nlog_max_size = \"10M\"\nlog_keep = 3\nlog_timestamps = true",
+    ));
+    let a = &a.config.services[0];
+    assert_eq!((a.log_max_size, a.log_keep), (Some(10 << 20), 3));
+    assert_error(
+        &service_with("log_max_size = \"10M\""),
+        "3:16: log_max_size: rotates a log = \"/path\" file; this service has none",
+    );
+    assert_error(
+        &service_with("log = \"/a.log\"\nlog_max_size = 100"),
+        "4:16: log_max_size: expected a size like \"10M\" (at least 4K)",
+    );
+    assert_error(
+        &service_with("log = \"null\"\nlog_timestamps = true"),
+        "4:18: log_timestamps: needs log = \"prefix\"",
+    );
+    assert_error(
+        &service_with("log_buffer = \"1G\""),
+        "3:14: log_buffer: expected a size like \"64K\" (at most 16M)",
+    );
+}

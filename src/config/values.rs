@@ -375,6 +375,33 @@ pub fn size<'de, D: Deserializer<'de>>(d: D) -> Result<usize, D::Error> {
     })
 }
 
+/// `log_max_size`: a size like `"10M"`, at least 4K.
+pub fn file_size<'de, D: Deserializer<'de>>(d: D) -> Result<Option<u64>, D::Error> {
+    checked(d, |v| {
+        let bytes = match &v {
+            Value::Integer(n) => u64::try_from(*n).ok(),
+            Value::String(s) if s != "unlimited" && s != "infinity" => limit_number(s).ok(),
+            _ => None,
+        };
+        match bytes {
+            Some(b) if b >= 4096 => Ok(Some(b)),
+            _ => Err(format!(
+                "expected a size like \"10M\" (at least 4K), found {v}"
+            )),
+        }
+    })
+}
+
+/// `log_keep`: 0 to 100 rotated files.
+pub fn keep<'de, D: Deserializer<'de>>(d: D) -> Result<u32, D::Error> {
+    checked(d, |v| match v {
+        Value::Integer(n) if (0..=100).contains(&n) => Ok(n as u32),
+        other => Err(format!(
+            "expected a number of files from 0 to 100, found {other}"
+        )),
+    })
+}
+
 /// `nice`: -20 (first) to 19 (last).
 pub fn nice<'de, D: Deserializer<'de>>(d: D) -> Result<Option<i32>, D::Error> {
     checked(d, |v| match v {
