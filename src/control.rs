@@ -25,6 +25,15 @@ use nix::sys::stat::{Mode, umask};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
+impl Conn {
+    /// When it counts as idle and is dropped.
+    fn idle_at(&self) -> Instant {
+        let idle = self.last_active + IDLE_TIMEOUT;
+        self.held_until
+            .map_or(idle, |held| idle.max(held + IDLE_TIMEOUT))
+    }
+}
+
 /// Default path of the control socket.
 pub const DEFAULT_SOCKET: &str = "/run/rinit.sock";
 /// Longest request line; a longer one gets an error and the connection is closed.
@@ -297,6 +306,8 @@ struct Conn {
     input: Vec<u8>,
     output: Vec<u8>,
     last_active: Instant,
+    /// Kept open without traffic until then (a reply that comes later, `logs -f`).
+    held_until: Option<Instant>,
     /// Close once the output is flushed.
     closing: bool,
 }
@@ -404,7 +415,7 @@ impl Server {
     pub fn hold(&mut self, id: u64, until: Instant) {
         let active_from = until.checked_sub(IDLE_TIMEOUT).unwrap_or(until);
         if let Some(conn) = self.conns.iter_mut().find(|c| c.id == id) {
-            conn.last_active = conn.last_active.max(active_from);
+            conn.held_until = Some(active_from.max(conn.held_until.unwrap_or(active_from)));
         }
     }
 
@@ -412,7 +423,7 @@ impl Server {
     pub fn next_deadline(&self) -> Option<Instant> {
         self.conns
             .iter()
-            .map(|c| c.last_active + IDLE_TIMEOUT)
+            .map(Conn::idle_at)
             .chain(self.accept_paused)
             .min()
     }
@@ -447,6 +458,7 @@ impl Server {
                 input: Vec::new(),
                 output: Vec::new(),
                 last_active: now,
+                held_until: None,
                 closing: false,
             };
             match peer_uid(&conn.stream) {
@@ -553,7 +565,7 @@ impl Server {
         }
         self.conns.retain(|c| {
             let done = c.closing && c.output.is_empty();
-            let idle = now >= c.last_active + IDLE_TIMEOUT;
+            let idle = now >= c.idle_at();
             let flooded = c.output.len() > MAX_PENDING_OUTPUT;
             !(done || idle || flooded)
         });

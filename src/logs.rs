@@ -475,7 +475,12 @@ pub fn rotation_renames(
     renames
 }
 
-/// A service's last lines, at most `cap` bytes of them (the oldest go first). Pure.
+/// What a kept line costs beyond its bytes (its Vec), counted against the cap so that
+/// many short or empty lines cannot grow memory past it.
+const LINE_COST: usize = 32;
+
+/// A service's last lines, at most `cap` bytes of them counting [`LINE_COST`] per line
+/// (the oldest go first). Pure.
 #[derive(Debug, Default)]
 pub struct LogRing {
     lines: std::collections::VecDeque<Vec<u8>>,
@@ -496,11 +501,12 @@ impl LogRing {
             return;
         }
         let line = line.get(..self.cap.min(line.len())).unwrap_or_default();
-        self.bytes += line.len();
+        self.bytes += line.len() + LINE_COST;
         self.lines.push_back(line.to_vec());
-        while self.bytes > self.cap {
+        // The newest line always stays.
+        while self.bytes > self.cap && self.lines.len() > 1 {
             match self.lines.pop_front() {
-                Some(old) => self.bytes -= old.len(),
+                Some(old) => self.bytes -= old.len() + LINE_COST,
                 None => break,
             }
         }
@@ -616,6 +622,17 @@ impl LogPipe {
     /// Queue a last line that had no newline (its service exited).
     pub fn flush_partial(&mut self, output: &mut Output) {
         if let Some(rest) = self.lines.flush() {
+            let rest = if self.timestamps {
+                let now = std::time::SystemTime::now()
+                    .duration_since(std::time::UNIX_EPOCH)
+                    .unwrap_or_default();
+                let mut stamped = rfc3339(now).into_bytes();
+                stamped.push(b' ');
+                stamped.extend_from_slice(&rest);
+                stamped
+            } else {
+                rest
+            };
             match self.file.as_mut() {
                 Some(f) => f.write_line(&rest),
                 None => {
@@ -680,20 +697,27 @@ mod tests {
 
     #[test]
     fn the_ring_keeps_the_last_bytes_of_lines() {
-        let mut ring = LogRing::new(10);
+        // Each line costs its bytes and 32 more.
+        let mut ring = LogRing::new(80);
         for line in [&b"one"[..], b"two", b"three", b"four"] {
             ring.push(line);
         }
         let kept: Vec<&[u8]> = ring.last(None).collect();
-        assert_eq!(kept, [&b"three"[..], b"four"], "9 bytes of at most 10");
+        assert_eq!(kept, [&b"three"[..], b"four"], "73 of at most 80");
         let last: Vec<&[u8]> = ring.last(Some(1)).collect();
         assert_eq!(last, [&b"four"[..]]);
-        ring.push(&[b'x'; 25]);
+        ring.push(&[b'x'; 100]);
         assert_eq!(
             ring.last(None).map(<[u8]>::len).collect::<Vec<_>>(),
-            [10],
+            [80],
             "cut to fit"
         );
+        // Empty lines are not free: a flood of them stays within the cap.
+        let mut blanks = LogRing::new(320);
+        for _ in 0..10_000 {
+            blanks.push(b"");
+        }
+        assert_eq!(blanks.last(None).count(), 10);
         let mut off = LogRing::new(0);
         off.push(b"nothing kept");
         assert_eq!(off.last(None).count(), 0);

@@ -329,16 +329,21 @@ impl Spawn {
             nix::sys::stat::umask(mode);
         }
         if let Some(adj) = self.settings.oom_score_adj {
+            // One write: the kernel parses each write on its own.
             let (digits, len) = decimal(adj);
-            let text = digits.get(..len).unwrap_or_default();
+            let mut text = [0u8; 13];
+            let sign = usize::from(adj < 0);
+            if let Some(minus) = text.get_mut(..sign) {
+                minus.fill(b'-');
+            }
+            if let (Some(to), Some(from)) = (text.get_mut(sign..sign + len), digits.get(..len)) {
+                to.copy_from_slice(from);
+            }
             let fail = |e| (&b"oom_score_adj: "[..], e);
             let flags = OFlag::O_WRONLY | OFlag::O_CLOEXEC;
             let fd = nix::fcntl::open(c"/proc/self/oom_score_adj", flags, Mode::empty())
                 .map_err(fail)?;
-            if adj < 0 {
-                nix::unistd::write(&fd, b"-").map_err(fail)?;
-            }
-            nix::unistd::write(&fd, text).map_err(fail)?;
+            nix::unistd::write(&fd, text.get(..sign + len).unwrap_or_default()).map_err(fail)?;
         }
         Ok(())
     }
@@ -352,11 +357,6 @@ fn raw_setup(stdin: Option<RawFd>, stdio: Stdio, nice: Option<i32>) -> Result<()
     // replaces or closes are the child's copies, which nothing in it uses any more), and
     // setpriority on itself.
     unsafe {
-        if let Some(n) = nice {
-            if libc::setpriority(libc::PRIO_PROCESS, 0, n) != 0 {
-                return Err(Errno::last());
-            }
-        }
         if let Some(fd) = stdin {
             libc::dup2(fd, 0);
         }
@@ -368,6 +368,12 @@ fn raw_setup(stdin: Option<RawFd>, stdio: Stdio, nice: Option<i32>) -> Result<()
             let max = libc::sysconf(libc::_SC_OPEN_MAX).clamp(256, 65536) as RawFd;
             for fd in 3..max {
                 libc::close(fd);
+            }
+        }
+        // After the redirect, so that a refusal is reported where the service logs.
+        if let Some(n) = nice {
+            if libc::setpriority(libc::PRIO_PROCESS, 0, n) != 0 {
+                return Err(Errno::last());
             }
         }
     }

@@ -18,8 +18,8 @@ use serde::Deserialize;
 use toml::{Spanned, Value};
 
 use super::values::{
-    Raw, absolute_path, command_value, env_value, expand_for, expanded_for, health_value,
-    log_value, ready_value, service_name,
+    Raw, absolute_path, command_for, env_value, expand_for, health_value, log_value, ready_value,
+    service_name,
 };
 use super::{
     Config, ConfigError, Global, Loaded, MAIN, MAX_TIMEOUT, Origin, Restart, ServiceConfig,
@@ -223,7 +223,7 @@ fn resolve_dependencies(mut parsed: Vec<Parsed>) -> Result<Vec<ServiceConfig>, C
         let others: Vec<String> = services
             .iter()
             .enumerate()
-            .filter(|(i, _)| *i != main && !dependents.contains(i))
+            .filter(|(i, s)| *i != main && !dependents.contains(i) && s.enabled)
             .map(|(_, s)| s.name.clone())
             .collect();
         if let Some(main) = services.get_mut(main) {
@@ -591,11 +591,7 @@ impl<'a> FileChecker<'a> {
         let shell = s.shell;
         let command = |key: &str| {
             keys.get(key)
-                .map(|v| {
-                    self.checked(key, v, |v| {
-                        command_value(expanded_for(v.clone(), n)?, shell)
-                    })
-                })
+                .map(|v| self.checked(key, v, |v| command_for(v.clone(), shell, n)))
                 .transpose()
         };
         if let Some(argv) = command("exec")? {

@@ -488,6 +488,8 @@ impl ServiceConfig {
         if self.name == MAIN {
             moved.after = other.after.clone();
         }
+        // An instance is the same whether its group has 3 or 4 of them.
+        moved.instances = other.instances;
         moved == *other
     }
 }
@@ -521,7 +523,10 @@ impl Config {
             return Ok(self);
         }
         let mut main = ServiceConfig::new(MAIN, Origin::command_line());
-        main.after = self.services.iter().map(|s| s.name.clone()).collect();
+        // Not after a disabled service: it may never start.
+        main.after = (self.services.iter().filter(|s| s.enabled))
+            .map(|s| s.name.clone())
+            .collect();
         main.exec = argv;
         self.services.push(main);
         Ok(self)

@@ -1334,6 +1334,22 @@ fn log_rotation_and_buffer_keys() {
     );
     assert_error(
         &service_with("log_buffer = \"1G\""),
-        "3:14: log_buffer: expected a size like \"64K\" (at most 16M)",
+        "3:14: log_buffer: expected a size like \"64K\" (at most 128K)",
     );
+}
+
+#[test]
+fn a_variable_stays_one_argument_and_main_does_not_wait_for_disabled_services() {
+    let text = "[service.a]\nexec = \"run ${RINIT_TEST_NEVER_SET:-a b'c} --x\"\n";
+    let a = load_ok(text).config.services.remove(0);
+    assert_eq!(a.exec, os_strings(&["run", "a b'c", "--x"]));
+    let text = "[service.on]\nexec = \"on\"\n[service.off]\nexec = \"off\"\nenabled = false\n";
+    let c = load_ok(text)
+        .config
+        .with_main(os_strings(&["app"]))
+        .unwrap();
+    assert_eq!(c.service(MAIN).unwrap().after, strings(&["on"]));
+    let text = "[service.off]\nexec = \"off\"\nenabled = false\n[service.main]\n";
+    let c = load_ok(text).config;
+    assert_eq!(c.service(MAIN).unwrap().after, Vec::<String>::new());
 }

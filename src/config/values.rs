@@ -357,9 +357,10 @@ fn limit_number(text: &str) -> Result<u64, String> {
         })
 }
 
-/// `log_buffer`: a size like `"64K"` or a number of bytes, at most 16M.
+/// `log_buffer`: a size like `"64K"` or a number of bytes, at most 128K (a `ctl logs` reply
+/// stays under the control server's 1 MiB of unsent output, even with every byte escaped).
 pub fn size<'de, D: Deserializer<'de>>(d: D) -> Result<usize, D::Error> {
-    const MAX: u64 = 16 << 20;
+    const MAX: u64 = 128 << 10;
     checked(d, |v| {
         let bytes = match &v {
             Value::Integer(n) => u64::try_from(*n).ok(),
@@ -369,7 +370,7 @@ pub fn size<'de, D: Deserializer<'de>>(d: D) -> Result<usize, D::Error> {
         match bytes {
             Some(b) if b <= MAX => Ok(b as usize),
             _ => Err(format!(
-                "expected a size like \"64K\" (at most 16M), found {v}"
+                "expected a size like \"64K\" (at most 128K), found {v}"
             )),
         }
     })
@@ -468,6 +469,22 @@ pub fn expanded_for(value: Value, n: u32) -> Result<Value, String> {
             .collect::<Result<_, _>>()
             .map(Value::Array),
         other => Ok(other),
+    }
+}
+
+/// A command (see [`command_value`]) for instance `n`, with `${VAR}` expanded after a
+/// string is split into words: a value with blanks or quotes stays one argument, as in
+/// systemd's `${VAR}`. With `shell`, the whole string is expanded and given to sh.
+pub fn command_for(value: Value, shell: bool, n: u32) -> Result<Vec<String>, String> {
+    match value {
+        Value::String(s) if !shell => {
+            let words = split_command(&s)?
+                .iter()
+                .map(|w| expand_for(w, n).map(Value::String))
+                .collect::<Result<Vec<_>, _>>()?;
+            command_value(Value::Array(words), false)
+        }
+        other => command_value(expanded_for(other, n)?, shell),
     }
 }
 
@@ -616,7 +633,8 @@ fn argument(value: Value) -> Result<String, String> {
 /// Splits a command line into words the way a POSIX shell does, without any expansion:
 /// blanks separate words; `'…'` keeps everything literally; `"…"` keeps everything but a
 /// backslash before `"`, `\`, `$` or `` ` ``; outside quotes a backslash keeps the next
-/// character (a backslash-newline joins lines). An unclosed quote is an error.
+/// character (a backslash-newline joins lines); `$$` and `${…}` are kept whole, for the
+/// expansion that follows. An unclosed quote is an error.
 pub fn split_command(text: &str) -> Result<Vec<String>, String> {
     let mut words = Vec::new();
     let mut word = String::new();
@@ -632,6 +650,21 @@ pub fn split_command(text: &str) -> Result<Vec<String>, String> {
         }
         in_word = true;
         match c {
+            // `$$` and `${…}` pass whole (expanded after the split): a default may hold
+            // blanks or quotes.
+            '$' if chars.clone().next() == Some('$') => {
+                word.push_str("$$");
+                chars.next();
+            }
+            '$' if chars.clone().next() == Some('{') => {
+                word.push('$');
+                for c in chars.by_ref() {
+                    word.push(c);
+                    if c == '}' {
+                        break;
+                    }
+                }
+            }
             '\'' => single_quoted(&mut chars, &mut word)?,
             '"' => double_quoted(&mut chars, &mut word)?,
             '\\' => match chars.next() {

@@ -527,8 +527,12 @@ impl Supervisor {
                     client,
                     crate::probe::later(now, Duration::from_secs(u64::MAX)),
                 );
+                self.followers.retain(|(id, _)| control.has(*id));
             }
-            self.followers.push((client, name.to_string()));
+            let entry = (client, name.to_string());
+            if !self.followers.contains(&entry) {
+                self.followers.push(entry);
+            }
         }
         Reply::Lines {
             ok: true,
