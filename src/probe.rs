@@ -193,9 +193,12 @@ pub fn kill_group(pgid: i32) {
     if pgid <= 1 {
         return;
     }
-    let _ = killpg(nix::unistd::Pid::from_raw(pgid), Signal::SIGKILL);
+    // The tree first, while it is whole: once the leader dies, a child that left its
+    // session is handed to rinit and no longer looks like the check's.
     let me = std::process::id() as i32;
-    if let Ok(snap) = crate::proctree::Snapshot::scan() {
+    let snap = crate::proctree::Snapshot::scan().ok();
+    let _ = killpg(nix::unistd::Pid::from_raw(pgid), Signal::SIGKILL);
+    if let Some(snap) = snap {
         for pid in snap.service_members(Some(pgid), pgid, me) {
             if let Some(p) = snap.get(pid).filter(|p| !p.is_dead()) {
                 let _ = crate::pidfd::send_checked(p.pid, p.starttime, libc::SIGKILL, false);
