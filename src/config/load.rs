@@ -413,38 +413,7 @@ impl<'a> FileChecker<'a> {
         let empty = Keys::new();
         let keys = self.layout.service.get(&s.name).unwrap_or(&empty);
         s.main_defaults(|key| keys.contains_key(key));
-        if !keys.contains_key("exec") && s.name != MAIN {
-            let expected = "expected exec = \"PROGRAM ARGS\" or exec = [\"PROGRAM\", \"ARG\"]";
-            let message = format!("service {:?} has no exec: {expected}", s.name);
-            return Err(ConfigError::at(&s.origin, message));
-        }
-        if !s.enabled && s.name == MAIN {
-            let at = keys.get("enabled").map(Spanned::span).unwrap_or_default();
-            let message = "enabled: main is the command rinit runs; it cannot be disabled";
-            return Err(self.error(&at, message));
-        }
-        if s.instances > 1 && s.name == MAIN {
-            let at = keys.get("instances").map(Spanned::span).unwrap_or_default();
-            let message = "instances: main is the one command rinit runs";
-            return Err(self.error(&at, message));
-        }
-        if s.log_max_size.is_some() && !matches!(s.log, super::LogTarget::File(_)) {
-            let at = keys
-                .get("log_max_size")
-                .map(Spanned::span)
-                .unwrap_or_default();
-            let message = "log_max_size: rotates a log = \"/path\" file; this service has none";
-            return Err(self.error(&at, message));
-        }
-        let rotated = matches!(s.log, super::LogTarget::File(_)) && s.log_max_size.is_some();
-        if s.log_timestamps && s.log != super::LogTarget::Prefix && !rotated {
-            let at = keys
-                .get("log_timestamps")
-                .map(Spanned::span)
-                .unwrap_or_default();
-            let message = "log_timestamps: needs log = \"prefix\" or a rotated file (only then does rinit see the lines)";
-            return Err(self.error(&at, message));
-        }
+        self.key_rules(&s, keys)?;
         self.oneshot_rules(&s, keys)?;
         self.read_env_files(&mut s, keys)?;
         self.resolve_commands(&mut s, keys, 1)?;
@@ -553,6 +522,45 @@ impl<'a> FileChecker<'a> {
         }
         vars.sort();
         s.env = vars;
+        Ok(())
+    }
+
+    /// Rules about keys of one table: `exec` is needed (but by `main`), `main` cannot be
+    /// disabled nor have instances, `log_max_size` and `log_timestamps` need a log rinit
+    /// reads.
+    fn key_rules(&self, s: &ServiceConfig, keys: &Keys) -> Result<(), ConfigError> {
+        if !keys.contains_key("exec") && s.name != MAIN {
+            let expected = "expected exec = \"PROGRAM ARGS\" or exec = [\"PROGRAM\", \"ARG\"]";
+            let message = format!("service {:?} has no exec: {expected}", s.name);
+            return Err(ConfigError::at(&s.origin, message));
+        }
+        if !s.enabled && s.name == MAIN {
+            let at = keys.get("enabled").map(Spanned::span).unwrap_or_default();
+            let message = "enabled: main is the command rinit runs; it cannot be disabled";
+            return Err(self.error(&at, message));
+        }
+        if s.instances > 1 && s.name == MAIN {
+            let at = keys.get("instances").map(Spanned::span).unwrap_or_default();
+            let message = "instances: main is the one command rinit runs";
+            return Err(self.error(&at, message));
+        }
+        if s.log_max_size.is_some() && !matches!(s.log, super::LogTarget::File(_)) {
+            let at = keys
+                .get("log_max_size")
+                .map(Spanned::span)
+                .unwrap_or_default();
+            let message = "log_max_size: rotates a log = \"/path\" file; this service has none";
+            return Err(self.error(&at, message));
+        }
+        let rotated = matches!(s.log, super::LogTarget::File(_)) && s.log_max_size.is_some();
+        if s.log_timestamps && s.log != super::LogTarget::Prefix && !rotated {
+            let at = keys
+                .get("log_timestamps")
+                .map(Spanned::span)
+                .unwrap_or_default();
+            let message = "log_timestamps: needs log = \"prefix\" or a rotated file (only then does rinit see the lines)";
+            return Err(self.error(&at, message));
+        }
         Ok(())
     }
 
