@@ -795,6 +795,12 @@ impl Supervisor {
     /// The stop of an unhealthy service is over: back off and start it again, as if it
     /// had exited, unless that goes past the restart limit.
     fn restart_unhealthy(&mut self, i: usize, now: Instant) {
+        self.restart_within_limit(i, now, "unhealthy, and ");
+    }
+
+    /// Back off and start service `i` again, unless that is one restart too many: then
+    /// it has failed (`why` opens the reason).
+    fn restart_within_limit(&mut self, i: usize, now: Instant, why: &str) {
         let Some(svc) = self.services.get_mut(i) else {
             return;
         };
@@ -805,7 +811,7 @@ impl Supervisor {
             return;
         }
         let reason = format!(
-            "unhealthy, and restarted {} times within {} s",
+            "{why}restarted {} times within {} s",
             service::RESTART_LIMIT,
             service::RESTART_WINDOW.as_secs()
         );
@@ -833,18 +839,7 @@ impl Supervisor {
             return;
         }
         if service::wants_restart(svc.cfg.restart, success) {
-            if service::within_limit(&mut svc.restart_history, now) {
-                transition(svc, Event::Restart, now);
-                let delay = svc.backoff.unwrap_or_default();
-                info!("{}: restarting in {} ms", svc.name(), delay.as_millis());
-                return;
-            }
-            let reason = format!(
-                "restarted {} times within {} s",
-                service::RESTART_LIMIT,
-                service::RESTART_WINDOW.as_secs()
-            );
-            self.end_for_good(i, State::Failed, reason, now);
+            self.restart_within_limit(i, now, "");
             return;
         }
         let (to, reason) = if success {

@@ -393,21 +393,29 @@ pub fn file_size<'de, D: Deserializer<'de>>(d: D) -> Result<Option<u64>, D::Erro
     })
 }
 
+/// An integer in `range`, or "expected WHAT from A to B". Pure.
+fn int_in(v: Value, range: std::ops::RangeInclusive<i64>, what: &str) -> Result<i64, String> {
+    match v {
+        Value::Integer(n) if range.contains(&n) => Ok(n),
+        other => Err(format!(
+            "expected {what} from {} to {}, found {other}",
+            range.start(),
+            range.end()
+        )),
+    }
+}
+
 /// `log_keep`: 0 to 100 rotated files.
 pub fn keep<'de, D: Deserializer<'de>>(d: D) -> Result<u32, D::Error> {
-    checked(d, |v| match v {
-        Value::Integer(n) if (0..=100).contains(&n) => Ok(n as u32),
-        other => Err(format!(
-            "expected a number of files from 0 to 100, found {other}"
-        )),
+    checked(d, |v| {
+        int_in(v, 0..=100, "a number of files").map(|n| n as u32)
     })
 }
 
 /// `nice`: -20 (first) to 19 (last).
 pub fn nice<'de, D: Deserializer<'de>>(d: D) -> Result<Option<i32>, D::Error> {
-    checked(d, |v| match v {
-        Value::Integer(n) if (-20..=19).contains(&n) => Ok(Some(n as i32)),
-        other => Err(format!("expected a niceness from -20 to 19, found {other}")),
+    checked(d, |v| {
+        int_in(v, -20..=19, "a niceness").map(|n| Some(n as i32))
     })
 }
 
@@ -428,11 +436,8 @@ pub fn umask<'de, D: Deserializer<'de>>(d: D) -> Result<Option<u32>, D::Error> {
 
 /// `oom_score_adj`: -1000 (never killed) to 1000 (killed first).
 pub fn oom_score_adj<'de, D: Deserializer<'de>>(d: D) -> Result<Option<i32>, D::Error> {
-    checked(d, |v| match v {
-        Value::Integer(n) if (-1000..=1000).contains(&n) => Ok(Some(n as i32)),
-        other => Err(format!(
-            "expected a number from -1000 to 1000, found {other}"
-        )),
+    checked(d, |v| {
+        int_in(v, -1000..=1000, "a number").map(|n| Some(n as i32))
     })
 }
 
@@ -501,11 +506,8 @@ pub fn expand_for(text: &str, n: u32) -> Result<String, String> {
 
 /// `instances`: how many copies of the service run, 1 to 1000.
 pub fn instances<'de, D: Deserializer<'de>>(d: D) -> Result<u32, D::Error> {
-    checked(d, |v| match v {
-        Value::Integer(n) if (1..=1000).contains(&n) => Ok(n as u32),
-        other => Err(format!(
-            "expected a number of instances from 1 to 1000, found {other}"
-        )),
+    checked(d, |v| {
+        int_in(v, 1..=1000, "a number of instances").map(|n| n as u32)
     })
 }
 
