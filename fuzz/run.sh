@@ -20,7 +20,7 @@ set -euo pipefail
 cd "$(dirname "$0")"
 
 seconds="${FUZZ_SECONDS:-60}"
-read -r -a targets <<< "${FUZZ_TARGETS:-config config_dir proc_stat proc_net notify control}"
+read -r -a targets <<< "${FUZZ_TARGETS:-config config_dir proc_stat proc_net notify control supervisord}"
 sanitizer="${FUZZ_SANITIZER:-address}"
 export RUSTC_BOOTSTRAP=1
 export RUST_BACKTRACE=1

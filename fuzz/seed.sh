@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Fills fuzz/corpus/TARGET/ with starting inputs: the checked-in seeds (fuzz/seeds/TARGET/),
-# the crashes kept as regressions (fuzz/regressions/TARGET/), the project's example configs
+# the crashes kept as regressions (fuzz/regressions/TARGET/), the project's example configs,
+# the supervisord configurations of tests/fixtures/supervisord/
 # and the TOML snippets of src/config/tests.rs's tests, and captures of /proc from this machine.
 # Adds to what the corpus already holds (what earlier runs found is kept): `rm -rf
 # fuzz/corpus` to start over. Needs nothing but coreutils; perl for the config snippets.
@@ -8,7 +9,7 @@ set -euo pipefail
 fuzz="$(cd "$(dirname "$0")" && pwd)"
 root="$(dirname "$fuzz")"
 corpus="$fuzz/corpus"
-targets=(config config_dir proc_stat proc_net notify control)
+targets=(config config_dir proc_stat proc_net notify control supervisord)
 
 for t in "${targets[@]}"; do
     mkdir -p "$corpus/$t"
@@ -32,6 +33,11 @@ if [ -e "${configs[0]}" ]; then
             > "$corpus/config_dir/examples-$i-$((i + 1)).toml"
     done
 fi
+
+# The real supervisord configurations of tests/fixtures/supervisord/.
+find "$root/tests/fixtures/supervisord" -type f -name '*.conf' 2>/dev/null | while read -r f; do
+    cp -f "$f" "$corpus/supervisord/fixture-$(basename "$(dirname "$f")")-$(basename "$f")"
+done
 
 # The TOML snippets of src/config/tests.rs's tests: raw strings (r#"…"#) and ordinary string
 # literals (escapes undone) that hold a table header; key lines without one get the header

@@ -5,6 +5,7 @@ pub mod config;
 pub mod control;
 pub mod graph;
 pub mod health;
+pub mod import;
 pub mod logs;
 pub mod notify;
 pub mod pattern;

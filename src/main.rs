@@ -14,6 +14,7 @@ const USAGE: &str = "\
 usage: rinit [-c PATH] [--vm] [-- COMMAND [ARG...]]   run as init
        rinit check [-c PATH]                          validate a configuration
        rinit ctl [-s SOCKET] [--json] COMMAND [NAME] [SIGNAL]   talk to a running rinit
+       rinit import supervisord FILE...               print a supervisord configuration as rinit TOML
        rinit --help | --version
 
 Starts the services of the configuration (a TOML file or a directory of them) in
@@ -37,6 +38,9 @@ enum Cli {
         config: Option<PathBuf>,
     },
     Ctl(Vec<String>),
+    Import {
+        files: Vec<PathBuf>,
+    },
     Init {
         config: Option<PathBuf>,
         vm: bool,
@@ -52,6 +56,14 @@ fn parse_args(args: &[OsString]) -> Result<Cli, String> {
         let rest = args.get(1..).unwrap_or_default();
         let rest = rest.iter().map(|a| a.to_string_lossy().into_owned());
         return Ok(Cli::Ctl(rest.collect()));
+    }
+    if word(0) == Some("import") {
+        return match args.get(1..).unwrap_or_default() {
+            [from, files @ ..] if from == "supervisord" && !files.is_empty() => Ok(Cli::Import {
+                files: files.iter().map(PathBuf::from).collect(),
+            }),
+            _ => Err("usage: rinit import supervisord FILE...".into()),
+        };
     }
     if word(0) == Some("check") {
         return match args.get(1..).unwrap_or_default() {
@@ -138,6 +150,7 @@ fn main() {
         }
         Ok(Cli::Check { config }) => check(config),
         Ok(Cli::Ctl(args)) => control::client(&args),
+        Ok(Cli::Import { files }) => import(&files),
         Ok(Cli::Init {
             config,
             command,
@@ -218,6 +231,23 @@ fn run_init(cfg: config::Config, path: Option<PathBuf>, command: Vec<OsString>, 
         Err(e) if vm => sysinit::fatal(&e),
         Err(e) => {
             eprintln!("rinit: {e}");
+            EXIT_USAGE
+        }
+    }
+}
+
+/// `rinit import supervisord FILE…`: the TOML on stdout, or the error on stderr (2).
+fn import(files: &[PathBuf]) -> i32 {
+    // `%(here)s` is the file's absolute directory, as in supervisord.
+    let cwd = std::env::current_dir().unwrap_or_default();
+    let environ = |name: &str| std::env::var(name).ok();
+    match rinit::import::supervisord(files, &rinit::import::sources::Disk, &cwd, &environ) {
+        Ok(toml) => {
+            print!("{toml}");
+            0
+        }
+        Err(msg) => {
+            eprintln!("rinit: {msg}");
             EXIT_USAGE
         }
     }
@@ -322,6 +352,14 @@ mod tests {
             "an unknown word is an error, not a panic"
         );
         assert!(parse_args(&args(&["check", "x"])).is_err());
+        assert_eq!(
+            parse_args(&args(&["import", "supervisord", "a.conf", "b.conf"])),
+            Ok(Cli::Import {
+                files: vec![PathBuf::from("a.conf"), PathBuf::from("b.conf")]
+            })
+        );
+        assert!(parse_args(&args(&["import", "supervisord"])).is_err());
+        assert!(parse_args(&args(&["import", "s6", "x"])).is_err());
         assert!(parse_args(&args(&["--"])).is_err());
         assert!(parse_args(&args(&["sh"])).is_err());
         assert!(parse_args(&args(&["-c"])).is_err());
