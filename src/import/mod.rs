@@ -2,14 +2,17 @@
 //! printed as rinit TOML, each line either mapped or repeated as a comment with the
 //! reason. The modules: [`ini`] reads supervisord's INI dialect, [`sources`] the files
 //! and includes, [`expand`] its `%(name)s` values, [`words`] its command and environment
-//! syntax, [`supervisord`] the mapping, [`toml_out`] the writing. All but `sources`' disk
-//! access are pure and unit-tested; `tests/import.rs` converts real configurations.
+//! syntax, [`values`] its scalars, [`supervisord`] the mapping, [`reasons`] why a line has
+//! no equivalent, [`toml_out`] the writing. All but `sources`' disk access are pure and
+//! unit-tested; `tests/import.rs` converts real configurations.
 
 pub mod expand;
 pub mod ini;
+pub mod reasons;
 pub mod sources;
 pub mod supervisord;
 pub mod toml_out;
+pub mod values;
 pub mod words;
 
 use std::path::{Path, PathBuf};

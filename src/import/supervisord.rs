@@ -10,7 +10,8 @@ use super::expand::{self, Value};
 use super::ini::{Entry, Section};
 use super::sources::Source;
 use super::toml_out as out;
-use super::words;
+use super::values::{boolean, bytes, integer, octal, size_text};
+use super::{reasons, words};
 use crate::signals;
 
 /// supervisord's default `priority`.
@@ -268,44 +269,6 @@ impl Program<'_, '_> {
         Ok(Some((entry, expanded)))
     }
 }
-
-/// Keys a `[program:x]` may have that rinit does not map, and why.
-const UNMAPPED: &[(&str, &str)] = &[
-    (
-        "startsecs",
-        "rinit counts a service as started once it runs (or once its `ready` check passes); its restart backoff (100 ms doubling to 30 s) and limit (more than 5 restarts within 60 s: failed) take the place of startsecs and startretries",
-    ),
-    (
-        "startretries",
-        "rinit's restart limit is fixed: more than 5 restarts within 60 s and the service is failed (see startsecs)",
-    ),
-    (
-        "numprocs_start",
-        "rinit numbers instances from 1 (NAME@1 …)",
-    ),
-    (
-        "serverurl",
-        "services talk to rinit with `rinit ctl` over its control socket",
-    ),
-    (
-        "stdout_capture_maxbytes",
-        "capture mode feeds event listeners, which rinit does not have",
-    ),
-    (
-        "stderr_capture_maxbytes",
-        "capture mode feeds event listeners, which rinit does not have",
-    ),
-    ("stdout_events_enabled", "rinit has no event listeners"),
-    ("stderr_events_enabled", "rinit has no event listeners"),
-    (
-        "stdout_syslog",
-        "rinit does not write to syslog; a service's lines go to rinit's stdout (log = \"prefix\")",
-    ),
-    (
-        "stderr_syslog",
-        "rinit does not write to syslog; a service's lines go to rinit's stdout (log = \"prefix\")",
-    ),
-];
 
 /// One `[program:x]` → one service.
 fn program<'a>(
@@ -779,7 +742,7 @@ fn stderr_keys(
     Ok(())
 }
 
-/// The lines no mapping took: a reason from [`UNMAPPED`], or "unknown"; and the earlier of
+/// The lines no mapping took: a reason from [`reasons::program_key`], or "unknown"; and the earlier of
 /// two lines with one key.
 fn leftovers(section: &Section, done: &[&str], svc: &mut Service) {
     for entry in &section.entries {
@@ -794,8 +757,8 @@ fn leftovers(section: &Section, done: &[&str], svc: &mut Service) {
         if done.contains(&entry.key.as_str()) {
             continue;
         }
-        match UNMAPPED.iter().find(|(k, _)| *k == entry.key) {
-            Some((_, why)) => svc.unmapped(entry, why),
+        match reasons::program_key(&entry.key) {
+            Some(why) => svc.unmapped(entry, why),
             None => svc.unmapped(entry, "not a key supervisord knows in [program:x]"),
         }
     }
@@ -821,109 +784,6 @@ fn check_names(services: &[Service]) -> Result<(), String> {
         seen.insert(&s.name, here);
     }
     Ok(())
-}
-
-fn integer(text: &str) -> Result<i64, String> {
-    text.trim()
-        .parse::<i64>()
-        .map_err(|_| format!("{:?} is not an integer", text.trim()))
-}
-
-/// supervisord's booleans: true/yes/on/1, false/no/off/0.
-fn boolean(text: &str) -> Result<bool, String> {
-    match text.trim().to_ascii_lowercase().as_str() {
-        "true" | "yes" | "on" | "1" => Ok(true),
-        "false" | "no" | "off" | "0" => Ok(false),
-        other => Err(format!("{other:?} (expected true or false)")),
-    }
-}
-
-fn octal(text: &str) -> Result<u32, String> {
-    u32::from_str_radix(text.trim(), 8)
-        .ok()
-        .filter(|m| *m <= 0o777)
-        .ok_or_else(|| format!("{:?} is not an octal mode like 022", text.trim()))
-}
-
-/// supervisord's byte sizes: `1024`, `1KB`, `50MB`, `1GB`.
-fn bytes(text: &str) -> Result<u64, String> {
-    let t = text.trim().to_ascii_uppercase();
-    let (digits, scale) = if let Some(d) = t.strip_suffix("GB") {
-        (d, 1u64 << 30)
-    } else if let Some(d) = t.strip_suffix("MB") {
-        (d, 1 << 20)
-    } else if let Some(d) = t.strip_suffix("KB") {
-        (d, 1 << 10)
-    } else {
-        (t.as_str(), 1)
-    };
-    digits
-        .trim()
-        .parse::<u64>()
-        .ok()
-        .and_then(|n| n.checked_mul(scale))
-        .ok_or_else(|| format!("{:?} is not a size like 50MB", text.trim()))
-}
-
-/// A size as rinit writes it: `50M`, `64K`, or bytes.
-fn size_text(n: u64) -> String {
-    for (unit, scale) in [("G", 1u64 << 30), ("M", 1 << 20), ("K", 1 << 10)] {
-        if n.is_multiple_of(scale) {
-            return format!("{}{unit}", n / scale);
-        }
-    }
-    n.to_string()
-}
-
-/// Reasons for whole sections that have no rinit equivalent.
-fn section_reason(name: &str) -> Option<&'static str> {
-    let kind = name.split(':').next().unwrap_or(name);
-    Some(match kind {
-        "supervisord" | "program" | "include" => return None,
-        "unix_http_server" | "inet_http_server" => {
-            "rinit's control socket (`control_socket`, `rinit ctl`) takes its place"
-        }
-        "supervisorctl" => "use `rinit ctl` (status, start, stop, restart, logs)",
-        "rpcinterface" => {
-            "rinit has no XML-RPC interface; `rinit ctl --json` is its interface for programs"
-        }
-        "ctlplugin" => "rinit ctl has no plugins",
-        "eventlistener" => {
-            "event listeners are not supported: rinit has no event protocol; health checks (`health`) and `rinit ctl status --json` cover their usual uses"
-        }
-        "fcgi-program" => {
-            "rinit does not open sockets for services (no socket activation): run the FastCGI server so that it listens itself (php-fpm does)"
-        }
-        "group" => {
-            "rinit has no groups: each program is a service of its own (`rinit ctl stop NAME` for each); the group's priority orders its programs"
-        }
-        _ => "a section supervisord does not know",
-    })
-}
-
-/// Reasons for `[supervisord]` keys; `None`: mapped onto every service.
-fn daemon_reason(key: &str) -> Option<&'static str> {
-    Some(match key {
-        "environment" | "umask" => return None,
-        "nodaemon" => "rinit always runs in the foreground",
-        "logfile" | "logfile_maxbytes" | "logfile_backups" => "rinit writes its own log to stderr",
-        "loglevel" => "rinit's log level is RINIT_LOG (e.g. RINIT_LOG=debug)",
-        "pidfile" => "rinit writes no pid file; `rinit ctl` finds it by its control socket",
-        "user" => {
-            "rinit runs as the user that starts it (USER in a Dockerfile); per service: user = …"
-        }
-        "minfds" => {
-            "rinit does not raise its own limits; give a service what it needs with limits = { nofile = N }"
-        }
-        "minprocs" => {
-            "rinit does not raise its own limits; give a service what it needs with limits = { nproc = N }"
-        }
-        "childlogdir" => {
-            "rinit keeps no AUTO log files: services log through it (log = \"prefix\")"
-        }
-        "directory" => "rinit does not daemonize; set workdir per service",
-        _ => "has no rinit equivalent",
-    })
 }
 
 /// The whole output: a header, the comments for sections and lines that are not
@@ -989,7 +849,7 @@ fn global_comments(p: &Placed) -> Vec<String> {
     let at =
         |line: usize, text: &str| out::comment(&format!("{}:{line}: {}", p.label, text.trim()));
     let name = p.section.name.as_str();
-    if let Some(why) = section_reason(name) {
+    if let Some(why) = reasons::section(name) {
         lines.push(at(p.section.line, &p.section.text));
         lines.push(out::comment(&format!("  not mapped: {why}")));
         for e in &p.section.entries {
@@ -1000,7 +860,7 @@ fn global_comments(p: &Placed) -> Vec<String> {
     let entries = p.section.entries.iter();
     if name == "supervisord" {
         for e in entries {
-            if let Some(why) = daemon_reason(&e.key) {
+            if let Some(why) = reasons::daemon_key(&e.key) {
                 lines.push(at(e.line, &e.text));
                 lines.push(out::comment(&format!("  not mapped: {why}")));
             }
@@ -1223,16 +1083,5 @@ mod tests {
             let e = convert_text(text, &[]).unwrap_err();
             assert!(e.starts_with(want), "{e} (wanted {want})");
         }
-    }
-
-    #[test]
-    fn sizes_are_written_in_rinits_units() {
-        assert_eq!(bytes("50MB").unwrap(), 50 << 20);
-        assert_eq!(bytes("1kb").unwrap(), 1024);
-        assert_eq!(bytes("0").unwrap(), 0);
-        assert!(bytes("lots").is_err());
-        assert_eq!(size_text(50 << 20), "50M");
-        assert_eq!(size_text(1 << 30), "1G");
-        assert_eq!(size_text(5000), "5000");
     }
 }
