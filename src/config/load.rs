@@ -18,8 +18,8 @@ use serde::Deserialize;
 use toml::{Spanned, Value};
 
 use super::values::{
-    Raw, absolute_path, command_for, env_value, expand_for, health_value, log_value, ready_value,
-    service_name,
+    Raw, absolute_path, command_for, env_file_for, env_value, expand_for, health_value,
+    instance_pattern, log_value, ready_value, service_name,
 };
 use super::{
     Config, ConfigError, Global, Loaded, MAIN, MAX_TIMEOUT, Origin, Restart, ServiceConfig,
@@ -415,7 +415,6 @@ impl<'a> FileChecker<'a> {
         s.main_defaults(|key| keys.contains_key(key));
         self.key_rules(&s, keys)?;
         self.oneshot_rules(&s, keys)?;
-        self.read_env_files(&mut s, keys)?;
         self.resolve_commands(&mut s, keys, 1)?;
         let at = |key: &str| keys.get(key).map(|v| self.origin(&v.span()));
         let stop_timeout = cap(
@@ -431,6 +430,7 @@ impl<'a> FileChecker<'a> {
         self.warnings
             .extend(stop_timeout.into_iter().chain(stop_delay));
         if s.instances <= 1 {
+            self.read_env_files(&mut s, keys)?;
             return Ok(vec![Parsed {
                 config: s,
                 after_at,
@@ -443,6 +443,7 @@ impl<'a> FileChecker<'a> {
                 one.name = format!("{}@{n}", s.name);
                 one.instance_of = Some(s.name.clone());
                 self.resolve_instance(&mut one, keys, n)?;
+                self.read_env_files(&mut one, keys)?;
                 Ok(Parsed {
                     config: one,
                     after_at: after_at.clone(),
@@ -471,6 +472,28 @@ impl<'a> FileChecker<'a> {
         }
         if let Some((t, v)) = text("log") {
             s.log = self.checked("log", v, |_| log_value(&expand_for(&t, n)?))?;
+        }
+        let number = n.to_string();
+        for (key, field) in [("user", &mut s.user), ("group", &mut s.group)] {
+            if let Some((t, _)) = text(key) {
+                *field = Some(t.replace("{instance}", &number));
+            }
+        }
+        let list = |key: &str| match keys.get(key).map(|v| (&v.get_ref().value, v)) {
+            Some((Value::Array(items), v)) => Some((items.clone(), v)),
+            _ => None,
+        };
+        let each = |items: Vec<Value>, f: &dyn Fn(&str) -> Result<String, String>| {
+            let texts = items.iter().map(|i| i.as_str().unwrap_or_default());
+            texts.map(f).collect::<Result<Vec<String>, String>>()
+        };
+        if let Some((items, v)) = list("patterns") {
+            let f = |t: &str| instance_pattern(t, n);
+            s.patterns = self.checked("patterns", v, |_| each(items.clone(), &f))?;
+        }
+        if let Some((items, v)) = list("env_file") {
+            let f = |t: &str| env_file_for(t, n);
+            s.env_file = self.checked("env_file", v, |_| each(items.clone(), &f))?;
         }
         if let Some(Value::Table(table)) = keys.get("env").map(|v| &v.get_ref().value) {
             let at = keys.get("env").map(Spanned::span).unwrap_or_default();

@@ -358,7 +358,7 @@ pub struct ServiceConfig {
     #[serde(deserialize_with = "values::success_codes")]
     pub success_codes: Vec<i32>,
     pub ports: Vec<PortSpec>,
-    #[serde(deserialize_with = "values::patterns")]
+    #[serde(deserialize_with = "values::service_patterns")]
     pub patterns: Vec<String>,
     #[serde(deserialize_with = "values::account")]
     pub user: Option<String>,

@@ -1292,6 +1292,42 @@ exec = \"report\"
         c.service("report").unwrap().after,
         strings(&["worker@1", "worker@2", "worker@3"])
     );
+    // user, group, patterns and env_file take it too; each instance reads its own file.
+    let dir = std::env::temp_dir().join(format!("rinit-instance-env-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    for n in 1..=2 {
+        std::fs::write(
+            dir.join(format!("w{n}.env")),
+            format!("QUEUE=q{n}\nSHARED=file\n"),
+        )
+        .unwrap();
+    }
+    let text = format!(
+        "[service.w]\ninstances = 2\nexec = \"w\"\nuser = \"app{{instance}}\"\ngroup = \"g{{instance}}\"\n\
+         patterns = [\"w --slot {{instance}}$\"]\nenv_file = [\"{}/w{{instance}}.env\"]\n\
+         env = {{ SHARED = \"env-{{instance}}\" }}\n",
+        dir.display()
+    );
+    let c = load_ok(&text).config;
+    for n in 1..=2 {
+        let w = c.service(&format!("w@{n}")).unwrap();
+        assert_eq!(w.user.as_deref(), Some(format!("app{n}").as_str()));
+        assert_eq!(w.group.as_deref(), Some(format!("g{n}").as_str()));
+        assert_eq!(w.patterns, [format!("w --slot {n}$")]);
+        let env = |k: &str| {
+            w.env
+                .iter()
+                .find(|(key, _)| key == k)
+                .map(|(_, v)| v.clone())
+        };
+        assert_eq!(env("QUEUE"), Some(format!("q{n}")), "{:?}", w.env);
+        assert_eq!(
+            env("SHARED"),
+            Some(format!("env-{n}")),
+            "env wins over the file"
+        );
+    }
+    std::fs::remove_dir_all(&dir).unwrap();
     // Without instances, {instance} is 1.
     let one = load_ok(&service_with("env = { SLOT = \"{instance}\" }")).config;
     assert_eq!(

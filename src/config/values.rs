@@ -229,10 +229,30 @@ impl<'de> Deserialize<'de> for PortSpec {
     }
 }
 
-/// `patterns`, `sweep_patterns`: regular expressions that compile.
+/// `sweep_patterns`: regular expressions that compile.
 pub fn patterns<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<String>, D::Error> {
     let list = Vec::<Regex>::deserialize(d)?;
     Ok(list.into_iter().map(|r| r.0).collect())
+}
+
+/// A service's `patterns`: as [`patterns`], with `{instance}` (1 here; each instance's
+/// are read again, see [`instance_pattern`]).
+pub fn service_patterns<'de, D: Deserializer<'de>>(d: D) -> Result<Vec<String>, D::Error> {
+    let list = Vec::<InstanceRegex>::deserialize(d)?;
+    Ok(list.into_iter().map(|r| r.0).collect())
+}
+
+struct InstanceRegex(String);
+
+impl<'de> Deserialize<'de> for InstanceRegex {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<InstanceRegex, D::Error> {
+        checked_str(d, |s| instance_pattern(s, 1)).map(InstanceRegex)
+    }
+}
+
+/// One `patterns` entry for instance `n`: `{instance}` replaced, then compiled.
+pub fn instance_pattern(text: &str, n: u32) -> Result<String, String> {
+    regex(text.replace("{instance}", &n.to_string()))
 }
 
 /// One regular expression, checked at its own position in the list.
@@ -265,7 +285,10 @@ impl<'de> Deserialize<'de> for ExitCode {
 
 /// `user`, `group`.
 pub fn account<'de, D: Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {
-    checked(d, account_value).map(Some)
+    checked(d, |v| {
+        account_value(v).map(|a| a.replace("{instance}", "1"))
+    })
+    .map(Some)
 }
 
 /// `workdir`.
@@ -451,11 +474,15 @@ struct EnvFile(String);
 
 impl<'de> Deserialize<'de> for EnvFile {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<EnvFile, D::Error> {
-        checked_str(d, |t| {
-            absolute_path(t.strip_prefix('-').unwrap_or(t))?;
-            Ok(EnvFile(t.to_string()))
-        })
+        checked_str(d, |t| env_file_for(t, 1).map(EnvFile))
     }
+}
+
+/// One `env_file` entry for instance `n`: `{instance}` replaced; the path absolute.
+pub fn env_file_for(text: &str, n: u32) -> Result<String, String> {
+    let text = text.replace("{instance}", &n.to_string());
+    absolute_path(text.strip_prefix('-').unwrap_or(&text))?;
+    Ok(text)
 }
 
 /// `${VAR}`, `${VAR:-default}` and `$$` in a string, or in each string of a list, from
