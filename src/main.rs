@@ -306,7 +306,7 @@ fn check(path: Option<PathBuf>) -> i32 {
     for (n, wave) in graph.start_waves().iter().enumerate() {
         println!("  {}: {}", n + 1, names(wave));
     }
-    println!("stop waves:");
+    println!("stop waves (an overview: each service stops once its own dependents have):");
     for (n, wave) in graph.stop_waves().iter().enumerate() {
         println!("  {}: {}", n + 1, names(wave));
     }

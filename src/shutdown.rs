@@ -106,10 +106,19 @@ pub struct StopSpec {
     pub stop_exec: Option<Spawn>,
 }
 
+/// One service's stop, and the stops that must be done before it begins: those of the
+/// services that depend on it.
+pub struct Pending {
+    pub spec: StopSpec,
+    pub after: Vec<String>,
+}
+
 /// One step of a shutdown.
 pub enum Stage {
-    /// Services stopped in parallel; the next stage waits until all are empty.
-    Wave(Vec<StopSpec>),
+    /// Services, each stopped the moment the stops it waits for are done — the mirror of
+    /// the start, where each starts the moment its dependencies are ready; no service
+    /// waits for an unrelated one. The next stage begins when all are done.
+    Services(Vec<Pending>),
     /// The final sweep of everything left in scope.
     Sweep(Target),
 }
@@ -535,6 +544,9 @@ pub struct Shutdown {
     pub deadline: Instant,
     pub reason: String,
     stages: VecDeque<Stage>,
+    /// The stops of the current stage that wait for others.
+    waiting: Vec<Pending>,
+    /// The stops of the current stage under way (or done).
     current: Vec<GroupStop>,
     reports: Vec<StopReport>,
     finished: bool,
@@ -551,6 +563,7 @@ impl Shutdown {
             deadline,
             reason,
             stages: stages.into(),
+            waiting: Vec::new(),
             current: Vec::new(),
             reports: Vec::new(),
             finished: false,
@@ -612,6 +625,17 @@ impl Shutdown {
         now: Instant,
         scan: &mut dyn FnMut() -> io::Result<Snapshot>,
     ) {
+        self.advance_with(me, now, scan, &mut pidfd::System);
+    }
+
+    /// [`Shutdown::advance`], signalling through `sys`.
+    pub fn advance_with(
+        &mut self,
+        me: i32,
+        now: Instant,
+        scan: &mut dyn FnMut() -> io::Result<Snapshot>,
+        sys: &mut dyn Signaller,
+    ) {
         // One scan per wakeup: a stage that ends lets the next begin on the same table,
         // except the sweep, which looks afresh (what the last wave killed may be gone).
         let mut snap: Option<Snapshot> = None;
@@ -619,12 +643,13 @@ impl Shutdown {
             if now >= self.deadline {
                 warn!("shutdown deadline reached; killing what is left");
                 self.finish_current(now);
+                self.waiting.clear();
                 self.stages.clear();
                 self.finished = true;
                 self.timed_out = true;
                 return;
             }
-            if self.current.is_empty() {
+            if self.current.is_empty() && self.waiting.is_empty() {
                 match self.stages.pop_front() {
                     Some(stage) => {
                         if matches!(stage, Stage::Sweep(_)) {
@@ -663,10 +688,16 @@ impl Shutdown {
                 }
             }
             let Some(table) = snap.as_ref() else { return };
-            for stop in &mut self.current {
-                stop.advance(table, me, now, &mut pidfd::System);
+            loop {
+                for stop in self.current.iter_mut().filter(|s| !s.is_done()) {
+                    stop.advance(table, me, now, sys);
+                }
+                // Stops whose dependents are done begin now, on the same table.
+                if !self.begin_ready(now) {
+                    break;
+                }
             }
-            if self.current.iter().all(GroupStop::is_done) {
+            if self.waiting.is_empty() && self.current.iter().all(GroupStop::is_done) {
                 self.finish_current(now);
             } else {
                 return;
@@ -677,13 +708,9 @@ impl Shutdown {
     fn begin(&mut self, stage: Stage, now: Instant) {
         pidfd::resize_budget();
         match stage {
-            Stage::Wave(specs) => {
-                for spec in specs {
-                    let signal_at = signal_time(now, spec.delay, self.deadline);
-                    let kill_at = stop_deadline(signal_at, spec.timeout, self.deadline);
-                    self.current
-                        .push(GroupStop::new(spec, now, signal_at, kill_at));
-                }
+            Stage::Services(pending) => {
+                self.waiting = pending;
+                self.begin_ready(now);
             }
             Stage::Sweep(target) => {
                 let spec = StopSpec {
@@ -698,6 +725,34 @@ impl Shutdown {
                 self.current.push(GroupStop::new(spec, now, now, kill_at));
             }
         }
+    }
+
+    /// Begin every waiting stop whose `after` stops are all done (a name not in this
+    /// stage counts as done); true if any began.
+    fn begin_ready(&mut self, now: Instant) -> bool {
+        let unfinished: Vec<String> = self
+            .current
+            .iter()
+            .filter(|s| !s.is_done())
+            .map(|s| s.name.clone())
+            .chain(self.waiting.iter().map(|p| p.spec.name.clone()))
+            .collect();
+        let (mut ready, waiting): (Vec<Pending>, Vec<Pending>) = std::mem::take(&mut self.waiting)
+            .into_iter()
+            .partition(|p| !p.after.iter().any(|a| unfinished.contains(a)));
+        self.waiting = waiting;
+        // Nothing under way and nothing ready can only be a bad plan: never hang on it.
+        if ready.is_empty() && self.current.iter().all(GroupStop::is_done) {
+            ready = std::mem::take(&mut self.waiting);
+        }
+        let began = !ready.is_empty();
+        for Pending { spec, .. } in ready {
+            let signal_at = signal_time(now, spec.delay, self.deadline);
+            let kill_at = stop_deadline(signal_at, spec.timeout, self.deadline);
+            self.current
+                .push(GroupStop::new(spec, now, signal_at, kill_at));
+        }
+        began
     }
 
     fn finish_current(&mut self, now: Instant) {
@@ -1061,7 +1116,11 @@ mod tests {
             delay: Duration::ZERO,
             stop_exec: None,
         };
-        let mut s = Shutdown::new("t".into(), t0, MAX_SHUTDOWN, vec![Stage::Wave(vec![spec])]);
+        let stage = Stage::Services(vec![Pending {
+            spec,
+            after: vec![],
+        }]);
+        let mut s = Shutdown::new("t".into(), t0, MAX_SHUTDOWN, vec![stage]);
         let mut failing = || Err(io::Error::from_raw_os_error(libc::EMFILE));
         s.advance(1, t0, &mut failing);
         assert!(!s.is_finished());
@@ -1090,17 +1149,9 @@ mod tests {
             t0,
             MAX_SHUTDOWN,
             vec![
-                Stage::Wave(vec![StopSpec {
-                    name: "a".into(),
-                    target: Target::Service {
-                        main_pid: Some(10),
-                        session: 10,
-                        mode: StopMode::Tree,
-                    },
-                    signal: libc::SIGTERM,
-                    timeout: DEFAULT_STOP_TIMEOUT,
-                    delay: Duration::ZERO,
-                    stop_exec: None,
+                Stage::Services(vec![Pending {
+                    spec: spec_for("a", 10, &[]).spec,
+                    after: vec![],
                 }]),
                 Stage::Sweep(Target::Sweep {
                     scope: Scope::Namespace,
@@ -1113,5 +1164,58 @@ mod tests {
         assert!(s.is_finished());
         assert_eq!(s.reports().len(), 2);
         assert_eq!(s.next_deadline(), None);
+    }
+
+    /// A stop of the service whose main process (and session) is `pid`, after `after`.
+    fn spec_for(name: &str, pid: i32, after: &[&str]) -> Pending {
+        Pending {
+            spec: StopSpec {
+                name: name.into(),
+                target: Target::Service {
+                    main_pid: Some(pid),
+                    session: pid,
+                    mode: StopMode::Tree,
+                },
+                signal: libc::SIGTERM,
+                timeout: DEFAULT_STOP_TIMEOUT,
+                delay: Duration::ZERO,
+                stop_exec: None,
+            },
+            after: after.iter().map(|a| a.to_string()).collect(),
+        }
+    }
+
+    #[test]
+    fn each_service_stops_once_its_own_dependents_are_done_not_a_whole_level() {
+        // Two chains: db1 <- app1 (slow to go) and db2 <- app2; app2 is gone at once.
+        let t0 = Instant::now();
+        let stage = Stage::Services(vec![
+            spec_for("app1", 10, &[]),
+            spec_for("app2", 30, &[]),
+            spec_for("db1", 20, &["app1"]),
+            spec_for("db2", 40, &["app2"]),
+        ]);
+        let mut s = Shutdown::new("t".into(), t0, MAX_SHUTDOWN, vec![stage]);
+        let mut sys = Recorder::default();
+        let table = |pids: &[i32]| {
+            let mut procs = vec![proc(1, 0, 1, 'S')];
+            procs.extend(pids.iter().map(|&p| proc(p, 1, p, 'S')));
+            Snapshot::from_procs(procs)
+        };
+        s.advance_with(1, t0, &mut || Ok(table(&[10, 20, 40])), &mut sys);
+        let term = libc::SIGTERM;
+        assert_eq!(
+            sys.stops(),
+            vec![(10, term), (40, term)],
+            "db2 does not wait for app1; db1 does"
+        );
+        // app1 goes: db1 is next, on the same table.
+        s.advance_with(1, t0, &mut || Ok(table(&[20])), &mut sys);
+        assert_eq!(sys.stops(), vec![(10, term), (40, term), (20, term)]);
+        assert!(!s.is_finished());
+        s.advance_with(1, t0, &mut || Ok(table(&[])), &mut sys);
+        assert!(s.is_finished());
+        let names: Vec<&str> = s.reports().iter().map(|r| r.name.as_str()).collect();
+        assert_eq!(names.len(), 4, "{names:?}");
     }
 }

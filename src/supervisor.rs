@@ -30,7 +30,7 @@ use crate::process::ExitStatus;
 use crate::proctree::{self, Scope, Snapshot};
 use crate::ready::{Check, DirWatch, NotifySocket};
 use crate::service::{self, Event, Run, Service, State};
-use crate::shutdown::{self, Shutdown, Stage, StopSpec, Target};
+use crate::shutdown::{self, Pending, Shutdown, Stage, StopSpec, Target};
 use crate::signals::{self, Disposition, SignalFd};
 use crate::spawn::{Spawn, Stdio};
 use crate::sysinit::PowerAction;
@@ -1100,22 +1100,55 @@ impl Supervisor {
         self.shutdown = Some(sd);
     }
 
-    /// Stop waves for the services in `set`, in reverse dependency order: each service
-    /// is marked `stopping` (or `stopped`, if it had nothing running) and gets a
-    /// [`StopSpec`] if it ever ran.
+    /// The stops of the services in `set`: each service is marked `stopping` (or
+    /// `stopped`, if it had nothing running) and, if it ever ran, gets a [`StopSpec`]
+    /// that waits for the stops of the services depending on it (through any that have
+    /// nothing to stop), and for nothing else.
     fn stop_stages(&mut self, set: &[usize], interrupt: bool) -> Vec<Stage> {
-        let mut stages = Vec::new();
-        for wave in self.graph.stop_waves() {
-            let specs: Vec<StopSpec> = wave
-                .into_iter()
-                .filter(|i| set.contains(i))
-                .filter_map(|i| self.stop_spec(i, interrupt))
-                .collect();
-            if !specs.is_empty() {
-                stages.push(Stage::Wave(specs));
+        let order: Vec<usize> = self.graph.stop_waves().into_iter().flatten().collect();
+        let mut specs: Vec<(usize, StopSpec)> = Vec::new();
+        for i in order.into_iter().filter(|i| set.contains(i)) {
+            if let Some(spec) = self.stop_spec(i, interrupt) {
+                specs.push((i, spec));
             }
         }
-        stages
+        let has_spec: Vec<usize> = specs.iter().map(|(i, _)| *i).collect();
+        let pending: Vec<Pending> = specs
+            .into_iter()
+            .map(|(i, spec)| {
+                let after = self
+                    .stopping_dependents(i, &has_spec)
+                    .into_iter()
+                    .filter_map(|d| self.services.get(d).map(|s| s.cfg.name.clone()))
+                    .collect();
+                Pending { spec, after }
+            })
+            .collect();
+        if pending.is_empty() {
+            return Vec::new();
+        }
+        vec![Stage::Services(pending)]
+    }
+
+    /// The nearest services among `stopping` that depend on `i`: its dependents that are
+    /// in it, and for one that is not, its own such dependents.
+    fn stopping_dependents(&self, i: usize, stopping: &[usize]) -> Vec<usize> {
+        let mut found = Vec::new();
+        let mut seen = vec![false; self.graph.len()];
+        let mut todo: Vec<usize> = self.graph.direct_dependents(i).to_vec();
+        while let Some(d) = todo.pop() {
+            match seen.get_mut(d) {
+                Some(flag) if !*flag => *flag = true,
+                _ => continue,
+            }
+            if stopping.contains(&d) {
+                found.push(d);
+            } else {
+                todo.extend_from_slice(self.graph.direct_dependents(d));
+            }
+        }
+        found.sort_unstable();
+        found
     }
 
     fn stop_spec(&mut self, i: usize, interrupt: bool) -> Option<StopSpec> {

@@ -438,7 +438,7 @@ fn check_prints_waves_for_every_example_config() {
             String::from_utf8_lossy(&out.stderr)
         );
         assert!(
-            text.contains("start waves:") && text.contains("stop waves:"),
+            text.contains("start waves:") && text.contains("stop waves"),
             "{text}"
         );
     }

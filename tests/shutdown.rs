@@ -98,6 +98,57 @@ exec = ["{probe}", "--name", "a", "--log", "{dir}/log", "--chain", "1", "--clean
 }
 
 #[test]
+fn a_slow_stop_holds_up_only_what_it_depends_on() {
+    // Two chains: db1 <- app1, which ignores SIGTERM (only SIGKILL at its 20 s timeout, or
+    // this test, ends it), and db2 <- app2. db2 stops as soon as app2 is gone, while app1
+    // still runs; db1 waits for app1. (Stop waves as barriers would hold db2 back too.)
+    let config = r#"
+[service.db1]
+exec = ["{probe}", "--name", "db1", "--log", "{dir}/log"]
+
+[service.app1]
+after = ["db1"]
+exec = ["{probe}", "--name", "app1", "--log", "{dir}/log", "--ignore", "TERM"]
+stop_timeout = "20s"
+
+[service.db2]
+exec = ["{probe}", "--name", "db2", "--log", "{dir}/log"]
+
+[service.app2]
+after = ["db2"]
+exec = ["{probe}", "--name", "app2", "--log", "{dir}/log"]
+"#;
+    let (mut r, dir) = start(config, Opts::default());
+    let log = dir.path("log");
+    for name in ["db1", "app1", "db2", "app2"] {
+        wait_contains(&log, &format!("{name} START"), SHORT);
+    }
+    r.signal(libc::SIGTERM);
+    wait_for("db2's SIGTERM", SHORT, || {
+        let ev = events(&log);
+        ev.iter()
+            .any(|e| e.name == "db2" && e.event == "SIG" && e.sig == libc::SIGTERM)
+            .then_some(())
+    });
+    let app1 = r
+        .probe_named("app1")
+        .expect("app1 still runs: it ignores SIGTERM");
+    let ev = events(&log);
+    assert!(
+        !ev.iter()
+            .any(|e| e.name == "db1" && e.event == "SIG" && e.sig != libc::SIGCHLD),
+        "db1 waits for app1: {ev:?}"
+    );
+    r.signal_host_pid(app1.host_pid, libc::SIGKILL);
+    assert_eq!(r.wait(SHORT), 0, "{}", r.stderr());
+    let ev = events(&log);
+    assert!(
+        time_of(&ev, "db2", "SIG", libc::SIGTERM) < time_of(&ev, "db1", "SIG", libc::SIGTERM),
+        "{ev:?}"
+    );
+}
+
+#[test]
 fn custom_stop_signals_are_sent() {
     let mut config = String::new();
     for name in ["INT", "QUIT", "USR1", "HUP"] {
