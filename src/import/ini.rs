@@ -43,6 +43,8 @@ pub struct IniError {
 /// Parse one file's text into its sections.
 pub fn parse(text: &str) -> Result<Vec<Section>, IniError> {
     let mut sections: Vec<Section> = Vec::new();
+    // The indentation of the last key line: a line indented deeper continues its value.
+    let mut key_indent: Option<usize> = None;
     for (i, raw) in text.split('\n').enumerate() {
         let line = i + 1;
         let raw = raw.strip_suffix('\r').unwrap_or(raw);
@@ -50,22 +52,33 @@ pub fn parse(text: &str) -> Result<Vec<Section>, IniError> {
         if trimmed.is_empty() || trimmed.starts_with(';') || trimmed.starts_with('#') {
             continue;
         }
-        let content = strip_inline_comment(raw);
-        let indented = raw.starts_with([' ', '\t']);
-        let last_entry = sections.last_mut().and_then(|s| s.entries.last_mut());
-        if let (true, Some(entry)) = (indented, last_entry) {
-            entry.value.push('\n');
-            entry.value.push_str(content.trim());
+        let content = strip_inline_comment(raw).trim();
+        if content.is_empty() {
             continue;
         }
-        let content = content.trim();
-        if let Some(name) = header(content) {
+        let indent = raw.len() - raw.trim_start().len();
+        let last_entry = sections.last_mut().and_then(|s| s.entries.last_mut());
+        if let (Some(entry), Some(key_at)) = (last_entry, key_indent) {
+            if indent > key_at {
+                entry.value.push('\n');
+                entry.value.push_str(content);
+                continue;
+            }
+        }
+        if content.starts_with('[') {
+            let Some(name) = header(content) else {
+                return Err(IniError {
+                    line,
+                    message: format!("expected a [section] header, found {content:?}"),
+                });
+            };
             sections.push(Section {
                 name: name.to_string(),
                 line,
                 text: raw.to_string(),
                 entries: Vec::new(),
             });
+            key_indent = None;
             continue;
         }
         let Some((key, value)) = key_value(content) else {
@@ -86,15 +99,17 @@ pub fn parse(text: &str) -> Result<Vec<Section>, IniError> {
             line,
             text: raw.to_string(),
         });
+        key_indent = Some(indent);
     }
     Ok(sections)
 }
 
-/// The text before an inline comment: a `;` that follows a space or tab.
+/// The text before an inline comment: a `;` or `#` that follows a space or tab (as
+/// supervisord sets up Python's parser).
 fn strip_inline_comment(line: &str) -> &str {
     let mut previous_blank = false;
     for (at, c) in line.char_indices() {
-        if c == ';' && previous_blank {
+        if (c == ';' || c == '#') && previous_blank {
             return line.get(..at).unwrap_or(line);
         }
         previous_blank = c == ' ' || c == '\t';
@@ -102,10 +117,11 @@ fn strip_inline_comment(line: &str) -> &str {
     line
 }
 
-/// `[name]` → `name` (trimmed; the last `]` closes it).
+/// `[name]…` → `name`: up to the last `]` (anything after it is ignored, as Python's
+/// parser does), trimmed.
 fn header(content: &str) -> Option<&str> {
-    let inner = content.strip_prefix('[')?.strip_suffix(']')?;
-    let inner = inner.trim();
+    let inner = content.strip_prefix('[')?;
+    let inner = inner.get(..inner.rfind(']')?)?.trim();
     (!inner.is_empty()).then_some(inner)
 }
 
@@ -143,6 +159,23 @@ mod tests {
         assert_eq!(s[0].get("command").unwrap().value, "bash -c 'a;b'");
         let s = parse("[x]\ncommand=echo a\t;tab comment\n").unwrap();
         assert_eq!(s[0].get("command").unwrap().value, "echo a");
+    }
+
+    #[test]
+    fn hash_comments_headers_with_trailing_text_and_indented_keys() {
+        let text = "[program:a]\ncommand=foo --x  # note\n[program:b] # the second\n  command=b\n  directory=/b\n    --more\n";
+        let s = parse(text).unwrap();
+        assert_eq!(s.len(), 2, "{s:?}");
+        assert_eq!(s[0].get("command").unwrap().value, "foo --x");
+        assert_eq!(s[1].name, "program:b");
+        assert_eq!(
+            s[1].get("command").unwrap().value,
+            "b",
+            "same indent: a key of its own"
+        );
+        assert_eq!(s[1].get("directory").unwrap().value, "/b\n--more");
+        assert_eq!(parse("[x]junk\na=1\n").unwrap()[0].name, "x");
+        assert!(parse("[unclosed\n").is_err());
     }
 
     #[test]

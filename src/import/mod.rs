@@ -25,6 +25,6 @@ pub fn supervisord(
     cwd: &Path,
     environ: &supervisord::Environ,
 ) -> Result<String, String> {
-    let sources = sources::load(paths, files)?;
+    let sources = sources::load(paths, files, cwd)?;
     supervisord::convert(&sources, cwd, environ)
 }

@@ -49,9 +49,12 @@ pub fn program_key(key: &str) -> Option<&'static str> {
 
 /// Reasons for whole sections that have no rinit equivalent.
 pub fn section(name: &str) -> Option<&'static str> {
+    if name == "supervisord" || name == "include" || name.starts_with("program:") {
+        return None;
+    }
     let kind = name.split(':').next().unwrap_or(name);
     Some(match kind {
-        "supervisord" | "program" | "include" => return None,
+        "DEFAULT" => "supervisord applies its values to every section; copy them into the programs",
         "unix_http_server" | "inet_http_server" => {
             "rinit's control socket (`control_socket`, `rinit ctl`) takes its place"
         }

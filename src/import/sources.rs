@@ -40,39 +40,38 @@ pub struct Source {
     pub sections: Vec<Section>,
     /// `[include]` patterns that matched no file (supervisord skips them too).
     pub unmatched: Vec<String>,
+    /// Read because another file included it (its own `[include]` is not followed).
+    pub included: bool,
 }
 
-/// Nested includes deeper than this are a loop or a mistake.
-const MAX_DEPTH: usize = 10;
+/// A larger file is not a configuration.
+const MAX_FILE: usize = 4 << 20;
 
-/// Read `paths` and everything they include, in order.
-pub fn load(paths: &[PathBuf], files: &dyn Files) -> Result<Vec<Source>, String> {
+/// Read `paths` and what they include, in order. `cwd` makes `%(here)s` absolute.
+pub fn load(paths: &[PathBuf], files: &dyn Files, cwd: &Path) -> Result<Vec<Source>, String> {
     let mut sources = Vec::new();
     let mut seen = BTreeSet::new();
     for path in paths {
-        read_tree(path, files, &mut sources, &mut seen, 0)?;
+        read_with_includes(path, files, cwd, &mut sources, &mut seen)?;
     }
     Ok(sources)
 }
 
-fn read_tree(
+/// One file named on the command line, then the files its `[include]` names.
+fn read_with_includes(
     path: &Path,
     files: &dyn Files,
+    cwd: &Path,
     sources: &mut Vec<Source>,
     seen: &mut BTreeSet<PathBuf>,
-    depth: usize,
 ) -> Result<(), String> {
-    if !seen.insert(path.to_path_buf()) {
+    if !seen.insert(normalize(&cwd.join(path))) {
         return Ok(());
     }
     let label = path.display().to_string();
-    if depth > MAX_DEPTH {
-        return Err(format!(
-            "{label}: [include] nested more than {MAX_DEPTH} deep"
-        ));
-    }
-    let sections = read_one(path, &label, files)?;
-    let dir = path.parent().unwrap_or(Path::new("")).to_path_buf();
+    let sections = read_one(&cwd.join(path), &label, files)?;
+    let dir = normalize(&cwd.join(path.parent().unwrap_or(Path::new(""))));
+    let here = dir.display().to_string();
     let mut included = Vec::new();
     let mut unmatched = Vec::new();
     for entry in sections
@@ -81,7 +80,7 @@ fn read_tree(
         .filter_map(|s| s.get("files"))
     {
         for pattern in entry.value.split_whitespace() {
-            let pattern = pattern.replace("%(here)s", &dir.display().to_string());
+            let pattern = pattern.replace("%(here)s", &here);
             let found = matches(&dir, &pattern, files)
                 .map_err(|e| format!("{label}:{}: files: {e}", entry.line))?;
             if found.is_empty() {
@@ -95,9 +94,21 @@ fn read_tree(
         label,
         sections,
         unmatched,
+        included: false,
     });
     for next in included {
-        read_tree(&next, files, sources, seen, depth + 1)?;
+        if !seen.insert(normalize(&cwd.join(&next))) {
+            continue;
+        }
+        let label = next.display().to_string();
+        let sections = read_one(&next, &label, files)?;
+        sources.push(Source {
+            path: next,
+            label,
+            sections,
+            unmatched: Vec::new(),
+            included: true,
+        });
     }
     Ok(())
 }
@@ -105,6 +116,9 @@ fn read_tree(
 /// One file's sections; bytes that are not UTF-8 are an error naming their line.
 fn read_one(path: &Path, label: &str, files: &dyn Files) -> Result<Vec<Section>, String> {
     let bytes = files.read(path).map_err(|e| format!("{label}: {e}"))?;
+    if bytes.len() > MAX_FILE {
+        return Err(format!("{label}: larger than {} MiB", MAX_FILE >> 20));
+    }
     let text = match String::from_utf8(bytes) {
         Ok(text) => text,
         Err(e) => {
@@ -291,7 +305,7 @@ mod tests {
             ("/etc/s/conf.d/c.txt", "[program:c]\ncommand=c\n"),
             ("/etc/s/extra.ini", "[program:e]\ncommand=e\n"),
         ]);
-        let sources = load(&[PathBuf::from("/etc/s/main.conf")], &fs).unwrap();
+        let sources = load(&[PathBuf::from("/etc/s/main.conf")], &fs, Path::new("/")).unwrap();
         let labels: Vec<&str> = sources.iter().map(|s| s.label.as_str()).collect();
         assert_eq!(
             labels,
@@ -303,17 +317,34 @@ mod tests {
             ]
         );
         assert_eq!(sources[0].unmatched, ["none/*.conf"]);
+        assert!(!sources[0].included && sources[1].included);
+    }
+
+    #[test]
+    fn an_included_files_include_is_not_followed_and_here_is_absolute() {
+        let fs = tree(&[
+            (
+                "/etc/s/main.conf",
+                "[include]\nfiles = %(here)s/conf.d/*.conf\n",
+            ),
+            ("/etc/s/conf.d/a.conf", "[include]\nfiles = more/*.conf\n"),
+            ("/etc/s/conf.d/more/b.conf", "[program:b]\ncommand=b\n"),
+        ]);
+        // Named relative to the working directory /etc/s.
+        let sources = load(&[PathBuf::from("main.conf")], &fs, Path::new("/etc/s")).unwrap();
+        let labels: Vec<&str> = sources.iter().map(|s| s.label.as_str()).collect();
+        assert_eq!(labels, ["main.conf", "/etc/s/conf.d/a.conf"]);
     }
 
     #[test]
     fn errors_name_the_file_and_line() {
         let fs = tree(&[("/a.conf", "[x]\nbad line\n")]);
-        let e = load(&[PathBuf::from("/a.conf")], &fs).unwrap_err();
+        let e = load(&[PathBuf::from("/a.conf")], &fs, Path::new("/")).unwrap_err();
         assert!(e.starts_with("/a.conf:2: "), "{e}");
-        let e = load(&[PathBuf::from("/missing.conf")], &fs).unwrap_err();
+        let e = load(&[PathBuf::from("/missing.conf")], &fs, Path::new("/")).unwrap_err();
         assert!(e.starts_with("/missing.conf: "), "{e}");
         let fs = tree(&[("/a.conf", "[include]\nfiles=*/x.conf\n")]);
-        let e = load(&[PathBuf::from("/a.conf")], &fs).unwrap_err();
+        let e = load(&[PathBuf::from("/a.conf")], &fs, Path::new("/")).unwrap_err();
         assert!(e.contains("/a.conf:2: files:"), "{e}");
     }
 
@@ -328,7 +359,7 @@ mod tests {
                 Ok(Vec::new())
             }
         }
-        let e = load(&[PathBuf::from("/b.conf")], &Bytes).unwrap_err();
+        let e = load(&[PathBuf::from("/b.conf")], &Bytes, Path::new("/")).unwrap_err();
         assert_eq!(e, "/b.conf:3: not UTF-8 text");
     }
 

@@ -16,6 +16,9 @@ use crate::signals;
 
 /// supervisord's default `priority`.
 const DEFAULT_PRIORITY: i64 = 999;
+/// More programs than this is not a configuration but an accident (and `after` lists
+/// grow with the square of it).
+const MAX_PROGRAMS: usize = 1000;
 /// rinit's cap on `stop_timeout`.
 const MAX_STOP_SECONDS: u64 = 30;
 
@@ -26,6 +29,8 @@ pub struct Placed<'a> {
     pub label: &'a str,
     /// `%(here)s`: the directory of the file.
     pub here: &'a str,
+    /// The file was included by another (its `[include]` is not read).
+    pub included: bool,
 }
 
 impl Placed<'_> {
@@ -51,6 +56,7 @@ pub fn convert(sources: &[Source], cwd: &Path, environ: &Environ) -> Result<Stri
                 section,
                 label: &source.label,
                 here,
+                included: source.included,
             });
         }
     }
@@ -65,6 +71,12 @@ pub fn convert(sources: &[Source], cwd: &Path, environ: &Environ) -> Result<Stri
     {
         services.push(program(p, &inherited, &groups, environ)?);
     }
+    if services.len() > MAX_PROGRAMS {
+        return Err(format!(
+            "{} programs: rinit imports at most {MAX_PROGRAMS}",
+            services.len()
+        ));
+    }
     check_names(&services)?;
     let ranks: Vec<Rank> = services.iter().map(|s| s.rank).collect();
     for (service, after) in services.iter_mut().zip(order(&ranks)) {
@@ -73,15 +85,15 @@ pub fn convert(sources: &[Source], cwd: &Path, environ: &Environ) -> Result<Stri
     Ok(render(sources, &placed, &services))
 }
 
-/// Two sections of one name (in one file or across includes) are refused, as
-/// supervisord's parser does.
+/// Two sections of one name (in one file or across includes) are refused: supervisord
+/// merges them (the later line of a key winning), which is better done by hand.
 fn check_duplicates(placed: &[Placed]) -> Result<(), String> {
     let mut first: BTreeMap<&str, String> = BTreeMap::new();
     for p in placed {
         let here = format!("{}:{}", p.label, p.section.line);
         if let Some(before) = first.get(p.section.name.as_str()) {
             return Err(format!(
-                "{here}: [{}] again (first at {before})",
+                "{here}: [{}] again (first at {before}): supervisord merges the two; merge them by hand",
                 p.section.name
             ));
         }
@@ -231,6 +243,9 @@ struct Program<'a, 'b> {
     group: &'b str,
     numprocs: u32,
     numprocs_start: i64,
+    /// Its `environment` (over `[supervisord]`'s), rinit's forms: supervisord makes
+    /// these `%(ENV_X)s` names too.
+    env: Vec<(String, String)>,
 }
 
 impl Program<'_, '_> {
@@ -249,12 +264,45 @@ impl Program<'_, '_> {
                     )
                 }),
             }),
+            _ if name.starts_with("ENV_") && self.env_value(name).is_some() => {
+                self.env_value(name).map(|v| Value::Later { text: v, note: None })
+            }
             "host_node_name" => Some(Value::Later {
                 text: "${HOSTNAME}".into(),
                 note: Some("host_node_name became ${HOSTNAME}, read from rinit's environment (Docker sets it)".into()),
             }),
             _ => plain_name(name, self.place.here),
         }
+    }
+
+    /// `ENV_X`'s value from the program's `environment`, if it sets X.
+    fn env_value(&self, name: &str) -> Option<String> {
+        let var = name.strip_prefix("ENV_")?;
+        self.env
+            .iter()
+            .rev()
+            .find(|(k, _)| k == var)
+            .map(|(_, v)| v.clone())
+    }
+
+    /// A value rinit reads as it is (see [`expand_now`]), with its note added to `svc`.
+    fn scalar<'e>(
+        &self,
+        key: &str,
+        entry: Option<&'e Entry>,
+        svc: &mut Service,
+    ) -> Result<Option<(&'e Entry, String)>, String> {
+        let Some(entry) = entry else { return Ok(None) };
+        let environ = |var: &str| {
+            self.env_value(&format!("ENV_{var}"))
+                .or_else(|| (self.environ)(var))
+        };
+        let names = |n: &str| self.lookup(n);
+        let (text, note) = expand_now(&self.place, key, entry, &environ, &names)?;
+        if let Some(note) = note {
+            svc.note(entry, &note);
+        }
+        Ok(Some((entry, text)))
     }
 
     /// `key`'s entry and its expanded value.
@@ -289,55 +337,112 @@ fn program<'a>(
             p.label, section.line
         ));
     }
-    let int_key = |key: &str, default: i64| -> Result<i64, String> {
-        match section.get(key) {
-            Some(e) => integer(&e.value).map_err(|m| format!("{}: {key}: {m}", p.at(e))),
-            None => Ok(default),
-        }
+    // Read before the program's own names exist: `%(here)s` and `%(ENV_X)s` only.
+    let mut early_notes = Vec::new();
+    let mut early = |key: &str, default: i64| -> Result<i64, String> {
+        let Some(e) = section.get(key) else {
+            return Ok(default);
+        };
+        let plain = |name: &str| plain_name(name, p.here);
+        let (text, note) = expand_now(p, key, e, environ, &plain)?;
+        early_notes.extend(note.map(|n| (e, n)));
+        integer(&text).map_err(|m| format!("{}: {key}: {m}", p.at(e)))
     };
+    let own_priority = early("priority", DEFAULT_PRIORITY)?;
+    let numprocs_start = early("numprocs_start", 0)?;
     let (numprocs, numprocs_note) = numprocs_of(p, environ)?;
+    early_notes.extend(numprocs_note);
     let (group, group_priority) = groups
         .get(raw_name)
         .map(|(g, pr)| (g.as_str(), *pr))
-        .unwrap_or((raw_name, int_key("priority", DEFAULT_PRIORITY)?));
-    let prog = Program {
+        .unwrap_or((raw_name, own_priority));
+    let mut prog = Program {
         place: *p,
         environ,
         name: raw_name,
         group,
         numprocs,
-        numprocs_start: int_key("numprocs_start", 0)?,
-    };
-    let enabled = match section.get("autostart") {
-        Some(e) => boolean(&e.value).map_err(|m| format!("{}: autostart: {m}", p.at(e)))?,
-        None => true,
+        numprocs_start,
+        env: Vec::new(),
     };
     let mut svc = Service {
         place: *p,
-        name: service_name(raw_name),
+        name: match service_name(raw_name) {
+            // `main` is rinit's name for the `-- COMMAND` service.
+            name if name == crate::config::MAIN => format!("{name}-program"),
+            name => name,
+        },
         rank: Rank {
             group: group_priority,
-            own: int_key("priority", DEFAULT_PRIORITY)?,
-            enabled,
+            own: own_priority,
+            enabled: true,
         },
         after: Vec::new(),
         keys: Vec::new(),
         comments: Vec::new(),
     };
-    if let Some((entry, note)) = numprocs_note {
+    for (entry, note) in early_notes {
         svc.note(entry, &note);
     }
-    let mut done: Vec<&str> = vec!["priority", "numprocs", "autostart"];
+    prog.env = environment(&prog, inherited, &mut svc)?;
+    if let Some((e, text)) = prog.scalar("autostart", section.get("autostart"), &mut svc)? {
+        svc.rank.enabled = boolean(&text).map_err(|m| format!("{}: autostart: {m}", p.at(e)))?;
+    }
+    let mut done: Vec<&str> = vec![
+        "priority",
+        "numprocs",
+        "numprocs_start",
+        "autostart",
+        "environment",
+    ];
     exec_keys(&prog, &mut svc, &mut done)?;
-    if !enabled {
+    if !svc.rank.enabled {
         svc.set("enabled", "false".into());
     }
     restart_keys(&prog, &mut svc, &mut done)?;
     stop_keys(&prog, &mut svc, &mut done)?;
     process_keys(&prog, inherited, &mut svc, &mut done)?;
     log_keys(&prog, &mut svc, &mut done)?;
+    if numprocs_start != 0 && numprocs > 1 {
+        if let Some(e) = section.get("numprocs_start") {
+            svc.unmapped(
+                e,
+                reasons::program_key("numprocs_start").unwrap_or_default(),
+            );
+        }
+    }
     leftovers(section, &done, &mut svc);
     Ok(svc)
+}
+
+/// `environment` (its `%(ENV_X)s` from rinit's environment) over `[supervisord]`'s.
+fn environment(
+    prog: &Program,
+    inherited: &Inherited,
+    svc: &mut Service,
+) -> Result<Vec<(String, String)>, String> {
+    let mut env: BTreeMap<String, (usize, String)> = BTreeMap::new();
+    let mut order = 0;
+    let mut add = |k: String, v: String, env: &mut BTreeMap<String, (usize, String)>| {
+        order += 1;
+        env.insert(k, (order, v));
+    };
+    for (k, v) in &inherited.env {
+        add(k.clone(), v.clone(), &mut env);
+    }
+    let section = prog.place.section;
+    if let Some((e, text)) = prog.value("environment", section.get("environment"))? {
+        let pairs = words::environment_pairs(&text.text)
+            .map_err(|m| format!("{}: environment: {m}", prog.place.at(e)))?;
+        for (k, v) in pairs {
+            add(k, v, &mut env);
+        }
+        notes(svc, e, &text);
+    }
+    let mut pairs: Vec<(usize, String, String)> =
+        env.into_iter().map(|(k, (at, v))| (at, k, v)).collect();
+    pairs.sort();
+    Ok(pairs.into_iter().map(|(_, k, v)| (k, v)).collect())
 }
 
 /// A note for a line, to be added once the service exists.
@@ -373,7 +478,7 @@ fn expand_now(
     p: &Placed,
     key: &str,
     entry: &Entry,
-    environ: &Environ,
+    environ: &dyn Fn(&str) -> Option<String>,
     names: &dyn Fn(&str) -> Option<Value>,
 ) -> Result<(String, Option<String>), String> {
     let mut used = Vec::new();
@@ -411,8 +516,11 @@ fn exec_keys(prog: &Program, svc: &mut Service, done: &mut Vec<&str>) -> Result<
     };
     let argv = words::split_command(&command.text)
         .map_err(|m| format!("{}: command: {m}", prog.place.at(entry)))?;
-    if argv.is_empty() {
-        return Err(format!("{}: command is empty", prog.place.at(entry)));
+    if argv.first().is_none_or(|a| a.is_empty()) {
+        return Err(format!(
+            "{}: command: no program to run",
+            prog.place.at(entry)
+        ));
     }
     svc.set("exec", out::strings(&argv));
     for note in &command.notes {
@@ -445,10 +553,12 @@ fn exec_keys(prog: &Program, svc: &mut Service, done: &mut Vec<&str>) -> Result<
             text: section.text.clone(),
         };
         let name = svc.name.clone();
-        svc.note(
-            &header,
-            &format!("named {name}: rinit names are letters, digits and -_.@"),
-        );
+        let why = if prog.name == crate::config::MAIN {
+            "main is rinit's name for the command after --"
+        } else {
+            "rinit names are letters, digits and -_.@"
+        };
+        svc.note(&header, &format!("named {name}: {why}"));
     }
     Ok(())
 }
@@ -456,9 +566,9 @@ fn exec_keys(prog: &Program, svc: &mut Service, done: &mut Vec<&str>) -> Result<
 /// `autorestart` and `exitcodes` → `restart` and `success_codes`.
 fn restart_keys(prog: &Program, svc: &mut Service, done: &mut Vec<&str>) -> Result<(), String> {
     let section = prog.place.section;
-    let policy = match section.get("autorestart") {
+    let policy = match prog.scalar("autorestart", section.get("autorestart"), svc)? {
         None => "on-failure",
-        Some(e) => match e.value.trim().to_ascii_lowercase().as_str() {
+        Some((e, text)) => match text.trim().to_ascii_lowercase().as_str() {
             "unexpected" => "on-failure",
             "false" | "no" | "off" | "0" => "never",
             "true" | "yes" | "on" | "1" => "always",
@@ -472,9 +582,9 @@ fn restart_keys(prog: &Program, svc: &mut Service, done: &mut Vec<&str>) -> Resu
     };
     svc.set("restart", out::string(policy));
     done.push("autorestart");
-    if let Some(e) = section.get("exitcodes") {
+    if let Some((e, text)) = prog.scalar("exitcodes", section.get("exitcodes"), svc)? {
         let mut codes = Vec::new();
-        for code in e.value.split(',').map(str::trim).filter(|c| !c.is_empty()) {
+        for code in text.split(',').map(str::trim).filter(|c| !c.is_empty()) {
             match code.parse::<u8>() {
                 Ok(c) => codes.push(c.to_string()),
                 Err(_) => {
@@ -503,15 +613,15 @@ fn restart_keys(prog: &Program, svc: &mut Service, done: &mut Vec<&str>) -> Resu
 /// `stop_timeout`, `stop_mode`.
 fn stop_keys(prog: &Program, svc: &mut Service, done: &mut Vec<&str>) -> Result<(), String> {
     let section = prog.place.section;
-    if let Some(e) = section.get("stopsignal") {
-        let sig = signals::parse(e.value.trim())
+    if let Some((e, text)) = prog.scalar("stopsignal", section.get("stopsignal"), svc)? {
+        let sig = signals::parse(text.trim())
             .map_err(|m| format!("{}: stopsignal: {m}", prog.place.at(e)))?;
         svc.set("stop_signal", out::string(&signals::name(sig)));
         done.push("stopsignal");
     }
-    if let Some(e) = section.get("stopwaitsecs") {
+    if let Some((e, text)) = prog.scalar("stopwaitsecs", section.get("stopwaitsecs"), svc)? {
         let secs =
-            integer(&e.value).map_err(|m| format!("{}: stopwaitsecs: {m}", prog.place.at(e)))?;
+            integer(&text).map_err(|m| format!("{}: stopwaitsecs: {m}", prog.place.at(e)))?;
         let secs = u64::try_from(secs).map_err(|_| {
             format!(
                 "{}: stopwaitsecs: expected seconds, 0 or more",
@@ -527,15 +637,15 @@ fn stop_keys(prog: &Program, svc: &mut Service, done: &mut Vec<&str>) -> Result<
         }
         done.push("stopwaitsecs");
     }
-    let flag = |key: &str| -> Result<Option<(&Entry, bool)>, String> {
-        match section.get(key) {
-            Some(e) => boolean(&e.value)
+    let flag = |key: &str, svc: &mut Service| -> Result<Option<(&Entry, bool)>, String> {
+        match prog.scalar(key, section.get(key), svc)? {
+            Some((e, text)) => boolean(&text)
                 .map(|b| Some((e, b)))
                 .map_err(|m| format!("{}: {key}: {m}", prog.place.at(e))),
             None => Ok(None),
         }
     };
-    let as_group = flag("stopasgroup")?;
+    let as_group = flag("stopasgroup", svc)?;
     let mode = if as_group.is_some_and(|(_, b)| b) {
         "group"
     } else {
@@ -543,7 +653,7 @@ fn stop_keys(prog: &Program, svc: &mut Service, done: &mut Vec<&str>) -> Result<
     };
     svc.set("stop_mode", out::string(mode));
     done.push("stopasgroup");
-    if let Some((e, kill_group)) = flag("killasgroup")? {
+    if let Some((e, kill_group)) = flag("killasgroup", svc)? {
         if !kill_group {
             svc.note(
                 e,
@@ -563,13 +673,8 @@ fn process_keys(
     done: &mut Vec<&str>,
 ) -> Result<(), String> {
     let section = prog.place.section;
-    if let Some(e) = section.get("user") {
-        let names = |n: &str| prog.lookup(n);
-        let (user, note) = expand_now(&prog.place, "user", e, prog.environ, &names)?;
+    if let Some((_, user)) = prog.scalar("user", section.get("user"), svc)? {
         svc.set("user", out::string(user.trim()));
-        if let Some(note) = note {
-            svc.note(e, &note);
-        }
         done.push("user");
     }
     if let Some((e, dir)) = prog.value("directory", section.get("directory"))? {
@@ -586,29 +691,18 @@ fn process_keys(
         }
         done.push("directory");
     }
-    let umask = match section.get("umask") {
-        Some(e) => {
+    let umask = match prog.scalar("umask", section.get("umask"), svc)? {
+        Some((e, text)) => {
             done.push("umask");
-            Some(octal(&e.value).map_err(|m| format!("{}: umask: {m}", prog.place.at(e)))?)
+            Some(octal(&text).map_err(|m| format!("{}: umask: {m}", prog.place.at(e)))?)
         }
         None => inherited.umask,
     };
     if let Some(mask) = umask {
         svc.set("umask", out::string(&format!("{mask:04o}")));
     }
-    let mut env = inherited.env.clone();
-    if let Some((e, text)) = prog.value("environment", section.get("environment"))? {
-        let pairs = words::environment_pairs(&text.text)
-            .map_err(|m| format!("{}: environment: {m}", prog.place.at(e)))?;
-        for (key, value) in pairs {
-            env.retain(|(k, _)| *k != key);
-            env.push((key, value));
-        }
-        notes(svc, e, &text);
-        done.push("environment");
-    }
-    if !env.is_empty() {
-        svc.set("env", out::table(&env));
+    if !prog.env.is_empty() {
+        svc.set("env", out::table(&prog.env));
     }
     Ok(())
 }
@@ -629,20 +723,30 @@ enum Sink {
     /// `/dev/stdout` and its aliases: supervisord's own output.
     Console,
     Syslog,
+    /// A device or /proc file: written to, never rotated (supervisord's size check
+    /// never fires there).
+    Device(String),
     File(String),
 }
 
 fn sink(value: Option<&str>, here: &str) -> Sink {
-    match value.map(str::trim) {
-        None | Some("AUTO") => Sink::Auto,
-        Some("NONE") => Sink::Null,
-        Some("syslog") => Sink::Syslog,
-        Some("/dev/stdout" | "/dev/fd/1" | "/proc/self/fd/1" | "/proc/1/fd/1") => Sink::Console,
-        Some("/dev/stderr" | "/dev/fd/2" | "/proc/self/fd/2" | "/proc/1/fd/2") => Sink::Console,
-        Some(path) if path.starts_with('/') || path.starts_with("${") => {
-            Sink::File(path.to_string())
+    let Some(value) = value.map(str::trim) else {
+        return Sink::Auto;
+    };
+    match value.to_ascii_lowercase().as_str() {
+        "auto" => return Sink::Auto,
+        "none" | "off" | "/dev/null" => return Sink::Null,
+        "syslog" => return Sink::Syslog,
+        _ => {}
+    }
+    match value {
+        "/dev/stdout" | "/dev/fd/1" | "/proc/self/fd/1" | "/proc/1/fd/1" => Sink::Console,
+        "/dev/stderr" | "/dev/fd/2" | "/proc/self/fd/2" | "/proc/1/fd/2" => Sink::Console,
+        path if path.starts_with("/dev/") || path.starts_with("/proc/") => {
+            Sink::Device(path.to_string())
         }
-        Some(path) => Sink::File(format!("{here}/{path}")),
+        path if path.starts_with('/') || path.starts_with("${") => Sink::File(path.to_string()),
+        path => Sink::File(format!("{here}/{path}")),
     }
 }
 
@@ -653,16 +757,17 @@ fn log_keys(prog: &Program, svc: &mut Service, done: &mut Vec<&str>) -> Result<(
     let here = prog.place.here;
     let stdout = prog.value("stdout_logfile", section.get("stdout_logfile"))?;
     let out_sink = sink(stdout.as_ref().map(|(_, v)| v.text.as_str()), here);
-    let size = |key: &str, default: u64| -> Result<(Option<&Entry>, u64), String> {
-        match section.get(key) {
-            Some(e) => bytes(&e.value)
-                .map(|n| (Some(e), n))
-                .map_err(|m| format!("{}: {key}: {m}", prog.place.at(e))),
-            None => Ok((None, default)),
-        }
-    };
-    let (max_entry, max) = size("stdout_logfile_maxbytes", 50 << 20)?;
-    let (keep_entry, keep) = size("stdout_logfile_backups", 10)?;
+    let size =
+        |key: &str, default: u64, svc: &mut Service| -> Result<(Option<&Entry>, u64), String> {
+            match prog.scalar(key, section.get(key), svc)? {
+                Some((e, text)) => bytes(&text)
+                    .map(|n| (Some(e), n))
+                    .map_err(|m| format!("{}: {key}: {m}", prog.place.at(e))),
+                None => Ok((None, default)),
+            }
+        };
+    let (max_entry, max) = size("stdout_logfile_maxbytes", 50 << 20, svc)?;
+    let (keep_entry, keep) = size("stdout_logfile_backups", 10, svc)?;
     match (&out_sink, &stdout) {
         (Sink::Null, Some(_)) => svc.set("log", out::string("null")),
         (Sink::Console, Some((e, _))) => {
@@ -671,6 +776,10 @@ fn log_keys(prog: &Program, svc: &mut Service, done: &mut Vec<&str>) -> Result<(
         }
         (Sink::Auto, Some((e, _))) => svc.note(e, "AUTO: rinit's default, log = \"prefix\", shows the lines on its stdout and keeps the last ones for `rinit ctl logs`"),
         (Sink::Syslog, Some((e, _))) => svc.unmapped(e, "rinit does not write to syslog; the lines go to its stdout (log = \"prefix\")"),
+        (Sink::Device(path), Some((e, v))) => {
+            svc.set("log", out::string(path));
+            notes(svc, e, v);
+        }
         (Sink::File(path), Some((e, v))) => {
             svc.set("log", out::string(path));
             notes(svc, e, v);
@@ -680,14 +789,21 @@ fn log_keys(prog: &Program, svc: &mut Service, done: &mut Vec<&str>) -> Result<(
                 if max_entry.is_none() || keep_entry.is_none() {
                     svc.note(e, "rotated at supervisord's defaults where not given: stdout_logfile_maxbytes=50MB, stdout_logfile_backups=10");
                 }
+                if max < 4096 {
+                    svc.note(e, "log_max_size raised to 4K, rinit's smallest");
+                }
+                if keep > 100 {
+                    svc.note(e, "log_keep lowered to 100, rinit's largest");
+                }
             }
         }
         (_, None) => {}
     }
     done.push("stdout_logfile");
-    for (entry, default_ok) in [(max_entry, max == 0), (keep_entry, true)] {
+    let is_file = matches!(out_sink, Sink::File(_));
+    for (entry, value) in [(max_entry, max), (keep_entry, keep)] {
         let Some(e) = entry else { continue };
-        if !matches!(out_sink, Sink::File(_)) && !default_ok {
+        if !is_file && value != 0 {
             svc.unmapped(e, "rinit rotates only a log file (log = \"/path\")");
         }
         done.push(if e.key.starts_with("stdout_logfile_max") {
@@ -721,6 +837,15 @@ fn stderr_keys(
         prog.place.here,
     );
     let together = redirect || err_sink == *out_sink || matches!(err_sink, Sink::Auto);
+    let stdout_entry = section.get("stdout_logfile");
+    if let (false, Sink::Auto, Sink::File(_) | Sink::Device(_), Some(e)) =
+        (redirect, &err_sink, out_sink, stdout_entry)
+    {
+        svc.note(
+            e,
+            "stderr goes into it too (supervisord kept stderr apart, in an AUTO file)",
+        );
+    }
     let why = "rinit sends a service's stderr where its stdout goes (log); a separate stderr destination is not supported";
     for key in [
         "stderr_logfile",
@@ -745,12 +870,14 @@ fn stderr_keys(
 /// The lines no mapping took: a reason from [`reasons::program_key`], or "unknown"; and the earlier of
 /// two lines with one key.
 fn leftovers(section: &Section, done: &[&str], svc: &mut Service) {
+    let last_line: BTreeMap<&str, usize> = section
+        .entries
+        .iter()
+        .map(|e| (e.key.as_str(), e.line))
+        .collect();
     for entry in &section.entries {
-        let last = section
-            .get(&entry.key)
-            .is_some_and(|e| e.line == entry.line);
-        if !last {
-            let line = section.get(&entry.key).map(|e| e.line).unwrap_or(0);
+        let line = last_line.get(entry.key.as_str()).copied().unwrap_or(0);
+        if line != entry.line {
             svc.unmapped(entry, &format!("the same key again on line {line} wins"));
             continue;
         }
@@ -865,6 +992,14 @@ fn global_comments(p: &Placed) -> Vec<String> {
                 lines.push(out::comment(&format!("  not mapped: {why}")));
             }
         }
+    } else if name == "include" && p.included {
+        lines.push(at(p.section.line, &p.section.text));
+        lines.push(out::comment(
+            "  not mapped: an included file cannot include more (supervisord does not read it)",
+        ));
+        for e in entries {
+            lines.push(at(e.line, &e.text));
+        }
     } else if name == "include" {
         for e in entries.filter(|e| e.key != "files") {
             lines.push(at(e.line, &e.text));
@@ -885,6 +1020,7 @@ mod tests {
             label: "s.conf".into(),
             sections: crate::import::ini::parse(text).map_err(|e| e.message)?,
             unmatched: Vec::new(),
+            included: false,
         };
         let env: Vec<(String, String)> = env
             .iter()
@@ -1083,5 +1219,101 @@ mod tests {
             let e = convert_text(text, &[]).unwrap_err();
             assert!(e.starts_with(want), "{e} (wanted {want})");
         }
+    }
+
+    #[test]
+    fn log_destinations_map_as_supervisord_means_them() {
+        let text = "[program:a]\ncommand=a\nstdout_logfile=/dev/null\nstdout_logfile_maxbytes=1MB\n\
+            [program:b]\ncommand=b\nstdout_logfile=none\n\
+            [program:c]\ncommand=c\nstdout_logfile=Off\n\
+            [program:d]\ncommand=d\nstdout_logfile=/var/log/d.log\n\
+            [program:e]\ncommand=e\nstdout_logfile=/proc/1/fd/3\n\
+            [program:f]\ncommand=f\nstdout_logfile=/dev/stdout\nstdout_logfile_maxbytes=0\nstdout_logfile_backups=0\n";
+        let out = convert_text(text, &[]).unwrap();
+        for name in ["a", "b", "c"] {
+            let svc = service(&out, name);
+            assert_eq!(svc["log"].as_str(), Some("null"), "{name}: {out}");
+            assert!(
+                svc.get("log_max_size").is_none(),
+                "{name}: never rotate /dev/null"
+            );
+        }
+        assert!(out.contains("s.conf:4: stdout_logfile_maxbytes=1MB\n#   not mapped: rinit rotates only a log file"), "{out}");
+        let d = service(&out, "d");
+        assert_eq!(
+            d["log_max_size"].as_str(),
+            Some("50M"),
+            "supervisord's default"
+        );
+        assert_eq!(
+            d["log_keep"].as_integer(),
+            Some(10),
+            "supervisord's default"
+        );
+        assert!(out.contains("stderr goes into it too"), "{out}");
+        let e = service(&out, "e");
+        assert_eq!(e["log"].as_str(), Some("/proc/1/fd/3"));
+        assert!(e.get("log_max_size").is_none());
+        assert_eq!(service(&out, "f")["log"].as_str(), Some("prefix"));
+        assert!(
+            !out.contains("s.conf:20:"),
+            "maxbytes=0 with /dev/stdout is mapped: {out}"
+        );
+        assert!(
+            !out.contains("s.conf:21:"),
+            "backups=0 with /dev/stdout is mapped: {out}"
+        );
+    }
+
+    #[test]
+    fn env_names_come_from_environment_lines_first() {
+        let text = "[supervisord]\nenvironment=ROOT=\"/srv\"\n\
+            [program:app]\ncommand=run --port %(ENV_PORT)s --root %(ENV_ROOT)s --home %(ENV_HOME)s\n\
+            environment=PORT=\"8080\"\nautostart=%(ENV_START)s\n";
+        let out = convert_text(text, &[("START", "false")]).unwrap();
+        let app = service(&out, "app");
+        let exec: Vec<&str> = app["exec"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter_map(|v| v.as_str())
+            .collect();
+        assert_eq!(
+            exec,
+            [
+                "run", "--port", "8080", "--root", "/srv", "--home", "${HOME}"
+            ]
+        );
+        assert_eq!(
+            app["enabled"].as_bool(),
+            Some(false),
+            "booleans are expanded too"
+        );
+    }
+
+    #[test]
+    fn groups_name_and_order_their_programs() {
+        let text = "[group:web]\nprograms=nginx,php\npriority=1\n\
+            [program:nginx]\ncommand=nginx --tag %(group_name)s\npriority=900\n\
+            [program:php]\ncommand=php-fpm\npriority=800\n\
+            [program:db]\ncommand=postgres\npriority=100\n";
+        let out = convert_text(text, &[]).unwrap();
+        // The group's priority 1 puts both before db (100); inside it, php (800) first.
+        assert_eq!(service(&out, "nginx")["exec"][2].as_str(), Some("web"));
+        assert!(service(&out, "php").get("after").is_none(), "{out}");
+        assert_eq!(service(&out, "nginx")["after"][0].as_str(), Some("php"));
+        assert_eq!(service(&out, "db")["after"][0].as_str(), Some("nginx"));
+    }
+
+    #[test]
+    fn a_program_called_main_is_renamed() {
+        let out = convert_text("[program:main]\ncommand=app\n", &[]).unwrap();
+        assert!(service(&out, "main-program")["exec"].is_array());
+        assert!(
+            out.contains("note: named main-program: main is rinit's name"),
+            "{out}"
+        );
+        let e = convert_text("[program:a]\ncommand=''\n", &[]).unwrap_err();
+        assert!(e.contains("no program to run"), "{e}");
     }
 }
