@@ -23,6 +23,9 @@
 //!   a service that hangs.
 //! - SIGTERM and SIGINT end it (after `--cleanup-ms`, logging `DONE`), unless ignored;
 //!   every other signal is logged and survived, except `--exit-on SIG`.
+//! - `--hop`: never stay: with SIGTERM ignored, fork a child in a new
+//!   session and exit, and let the child do the same at once — a process that keeps
+//!   changing its pid and session, as a fork loop does, and that only SIGKILL ends.
 //! - `--orphans N`: make N double-forked orphans that exit at once (a zombie storm).
 //! - `--hold N`: make N double-forked orphans that live exactly as long as probe.
 //! - `--orphan-report FILE`: make one orphan that writes its new parent's pid to FILE.
@@ -60,6 +63,7 @@ struct Opts {
     fork_on_term: usize,
     own_pgrp: bool,
     daemonize: bool,
+    hop: bool,
 }
 
 fn sig(name: &str) -> i32 {
@@ -115,6 +119,7 @@ fn parse() -> Opts {
             "--fork-on-term" => o.fork_on_term = val().parse().unwrap(),
             "--own-pgrp" => o.own_pgrp = true,
             "--daemonize" => o.daemonize = true,
+            "--hop" => o.hop = true,
             other => panic!("probe: unknown option {other}"),
         }
     }
@@ -307,6 +312,19 @@ fn logged(log: Option<&str>, pid: &str, sig: i32) -> bool {
     })
 }
 
+/// `--hop`: SIGTERM ignored; at once and forever, a child in a new session takes over.
+fn hop(o: &Opts) -> ! {
+    unsafe { libc::signal(libc::SIGTERM, libc::SIG_IGN) };
+    record(o, "HOP");
+    loop {
+        if fork() != 0 {
+            unsafe { libc::_exit(0) };
+        }
+        unsafe { libc::setsid() };
+        std::thread::yield_now();
+    }
+}
+
 fn main() {
     let mut o = parse();
     let mut all = unsafe { std::mem::zeroed::<libc::sigset_t>() };
@@ -325,6 +343,9 @@ fn main() {
     }
     if o.own_pgrp {
         unsafe { libc::setpgid(0, 0) };
+    }
+    if o.hop {
+        hop(&o);
     }
     let last = make_family(&mut o);
     if !last {

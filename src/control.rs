@@ -236,6 +236,12 @@ pub struct ServiceStatus {
     /// `reloading` or `stopping`, as it said with sd_notify.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub notify: Option<String>,
+    /// From its cgroup (`memory.current`), where it has one with the memory controller.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub memory_bytes: Option<u64>,
+    /// From its cgroup (`cpu.stat` `usage_usec`): CPU time of its processes, in µs.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cpu_usec: Option<u64>,
 }
 
 /// A reply: one JSON object per line, `"ok"` first.
@@ -883,6 +889,16 @@ fn print_status(reply: &Value, services: &[Value]) {
                 .map(|t| format!("status: {t}")),
         );
         note.extend(s.get("health").map(health_note));
+        let mut usage = Vec::new();
+        if let Some(b) = s.get("memory_bytes").and_then(Value::as_f64) {
+            usage.push(format!("mem {:.1}M", b / 1048576.0));
+        }
+        if let Some(us) = s.get("cpu_usec").and_then(Value::as_f64) {
+            usage.push(format!("cpu {:.2}s", us / 1e6));
+        }
+        if !usage.is_empty() {
+            note.push(usage.join(", "));
+        }
         println!(
             "{:<16} {:<9} {:>7} {:>9} {:>8}  {:<14} {}",
             text("name"),
@@ -990,6 +1006,8 @@ mod tests {
                 reason: None,
                 health: None,
                 status_text: None,
+                memory_bytes: None,
+                cpu_usec: None,
                 notify: None,
             }],
         };

@@ -324,6 +324,10 @@ pub struct Run {
     pub creds: Option<Credentials>,
     /// Why this service cannot start at all (user/group under a non-root rinit).
     pub refusal: Option<String>,
+    /// Its cgroup, where rinit tracks services in cgroups (made at its first start).
+    pub group: Option<crate::cgroup::Group>,
+    /// Its group's OOM kills when this run began.
+    pub oom_kills_at_start: u64,
 }
 
 impl Run {

@@ -13,8 +13,10 @@
 //! feeds every stop a fresh [`Snapshot`] and the current time.
 
 use std::collections::{HashMap, VecDeque};
-use std::io;
+use std::fs::File;
+use std::io::{self, Read, Seek};
 use std::os::fd::{AsFd, BorrowedFd};
+use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
 use log::{debug, error, info, warn};
@@ -81,11 +83,13 @@ pub fn signal_time(now: Instant, delay: Duration, deadline: Instant) -> Instant 
 /// Whose processes a group stop is aimed at.
 #[derive(Clone, Debug)]
 pub enum Target {
-    /// A service: its main process's descendants and every process in its session.
+    /// A service: the processes of its cgroup where it has one, else its main process's
+    /// descendants and every process in its session.
     Service {
         main_pid: Option<i32>,
         session: i32,
         mode: StopMode,
+        cgroup: Option<PathBuf>,
     },
     /// Everything left in rinit's scope, with the ports and patterns that name targets.
     Sweep {
@@ -196,6 +200,11 @@ pub struct GroupStop {
     sweep_targets: Option<Targets>,
     sweep: Vec<SweepKill>,
     recheck: Recheck,
+    /// The service's `cgroup.events`, polled for "empty" (and read again each round,
+    /// which re-arms the poll).
+    events: Option<File>,
+    /// How many processes its cgroup held at the last look (0 without a cgroup).
+    in_group: usize,
 }
 
 impl GroupStop {
@@ -217,6 +226,41 @@ impl GroupStop {
             sweep_targets: None,
             sweep: Vec::new(),
             recheck: Recheck::default(),
+            events: None,
+            in_group: 0,
+        }
+        .with_events()
+    }
+
+    /// Open the cgroup's `cgroup.events` to poll, if the target has a cgroup.
+    fn with_events(mut self) -> GroupStop {
+        if let Target::Service {
+            cgroup: Some(dir), ..
+        } = &self.target
+        {
+            self.events = File::open(dir.join("cgroup.events")).ok();
+        }
+        self
+    }
+
+    /// The cgroup's `cgroup.events` fd, to poll with POLLPRI.
+    pub fn event_fd(&self) -> Option<BorrowedFd<'_>> {
+        self.events.as_ref().map(|f| f.as_fd())
+    }
+
+    /// Read `cgroup.events` again, which re-arms its poll.
+    fn rearm_events(&mut self) {
+        if let Some(f) = &mut self.events {
+            let mut text = String::new();
+            let _ = f.rewind().and_then(|()| f.read_to_string(&mut text));
+        }
+    }
+
+    /// The target's cgroup directory, if it has one.
+    fn cgroup(&self) -> Option<&Path> {
+        match &self.target {
+            Target::Service { cgroup, .. } => cgroup.as_deref(),
+            Target::Sweep { .. } => None,
         }
     }
 
@@ -238,13 +282,29 @@ impl GroupStop {
         Some(self.recheck.at.map_or(own, |at| at.min(own)))
     }
 
-    /// The members of this group in `snap`, deepest first.
-    fn members(&self, snap: &Snapshot, me: i32) -> Vec<i32> {
-        let mut members = match &self.target {
-            Target::Service {
-                main_pid, session, ..
-            } => snap.service_members(*main_pid, *session, me),
-            Target::Sweep { scope, .. } => snap.in_scope(*scope, me),
+    /// The members of this group in `snap`, deepest first. With a cgroup they are its
+    /// processes (and `in_group` says how many it has, in `snap` or not yet).
+    fn members(&mut self, snap: &Snapshot, me: i32) -> Vec<i32> {
+        let in_cgroup = self.cgroup().map(crate::cgroup::members_of);
+        let mut members = match (&self.target, in_cgroup) {
+            (Target::Service { .. }, Some(Ok(pids))) => {
+                self.in_group = pids.len();
+                let known: Vec<i32> = pids
+                    .into_iter()
+                    .filter(|p| snap.get(*p).is_some())
+                    .collect();
+                snap.deepest_first(known)
+            }
+            (
+                Target::Service {
+                    main_pid, session, ..
+                },
+                _,
+            ) => {
+                self.in_group = 0;
+                snap.service_members(*main_pid, *session, me)
+            }
+            (Target::Sweep { scope, .. }, _) => snap.in_scope(*scope, me),
         };
         // A running stop_exec is not one of the processes being stopped.
         members.retain(|pid| Some(*pid) != self.stop_exec_pid);
@@ -259,6 +319,7 @@ impl GroupStop {
                 main_pid,
                 session,
                 mode,
+                ..
             } => {
                 let is_main = Some(p.pid) == *main_pid;
                 if is_main && self.stop_exec_pid.is_some() {
@@ -277,6 +338,7 @@ impl GroupStop {
     /// signal time, escalate at the kill time, signal members not yet signalled (new
     /// forks included), and finish when nobody is left alive.
     pub fn advance(&mut self, snap: &Snapshot, me: i32, now: Instant, sys: &mut dyn Signaller) {
+        self.rearm_events();
         if self.is_done() || now < self.signal_at {
             return;
         }
@@ -298,6 +360,12 @@ impl GroupStop {
                 .iter()
                 .any(|p| p.pid == *pid && p.starttime == t.starttime)
         });
+        if alive.is_empty() && self.in_group > 0 {
+            // In the cgroup but not yet in the table (forked since the scan): look again
+            // soon, as for a process no pidfd watches.
+            self.recheck.update(self.in_group, self.in_group, now);
+            return;
+        }
         if alive.is_empty() {
             self.finished = Some(now);
             self.kill_stop_exec();
@@ -328,6 +396,12 @@ impl GroupStop {
                 alive.len(),
                 now.duration_since(self.signal_at).as_millis()
             );
+            // The whole cgroup at once: forks of this very moment too.
+            if let Some(dir) = self.cgroup() {
+                if let Err(e) = std::fs::write(dir.join("cgroup.kill"), "1") {
+                    debug!("{}: cgroup.kill: {e}", self.name);
+                }
+            }
             self.tracked.clear();
             self.kill_stop_exec();
         }
@@ -614,6 +688,14 @@ impl Shutdown {
 
     pub fn pidfds(&self) -> impl Iterator<Item = BorrowedFd<'_>> {
         self.current.iter().flat_map(|s| s.pidfds())
+    }
+
+    /// The `cgroup.events` of the stops under way, to poll with POLLPRI.
+    pub fn event_fds(&self) -> impl Iterator<Item = BorrowedFd<'_>> {
+        self.current
+            .iter()
+            .filter(|s| !s.is_done())
+            .filter_map(GroupStop::event_fd)
     }
 
     /// Drive the shutdown as far as it can go now. `scan` reads the process table; when
@@ -907,6 +989,7 @@ mod tests {
                 main_pid: Some(10),
                 session: 10,
                 mode,
+                cgroup: None,
             },
             signal: libc::SIGTERM,
             timeout: secs(5),
@@ -1110,6 +1193,7 @@ mod tests {
                 main_pid: Some(10),
                 session: 10,
                 mode: StopMode::Tree,
+                cgroup: None,
             },
             signal: libc::SIGTERM,
             timeout: DEFAULT_STOP_TIMEOUT,
@@ -1175,6 +1259,7 @@ mod tests {
                     main_pid: Some(pid),
                     session: pid,
                     mode: StopMode::Tree,
+                    cgroup: None,
                 },
                 signal: libc::SIGTERM,
                 timeout: DEFAULT_STOP_TIMEOUT,
@@ -1217,5 +1302,74 @@ mod tests {
         assert!(s.is_finished());
         let names: Vec<&str> = s.reports().iter().map(|r| r.name.as_str()).collect();
         assert_eq!(names.len(), 4, "{names:?}");
+    }
+
+    /// A directory that looks like a service's cgroup: `cgroup.procs` holding `pids`.
+    fn fake_cgroup(tag: &str, pids: &[i32]) -> PathBuf {
+        let dir = std::env::temp_dir().join(format!("rinit-fake-cg-{tag}-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let procs: String = pids.iter().map(|p| format!("{p}\n")).collect();
+        std::fs::write(dir.join("cgroup.procs"), procs).unwrap();
+        std::fs::write(dir.join("cgroup.events"), "populated 1\nfrozen 0\n").unwrap();
+        std::fs::write(dir.join("cgroup.kill"), "").unwrap();
+        dir
+    }
+
+    fn cgroup_stop(dir: &Path, t0: Instant) -> GroupStop {
+        let spec = StopSpec {
+            name: "svc".into(),
+            target: Target::Service {
+                main_pid: None,
+                session: 10,
+                mode: StopMode::Tree,
+                cgroup: Some(dir.to_path_buf()),
+            },
+            signal: libc::SIGTERM,
+            timeout: secs(5),
+            delay: Duration::ZERO,
+            stop_exec: None,
+        };
+        GroupStop::new(spec, t0, t0, t0 + secs(5))
+    }
+
+    #[test]
+    fn with_a_cgroup_its_members_are_the_service_and_sigkill_is_cgroup_kill() {
+        let t0 = Instant::now();
+        // 40 left the session and lost its parent: /proc tracking would not see it.
+        let dir = fake_cgroup("kill", &[40]);
+        let snap = Snapshot::from_procs(vec![proc(1, 0, 1, 'S'), proc(40, 1, 40, 'S')]);
+        let mut stop = cgroup_stop(&dir, t0);
+        assert!(stop.event_fd().is_some(), "cgroup.events is polled");
+        let mut sys = Recorder::default();
+        stop.advance(&snap, 1, t0, &mut sys);
+        assert_eq!(sys.stops(), vec![(40, libc::SIGTERM)]);
+        stop.advance(&snap, 1, t0 + secs(5), &mut sys);
+        assert_eq!(
+            std::fs::read_to_string(dir.join("cgroup.kill")).unwrap(),
+            "1"
+        );
+        assert!(sys.stops().contains(&(40, libc::SIGKILL)));
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn a_member_not_yet_in_the_table_keeps_the_stop_going() {
+        let t0 = Instant::now();
+        // Forked after the scan: in cgroup.procs, not in the snapshot.
+        let dir = fake_cgroup("unseen", &[41]);
+        let snap = Snapshot::from_procs(vec![proc(1, 0, 1, 'S')]);
+        let mut stop = cgroup_stop(&dir, t0);
+        let mut sys = Recorder::default();
+        stop.advance(&snap, 1, t0, &mut sys);
+        assert!(!stop.is_done(), "the group is not empty");
+        assert_eq!(
+            stop.next_deadline(),
+            Some(t0 + RECHECK_START),
+            "looked at again soon"
+        );
+        std::fs::write(dir.join("cgroup.procs"), "").unwrap();
+        stop.advance(&snap, 1, t0, &mut sys);
+        assert!(stop.is_done(), "an empty group is a finished stop");
+        std::fs::remove_dir_all(&dir).unwrap();
     }
 }

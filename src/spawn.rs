@@ -73,6 +73,9 @@ pub struct Spawn {
     watchdog_pid: bool,
     /// Limits and settings applied before exec (see [`Spawn::settings`]).
     settings: Settings,
+    /// The `cgroup.procs` of the service's cgroup: the child writes itself into it
+    /// first thing.
+    cgroup: Option<std::os::fd::OwnedFd>,
 }
 
 /// A service's process limits and settings (`limits`, `nice`, `umask`,
@@ -151,6 +154,7 @@ impl Spawn {
             foreground: false,
             watchdog_pid: false,
             settings: Settings::default(),
+            cgroup: None,
         })
     }
 
@@ -174,6 +178,12 @@ impl Spawn {
 
     pub fn settings(mut self, settings: Settings) -> Spawn {
         self.settings = settings;
+        self
+    }
+
+    /// Join the cgroup whose `cgroup.procs` `fd` is open for writing, before exec.
+    pub fn cgroup(mut self, fd: Option<std::os::fd::OwnedFd>) -> Spawn {
+        self.cgroup = fd;
         self
     }
 
@@ -279,6 +289,11 @@ impl Spawn {
     /// dispositions and an empty mask, stdio, no other fds, rinit's inherited fd limit,
     /// workdir, user. An error says what failed.
     fn prepare_child(&self, groups: Option<&[Gid]>) -> Result<(), (&'static [u8], Errno)> {
+        if let Some(fd) = &self.cgroup {
+            // "0" moves the writer: the child is in its service's group before anything
+            // it runs can fork.
+            nix::unistd::write(fd, b"0").map_err(|e| (&b"cannot join its cgroup: "[..], e))?;
+        }
         if self.foreground {
             // SIGTTOU is still ignored here (rinit's disposition), so a group that is not
             // yet in the foreground may take the terminal.

@@ -18,6 +18,7 @@ use std::time::{Duration, Instant};
 use log::{debug, error, info, warn};
 use nix::poll::{PollFd, PollFlags, PollTimeout, poll};
 
+mod cgroups;
 mod commands;
 
 use crate::config::{Config, Global, LogTarget, MAIN, ServiceConfig};
@@ -91,6 +92,8 @@ pub struct Supervisor {
     poll_fds: Vec<libc::pollfd>,
     /// poll(2) failed this many times in a row (see `poll_failed`).
     poll_failures: u32,
+    /// Where services get cgroups of their own; None: tracked through /proc.
+    cgroups: Option<crate::cgroup::Hierarchy>,
 }
 
 /// How long rinit waits on its signals alone after poll(2) failed, before trying again.
@@ -123,6 +126,7 @@ impl Supervisor {
             .map(|cfg| Ok(Service::new(cfg.clone(), Run::prepare(cfg)?)))
             .collect::<Result<Vec<_>, String>>()?;
         let notify = notify_socket_for(&config)?;
+        let cgroups = cgroups::choose(&config, vm);
         let mut output = Output::default();
         output.open();
         let null = std::fs::OpenOptions::new()
@@ -155,6 +159,7 @@ impl Supervisor {
             poll_tokens: Vec::new(),
             poll_fds: Vec::new(),
             poll_failures: 0,
+            cgroups,
         })
     }
 
@@ -390,6 +395,13 @@ impl Supervisor {
         let jobs = self.jobs.iter().flat_map(|j| j.plan.pidfds());
         for fd in stopping.chain(jobs) {
             add(Token::Other, fd, libc::POLLIN);
+        }
+        // A stopping service's cgroup.events: "empty" wakes the loop (the stop reads it
+        // again, which re-arms it).
+        let emptied = self.shutdown.iter().flat_map(Shutdown::event_fds);
+        let job_groups = self.jobs.iter().flat_map(|j| j.plan.event_fds());
+        for fd in emptied.chain(job_groups) {
+            add(Token::Other, fd, libc::POLLPRI);
         }
         if let Some(control) = &self.control {
             for (slot, fd, events) in control.poll_fds() {
@@ -655,10 +667,13 @@ impl Supervisor {
             self.end_for_good(i, State::Failed, refusal, now);
             return true;
         }
+        self.ensure_group(i);
+        let oom_kills = self.oom_kills(i);
         let result = self.spawn(i);
         let Some(svc) = self.services.get_mut(i) else {
             return false;
         };
+        svc.run.oom_kills_at_start = oom_kills;
         if let Err(e) = take(svc, Event::Start, now) {
             error!("{e}");
             return false;
@@ -738,10 +753,24 @@ impl Supervisor {
             .settings(settings_of(cfg))
             .workdir(cfg.workdir.as_deref())?
             .credentials(svc.run.creds.clone())
+            .cgroup(self.join_fd(svc))
             .spawn()
             .map_err(|e| format!("fork failed: {e}"))?;
         drop(file);
         Ok(pid)
+    }
+
+    /// The fd a service's child joins its cgroup with (None: no group, or it cannot be
+    /// opened — then the service runs tracked through /proc, and the log says why).
+    fn join_fd(&self, svc: &Service) -> Option<OwnedFd> {
+        let group = svc.run.group.as_ref()?;
+        match group.join_fd() {
+            Ok(fd) => Some(fd),
+            Err(e) => {
+                warn!("{}: cannot open its cgroup.procs: {e}", svc.name());
+                None
+            }
+        }
     }
 
     /// A starting service: ready yet, or too late?
@@ -830,6 +859,16 @@ impl Supervisor {
         svc.last_exit_note = svc.notified.failure.take();
         let was = svc.state();
         info!("{} exited: {status}", svc.name());
+        let oom = self.oom_reason(i, status == ExitStatus::Signal(libc::SIGKILL));
+        if let Some(oom) = &oom {
+            warn!("{}: {oom}", self.services.get(i).map_or("?", |s| s.name()));
+            if let Some(svc) = self.services.get_mut(i) {
+                svc.last_exit_note = Some(oom.clone());
+            }
+        }
+        let Some(svc) = self.services.get_mut(i) else {
+            return;
+        };
         if stopping || !matches!(was, State::Starting | State::Running | State::Paused) {
             return;
         }
@@ -842,10 +881,10 @@ impl Supervisor {
             self.restart_within_limit(i, now, "");
             return;
         }
-        let (to, reason) = if success {
-            (State::Exited, String::new())
-        } else {
-            (State::Failed, status.to_string())
+        let (to, reason) = match (success, oom) {
+            (true, _) => (State::Exited, String::new()),
+            (false, Some(oom)) => (State::Failed, format!("{status}: {oom}")),
+            (false, None) => (State::Failed, status.to_string()),
         };
         self.end_for_good(i, to, reason, now);
     }
@@ -894,9 +933,10 @@ impl Supervisor {
             };
             let pid = datagram.pid;
             let notice = notify::parse(&datagram.text);
-            let owner = self.services.iter().position(|s| {
-                s.state().is_live() && s.session.is_some_and(|sid| belongs_to(pid, s.pid, sid))
-            });
+            let owner = self
+                .services
+                .iter()
+                .position(|s| s.state().is_live() && is_of(s, pid));
             match owner {
                 Some(i) => self.on_notice(i, notice, now),
                 None if notice.ready => {
@@ -974,7 +1014,7 @@ impl Supervisor {
         let Some(svc) = self.services.get_mut(i) else {
             return;
         };
-        let ours = svc.session.is_some_and(|sid| belongs_to(pid, svc.pid, sid));
+        let ours = is_of(svc, pid);
         if !ours || pid == self.me {
             warn!(
                 "{}: MAINPID={pid} is not one of its processes; ignored",
@@ -1190,6 +1230,7 @@ impl Supervisor {
                 main_pid,
                 session,
                 mode: svc.cfg.stop_mode,
+                cgroup: svc.run.group.as_ref().map(|g| g.dir().to_path_buf()),
             },
             signal,
             timeout: svc.cfg.stop_timeout,
@@ -1226,6 +1267,7 @@ impl Supervisor {
     fn finish(&mut self) -> i32 {
         // Removes the control socket.
         self.control = None;
+        self.remove_groups();
         let now = Instant::now();
         for svc in &mut self.services {
             if svc.state() == State::Stopping {
@@ -1320,6 +1362,14 @@ enum Verdict {
     Ready,
     Wait,
     Blocked(String),
+}
+
+/// Is `pid` one of `svc`'s processes: in its cgroup, or in its session or below its
+/// main process?
+fn is_of(svc: &Service, pid: i32) -> bool {
+    let in_group = svc.run.group.as_ref().and_then(|g| g.members().ok());
+    in_group.is_some_and(|m| m.contains(&pid))
+        || svc.session.is_some_and(|sid| belongs_to(pid, svc.pid, sid))
 }
 
 /// Is `pid` one of a service's processes: in its session, or a descendant of its main?

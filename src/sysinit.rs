@@ -135,6 +135,14 @@ const EARLY_MOUNTS: &[MountSpec] = &[
         libc::MS_NOSUID | libc::MS_NODEV,
         "mode=0755",
     ),
+    // For cgroup tracking (src/cgroup.rs), where the kernel has cgroup v2.
+    (
+        "cgroup2",
+        "/sys/fs/cgroup",
+        "cgroup2",
+        libc::MS_NOSUID | libc::MS_NODEV | libc::MS_NOEXEC,
+        "",
+    ),
 ];
 
 /// Mount points listed in /proc/self/mountinfo (field 5), in mount order. Pure.
@@ -147,7 +155,7 @@ pub fn mount_points(mountinfo: &str) -> Vec<String> {
 }
 
 /// mountinfo escapes space, tab, newline and backslash as octal (`\040`).
-fn unescape_mount_path(s: &str) -> String {
+pub fn unescape_mount_path(s: &str) -> String {
     let mut out = String::new();
     let mut rest = s;
     while let Some(i) = rest.find('\\') {
@@ -407,7 +415,7 @@ mod tests {
             vec!["/", "/proc", "/dev", "/dev/pts", "/mnt/with space"]
         );
         let missing: Vec<&str> = missing_mounts(&points).iter().map(|m| m.1).collect();
-        assert_eq!(missing, vec!["/sys", "/dev/shm", "/run"]);
+        assert_eq!(missing, vec!["/sys", "/dev/shm", "/run", "/sys/fs/cgroup"]);
         assert_eq!(
             unmount_order(&points),
             vec!["/mnt/with space", "/dev/pts", "/dev", "/proc"]

@@ -152,7 +152,7 @@ fn initramfs(config: &str) -> Vec<u8> {
         &std::fs::read("/bin/busybox").unwrap(),
     );
     for applet in [
-        "sh", "sleep", "echo", "cat", "kill", "ls", "grep", "touch", "test", "hostname",
+        "sh", "sleep", "echo", "cat", "kill", "ls", "grep", "touch", "test", "hostname", "dd",
     ] {
         c.symlink(&format!("bin/{applet}"), "busybox");
     }
@@ -410,4 +410,54 @@ fn sigusr1_halts() {
         "{console}"
     );
     assert!(pos(&console, "shutdown report") < pos(&console, "reboot: System halted"));
+}
+
+#[test]
+fn cgroups_limit_memory_and_processes_and_report_an_oom_kill() {
+    let Some(_serial) = ready() else { return };
+    let config = r#"
+[service.hog]
+exec = "dd if=/dev/zero of=/dev/null bs=64M count=1"
+memory_max = "16M"
+
+[service.forker]
+shell = true
+exec = "for i in 1 2 3 4 5 6 7 8; do sleep 100 & done; echo MARK forked; wait"
+pids_max = 4
+
+[service.power]
+after = ["hog", "forker"]
+shell = true
+exec = "while ! /sbin/rinit ctl status hog | grep -q failed; do sleep 1; done; /sbin/rinit ctl status; cat /sys/fs/cgroup/forker/pids.max; kill -PWR 1; while :; do sleep 1 & wait; done"
+"#;
+    let mut vm = Vm::boot(config);
+    let (code, _, console) = vm.wait();
+    assert_eq!(code, 0, "{console}");
+    // rinit, PID 1, mounted cgroup2 and enabled the controllers for the services.
+    let line = console
+        .lines()
+        .find(|l| l.contains("cgroups: each service in its own group under /sys/fs/cgroup "))
+        .unwrap_or_else(|| panic!("no cgroups line:\n{console}"));
+    for controller in ["cpu", "memory", "pids"] {
+        assert!(line.contains(controller), "{line}");
+    }
+    assert!(
+        console.contains("hog: killed by the OOM killer (memory_max 16M)"),
+        "{console}"
+    );
+    assert!(
+        console
+            .contains("hog failed: killed by SIGKILL: killed by the OOM killer (memory_max 16M)"),
+        "an OOM kill is a failure, with its reason:\n{console}"
+    );
+    // Four processes at most: the shell and three sleeps; the other forks fail.
+    assert!(console.contains("power | 4"), "pids.max is 4:\n{console}");
+    assert!(
+        console.contains("can't fork") || console.contains("Resource temporarily unavailable"),
+        "{console}"
+    );
+    assert!(
+        console.contains("mem "),
+        "ctl status shows memory:\n{console}"
+    );
 }

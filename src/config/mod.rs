@@ -169,6 +169,9 @@ pub struct Global {
     /// A path for the sd_notify socket instead of an abstract name.
     #[serde(deserialize_with = "values::socket")]
     pub notify_socket: Option<PathBuf>,
+    /// `cgroups = "auto"` (true): track services in cgroups where rinit can; `"off"`.
+    #[serde(deserialize_with = "values::cgroups")]
+    pub cgroups: bool,
 }
 
 impl Default for Global {
@@ -180,6 +183,7 @@ impl Default for Global {
             control_socket: None,
             hostname: None,
             notify_socket: None,
+            cgroups: true,
         }
     }
 }
@@ -394,6 +398,18 @@ pub struct ServiceConfig {
     /// How many rotated files (`FILE.1` …) are kept.
     #[serde(deserialize_with = "values::keep")]
     pub log_keep: u32,
+    /// cgroup limits (applied where rinit tracks services in cgroups and the controller
+    /// exists): `memory.max`, `memory.high` in bytes, `pids.max`, `cpu.weight`, `cpu.max`.
+    #[serde(deserialize_with = "values::memory")]
+    pub memory_max: Option<u64>,
+    #[serde(deserialize_with = "values::memory")]
+    pub memory_high: Option<u64>,
+    #[serde(deserialize_with = "values::pids")]
+    pub pids_max: Option<u64>,
+    #[serde(deserialize_with = "values::cpu_weight")]
+    pub cpu_weight: Option<u32>,
+    #[serde(deserialize_with = "values::cpu_max")]
+    pub cpu_max: Option<String>,
 }
 
 /// The defaults of a service other than `main` (see [`ServiceConfig::new`]).
@@ -441,6 +457,11 @@ impl Default for ServiceConfig {
             log_timestamps: false,
             log_max_size: None,
             log_keep: 5,
+            memory_max: None,
+            memory_high: None,
+            pids_max: None,
+            cpu_weight: None,
+            cpu_max: None,
         }
     }
 }

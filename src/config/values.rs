@@ -416,6 +416,56 @@ pub fn file_size<'de, D: Deserializer<'de>>(d: D) -> Result<Option<u64>, D::Erro
     })
 }
 
+/// `memory_max`, `memory_high`: a size like `"64M"` (at least 1M), or `"max"` (no limit).
+pub fn memory<'de, D: Deserializer<'de>>(d: D) -> Result<Option<u64>, D::Error> {
+    checked(d, |v| {
+        if v.as_str() == Some("max") {
+            return Ok(None);
+        }
+        let bytes = match &v {
+            Value::Integer(n) => u64::try_from(*n).ok(),
+            Value::String(s) if s != "unlimited" && s != "infinity" => limit_number(s).ok(),
+            _ => None,
+        };
+        match bytes {
+            Some(b) if b >= 1 << 20 => Ok(Some(b)),
+            _ => Err(format!(
+                "expected a size like \"64M\" (at least 1M) or \"max\", found {v}"
+            )),
+        }
+    })
+}
+
+/// `pids_max`: 1 or more processes, or `"max"`.
+pub fn pids<'de, D: Deserializer<'de>>(d: D) -> Result<Option<u64>, D::Error> {
+    checked(d, |v| match v {
+        Value::String(s) if s == "max" => Ok(None),
+        other => int_in(other, 1..=4_194_304, "a number of processes").map(|n| Some(n as u64)),
+    })
+}
+
+/// `cpu_weight`: 1 to 10000 (100 is the default share).
+pub fn cpu_weight<'de, D: Deserializer<'de>>(d: D) -> Result<Option<u32>, D::Error> {
+    checked(d, |v| {
+        int_in(v, 1..=10_000, "a weight").map(|n| Some(n as u32))
+    })
+}
+
+/// `cpu_max`: `"50%"` of one CPU, `"QUOTA PERIOD"` in µs, or `"max"`; kept as `cpu.max`
+/// wants it.
+pub fn cpu_max<'de, D: Deserializer<'de>>(d: D) -> Result<Option<String>, D::Error> {
+    checked_str(d, |t| crate::cgroup::cpu_max(t).map(Some))
+}
+
+/// `[rinit] cgroups`: `"auto"` (use them where rinit can) or `"off"`.
+pub fn cgroups<'de, D: Deserializer<'de>>(d: D) -> Result<bool, D::Error> {
+    checked_str(d, |t| match t {
+        "auto" => Ok(true),
+        "off" => Ok(false),
+        other => Err(format!("expected \"auto\" or \"off\", found {other:?}")),
+    })
+}
+
 /// An integer in `range`, or "expected WHAT from A to B". Pure.
 fn int_in(v: Value, range: std::ops::RangeInclusive<i64>, what: &str) -> Result<i64, String> {
     match v {

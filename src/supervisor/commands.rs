@@ -105,6 +105,7 @@ impl Supervisor {
 
     fn remove_service(&mut self, i: usize) {
         if i < self.services.len() {
+            self.drop_group(i);
             self.services.remove(i);
             self.rebuild_graph();
         }
@@ -244,8 +245,16 @@ impl Supervisor {
         let services = self
             .services
             .iter()
-            .filter(|s| only.is_none_or(|n| named(s, n)))
-            .map(|s| service_json(s, now))
+            .enumerate()
+            .filter(|(_, s)| only.is_none_or(|n| named(s, n)))
+            .map(|(i, s)| {
+                let (memory_bytes, cpu_usec) = self.usage(i);
+                ServiceStatus {
+                    memory_bytes,
+                    cpu_usec,
+                    ..service_json(s, now)
+                }
+            })
             .collect();
         let (phase, seconds_left) = match &self.shutdown {
             Some(sd) => (
@@ -379,7 +388,15 @@ impl Supervisor {
         self.ctl_stop(name, After::Start)
     }
 
-    /// SIGSTOP (pause) or SIGCONT (resume) every process of a service.
+    /// Pause (`cgroup.freeze`, else SIGSTOP) or resume (thaw, else SIGCONT) a service.
+    fn pause_or_resume(&mut self, i: usize, pause: bool) -> usize {
+        match self.freeze(i, pause) {
+            Some(n) => n,
+            None => self.signal_tree(i, if pause { libc::SIGSTOP } else { libc::SIGCONT }),
+        }
+    }
+
+    /// A signal to every process of a service: its cgroup's, else its tree's.
     fn signal_tree(&mut self, i: usize, sig: i32) -> usize {
         let Some(svc) = self.services.get(i) else {
             return 0;
@@ -392,7 +409,11 @@ impl Supervisor {
                 return 0;
             }
         };
-        let members = snap.service_members(svc.pid, session, self.me);
+        let in_group = svc.run.group.as_ref().and_then(|g| g.members().ok());
+        let members = match in_group {
+            Some(pids) => snap.deepest_first(pids),
+            None => snap.service_members(svc.pid, session, self.me),
+        };
         snap.alive(&members)
             .filter(|p| crate::pidfd::send_checked(p.pid, p.starttime, sig, false).is_ok())
             .count()
@@ -408,7 +429,7 @@ impl Supervisor {
             ));
         }
         take(svc, Event::Pause, Instant::now())?;
-        let n = self.signal_tree(i, libc::SIGSTOP);
+        let n = self.pause_or_resume(i, true);
         Ok(format!("paused {name} ({n} process(es))"))
     }
 
@@ -425,7 +446,7 @@ impl Supervisor {
             Event::Resume
         };
         take(svc, event, Instant::now())?;
-        let n = self.signal_tree(i, libc::SIGCONT);
+        let n = self.pause_or_resume(i, false);
         Ok(format!("resumed {name} ({n} process(es))"))
     }
 
@@ -806,5 +827,7 @@ fn service_json(s: &Service, now: Instant) -> ServiceStatus {
         health: s.health_status(),
         status_text: s.notified.status.clone(),
         notify: s.notified.phase.map(String::from),
+        memory_bytes: None,
+        cpu_usec: None,
     }
 }

@@ -1,0 +1,435 @@
+//! cgroup v2 tracking, where rinit may create groups: each service runs in a group of its
+//! own, so the kernel says exactly which processes are the service's (a double-forked,
+//! `setsid` daemon stays in it), when it is empty (`cgroup.events`, watched in the event
+//! loop), kills it whole (`cgroup.kill`), freezes it (`cgroup.freeze`) and limits it
+//! (`memory.max`, `pids.max`, `cpu.max`, …).
+//!
+//! [`Hierarchy::set_up`] finds the cgroup2 mount in /proc/self/mountinfo (hybrid hosts
+//! mount it at /sys/fs/cgroup/unified) and rinit's own group in /proc/self/cgroup. If
+//! rinit is alone in its group, the services' groups are made in it — after rinit moves
+//! itself into `init/` when controllers are to be enabled (the no-internal-processes
+//! rule); if others share it (rinit under a shell, a test harness), in a group of its
+//! own below, `rinit.N`. Anything that fails means /proc tracking, as before.
+//!
+//! The parsing (mountinfo, /proc/PID/cgroup, keyed files, `cpu_max`) is pure and
+//! unit-tested; the rest is small file operations.
+
+use std::fs::{self, File, OpenOptions};
+use std::io::{self, Read, Seek, Write};
+use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
+use std::path::{Path, PathBuf};
+
+/// The controllers rinit enables for the services' groups, where available.
+pub const CONTROLLERS: [&str; 3] = ["cpu", "memory", "pids"];
+
+/// The cgroup2 mount in mountinfo text: (mount point, the mounted root inside the
+/// hierarchy). Paths are unescaped (`\040` is a space).
+pub fn mount_point(mountinfo: &str) -> Option<(PathBuf, String)> {
+    mountinfo.lines().find_map(|line| {
+        let (before, after) = line.split_once(" - ")?;
+        if after.split_whitespace().next()? != "cgroup2" {
+            return None;
+        }
+        let fields: Vec<&str> = before.split_whitespace().collect();
+        let root = crate::sysinit::unescape_mount_path(fields.get(3)?);
+        let point = crate::sysinit::unescape_mount_path(fields.get(4)?);
+        Some((PathBuf::from(point), root))
+    })
+}
+
+/// The v2 group in /proc/PID/cgroup text: the path after `0::`.
+pub fn own_path(proc_cgroup: &str) -> Option<String> {
+    proc_cgroup
+        .lines()
+        .find_map(|l| l.strip_prefix("0::"))
+        .map(str::to_string)
+}
+
+/// The directory of group `path` (from /proc/PID/cgroup) under a mount of `root`.
+pub fn group_dir(mount: &Path, root: &str, path: &str) -> Option<PathBuf> {
+    let inside = if root == "/" {
+        path
+    } else {
+        path.strip_prefix(root)?
+    };
+    let inside = inside.trim_start_matches('/');
+    if inside.split('/').any(|part| part == "..") {
+        return None;
+    }
+    Some(if inside.is_empty() {
+        mount.to_path_buf()
+    } else {
+        mount.join(inside)
+    })
+}
+
+/// A number from a flat keyed file (`cgroup.events`, `memory.events`, `cpu.stat`):
+/// lines of `key value`.
+pub fn keyed(text: &str, key: &str) -> Option<u64> {
+    text.lines().find_map(|l| {
+        let (k, v) = l.split_once(' ')?;
+        (k == key).then(|| v.trim().parse().ok()).flatten()
+    })
+}
+
+/// `cpu_max` as `cpu.max` wants it: `"50%"` of one CPU → `"50000 100000"`, `"250%"` →
+/// `"250000 100000"`, `"QUOTA PERIOD"` in µs as it is, `"max"`.
+pub fn cpu_max(text: &str) -> Result<String, String> {
+    let t = text.trim();
+    if t == "max" {
+        return Ok("max 100000".into());
+    }
+    if let Some(pct) = t.strip_suffix('%') {
+        return match pct.trim().parse::<u64>() {
+            Ok(p) if (1..=100_000).contains(&p) => Ok(format!("{} 100000", p * 1000)),
+            _ => Err(format!(
+                "{t:?}: expected a percentage of one CPU like \"50%\" (1% to 100000%)"
+            )),
+        };
+    }
+    let parts: Vec<&str> = t.split_whitespace().collect();
+    match parts.as_slice() {
+        [quota, period] => {
+            let period_ok = period
+                .parse::<u64>()
+                .is_ok_and(|p| (1000..=1_000_000).contains(&p));
+            let quota_ok = *quota == "max" || quota.parse::<u64>().is_ok_and(|q| q >= 1000);
+            if quota_ok && period_ok {
+                Ok(format!("{quota} {period}"))
+            } else {
+                Err(format!(
+                    "{t:?}: expected \"QUOTA PERIOD\" in microseconds (quota at least 1000 or max, period 1000 to 1000000)"
+                ))
+            }
+        }
+        _ => Err(format!(
+            "{t:?}: expected a percentage like \"50%\", \"QUOTA PERIOD\" in microseconds, or \"max\""
+        )),
+    }
+}
+
+/// Where rinit makes the services' groups.
+#[derive(Debug)]
+pub struct Hierarchy {
+    root: PathBuf,
+    /// rinit made `root` (and removes it at exit).
+    made_root: bool,
+    /// Controllers enabled for the services' groups.
+    controllers: Vec<String>,
+}
+
+impl Hierarchy {
+    /// Find the hierarchy and prepare the services' parent group, or say why not. `vm`:
+    /// rinit is the machine's init, so the whole hierarchy is its own.
+    pub fn set_up(vm: bool) -> Result<Hierarchy, String> {
+        let mountinfo = fs::read_to_string("/proc/self/mountinfo")
+            .map_err(|e| format!("cannot read /proc/self/mountinfo: {e}"))?;
+        let (mount, mount_root) = mount_point(&mountinfo).ok_or("no cgroup2 mount")?;
+        let own = fs::read_to_string("/proc/self/cgroup")
+            .map_err(|e| format!("cannot read /proc/self/cgroup: {e}"))?;
+        let own = own_path(&own).ok_or("not in a cgroup v2 group")?;
+        let dir = group_dir(&mount, &mount_root, &own).ok_or_else(|| {
+            format!(
+                "own group {own} is outside the mount at {}",
+                mount.display()
+            )
+        })?;
+        let me = std::process::id().to_string();
+        let procs = fs::read_to_string(dir.join("cgroup.procs"))
+            .map_err(|e| format!("cannot read {}: {e}", dir.join("cgroup.procs").display()))?;
+        let alone = procs.split_whitespace().all(|p| p == me);
+        let hierarchy = if vm || alone {
+            Self::in_own(dir)?
+        } else {
+            Self::below(&dir)?
+        };
+        Ok(hierarchy)
+    }
+
+    /// rinit is alone in `dir`: the services' groups go in it. To enable controllers
+    /// for them, rinit first moves itself into `dir/init` (unless `dir` is the
+    /// hierarchy's root, which may hold processes).
+    fn in_own(dir: PathBuf) -> Result<Hierarchy, String> {
+        let wanted = available(&dir);
+        let is_root = !dir.join("cgroup.events").exists();
+        if !wanted.is_empty() && !is_root {
+            let init = dir.join("init");
+            mkdir(&init)?;
+            fs::write(init.join("cgroup.procs"), std::process::id().to_string())
+                .map_err(|e| format!("cannot move rinit into {}: {e}", init.display()))?;
+        }
+        let controllers = enable(&dir, &wanted);
+        // Proves the directory is writable before anything depends on it.
+        let probe = dir.join(format!("rinit-probe.{}", std::process::id()));
+        mkdir(&probe)?;
+        let _ = fs::remove_dir(&probe);
+        Ok(Hierarchy {
+            root: dir,
+            made_root: false,
+            controllers,
+        })
+    }
+
+    /// Others share `dir`: rinit makes a group of its own below it, with the controllers
+    /// `dir` already hands down.
+    fn below(dir: &Path) -> Result<Hierarchy, String> {
+        let stamp = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map(|d| d.as_nanos())
+            .unwrap_or_default();
+        let mut last = String::new();
+        for n in 0..16u128 {
+            let root = dir.join(format!("rinit.{}", stamp + n));
+            match fs::create_dir(&root) {
+                Ok(()) => {
+                    let wanted = available(&root);
+                    let controllers = enable(&root, &wanted);
+                    return Ok(Hierarchy {
+                        root,
+                        made_root: true,
+                        controllers,
+                    });
+                }
+                Err(e) if e.kind() == io::ErrorKind::AlreadyExists => continue,
+                Err(e) => {
+                    last = format!("cannot create a group in {}: {e}", dir.display());
+                    break;
+                }
+            }
+        }
+        Err(last)
+    }
+
+    pub fn root(&self) -> &Path {
+        &self.root
+    }
+
+    pub fn controllers(&self) -> &[String] {
+        &self.controllers
+    }
+
+    pub fn has(&self, controller: &str) -> bool {
+        self.controllers.iter().any(|c| c == controller)
+    }
+
+    /// The group of service `name` (made if missing; one left from an earlier run of
+    /// the same name is reused).
+    pub fn group(&self, name: &str) -> io::Result<Group> {
+        if name.is_empty() || name.contains('/') || name.starts_with('.') {
+            return Err(io::Error::from(io::ErrorKind::InvalidInput));
+        }
+        let dir = self.root.join(name);
+        match fs::create_dir(&dir) {
+            Ok(()) => {}
+            Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {}
+            Err(e) => return Err(e),
+        }
+        Group::open(dir)
+    }
+
+    /// Remove the group rinit made for the services (each must be removed first).
+    pub fn remove(&self) {
+        if self.made_root {
+            let _ = fs::remove_dir(&self.root);
+        }
+    }
+}
+
+/// The wanted controllers `dir` offers its children.
+fn available(dir: &Path) -> Vec<String> {
+    let offered = fs::read_to_string(dir.join("cgroup.controllers")).unwrap_or_default();
+    CONTROLLERS
+        .iter()
+        .filter(|c| offered.split_whitespace().any(|o| o == **c))
+        .map(|c| c.to_string())
+        .collect()
+}
+
+/// Enable `wanted` for `dir`'s children, one at a time (one refused does not stop the
+/// others); the ones now enabled.
+fn enable(dir: &Path, wanted: &[String]) -> Vec<String> {
+    for c in wanted {
+        if let Err(e) = fs::write(dir.join("cgroup.subtree_control"), format!("+{c}")) {
+            log::debug!("cgroups: cannot enable {c} in {}: {e}", dir.display());
+        }
+    }
+    let enabled = fs::read_to_string(dir.join("cgroup.subtree_control")).unwrap_or_default();
+    enabled.split_whitespace().map(str::to_string).collect()
+}
+
+fn mkdir(dir: &Path) -> Result<(), String> {
+    match fs::create_dir(dir) {
+        Ok(()) => Ok(()),
+        Err(e) if e.kind() == io::ErrorKind::AlreadyExists => Ok(()),
+        Err(e) => Err(format!("cannot create {}: {e}", dir.display())),
+    }
+}
+
+/// One service's group.
+#[derive(Debug)]
+pub struct Group {
+    dir: PathBuf,
+    /// `cgroup.events`, kept open: poll(2) on it (POLLPRI) says when it changed.
+    events: File,
+}
+
+impl Group {
+    fn open(dir: PathBuf) -> io::Result<Group> {
+        let events = File::open(dir.join("cgroup.events"))?;
+        Ok(Group { dir, events })
+    }
+
+    pub fn dir(&self) -> &Path {
+        &self.dir
+    }
+
+    /// `cgroup.procs` open for writing, for a child to join with before exec.
+    pub fn join_fd(&self) -> io::Result<OwnedFd> {
+        let file = OpenOptions::new()
+            .write(true)
+            .open(self.dir.join("cgroup.procs"))?;
+        Ok(file.into())
+    }
+
+    /// The fd to poll (POLLPRI) for a change of `populated` or `frozen`.
+    pub fn events_fd(&self) -> BorrowedFd<'_> {
+        self.events.as_fd()
+    }
+
+    /// `cgroup.events` read again (which also re-arms its poll): (populated, frozen).
+    pub fn events(&mut self) -> io::Result<(bool, bool)> {
+        self.events.rewind()?;
+        let mut text = String::new();
+        self.events.read_to_string(&mut text)?;
+        Ok((
+            keyed(&text, "populated").unwrap_or(0) != 0,
+            keyed(&text, "frozen").unwrap_or(0) != 0,
+        ))
+    }
+
+    /// The pids in the group (in rinit's PID namespace; 0 for those outside it).
+    pub fn members(&self) -> io::Result<Vec<i32>> {
+        members_of(&self.dir)
+    }
+
+    /// `cgroup.kill`: SIGKILL to every process of the group at once (Linux 5.14+).
+    /// False where the kernel has no such file.
+    pub fn kill(&self) -> io::Result<bool> {
+        write_if_present(&self.dir.join("cgroup.kill"), "1")
+    }
+
+    /// `cgroup.freeze`; false where the kernel has no such file.
+    pub fn freeze(&self, frozen: bool) -> io::Result<bool> {
+        write_if_present(
+            &self.dir.join("cgroup.freeze"),
+            if frozen { "1" } else { "0" },
+        )
+    }
+
+    /// Write one interface file (`memory.max`, …).
+    pub fn set(&self, file: &str, value: &str) -> io::Result<()> {
+        let mut f = OpenOptions::new().write(true).open(self.dir.join(file))?;
+        f.write_all(value.as_bytes())
+    }
+
+    /// A number from a keyed file, or a one-number file with `key` empty.
+    pub fn read(&self, file: &str, key: &str) -> Option<u64> {
+        let text = fs::read_to_string(self.dir.join(file)).ok()?;
+        if key.is_empty() {
+            text.trim().parse().ok()
+        } else {
+            keyed(&text, key)
+        }
+    }
+
+    /// Remove the (empty) group.
+    pub fn remove(&self) -> io::Result<()> {
+        fs::remove_dir(&self.dir)
+    }
+}
+
+/// The pids in the group at `dir`.
+pub fn members_of(dir: &Path) -> io::Result<Vec<i32>> {
+    let text = fs::read_to_string(dir.join("cgroup.procs"))?;
+    Ok(text
+        .split_whitespace()
+        .filter_map(|p| p.parse().ok())
+        .filter(|&p: &i32| p > 0)
+        .collect())
+}
+
+fn write_if_present(path: &Path, value: &str) -> io::Result<bool> {
+    match OpenOptions::new().write(true).open(path) {
+        Ok(mut f) => f.write_all(value.as_bytes()).map(|()| true),
+        Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(false),
+        Err(e) => Err(e),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const HYBRID: &str = "\
+22 1 0:21 / /sys rw,nosuid - sysfs sysfs rw
+31 22 0:26 / /sys/fs/cgroup ro,nosuid - tmpfs tmpfs ro,mode=755
+41 31 0:38 / /sys/fs/cgroup/unified rw,relatime - cgroup2 cgroup2 rw
+42 31 0:39 / /sys/fs/cgroup/memory rw - cgroup cgroup rw,memory
+";
+
+    #[test]
+    fn finds_the_cgroup2_mount_wherever_it_is() {
+        let (point, root) = mount_point(HYBRID).unwrap();
+        assert_eq!(point, PathBuf::from("/sys/fs/cgroup/unified"));
+        assert_eq!(root, "/");
+        let unified =
+            "30 25 0:26 / /sys/fs/cgroup rw,nosuid shared:4 - cgroup2 cgroup2 rw,nsdelegate\n";
+        assert_eq!(
+            mount_point(unified).unwrap().0,
+            PathBuf::from("/sys/fs/cgroup")
+        );
+        let spaced = "30 25 0:26 /a\\040b /mnt/my\\040cg rw - cgroup2 none rw\n";
+        assert_eq!(
+            mount_point(spaced).unwrap(),
+            (PathBuf::from("/mnt/my cg"), "/a b".to_string())
+        );
+        assert_eq!(mount_point("22 1 0:21 / /sys rw - sysfs sysfs rw\n"), None);
+        assert_eq!(mount_point("garbage\n - cgroup2\n"), None);
+    }
+
+    #[test]
+    fn reads_the_own_group_and_places_it_under_the_mount() {
+        let text = "12:memory:/docker/abc\n0::/system.slice/app.service\n";
+        assert_eq!(own_path(text).as_deref(), Some("/system.slice/app.service"));
+        assert_eq!(own_path("4:memory:/x\n"), None);
+        let mount = Path::new("/sys/fs/cgroup");
+        assert_eq!(group_dir(mount, "/", "/"), Some(mount.to_path_buf()));
+        assert_eq!(
+            group_dir(mount, "/", "/a/b"),
+            Some(PathBuf::from("/sys/fs/cgroup/a/b"))
+        );
+        // A container that sees a subtree mounted: its path starts with the root.
+        assert_eq!(
+            group_dir(mount, "/docker/abc", "/docker/abc/init"),
+            Some(PathBuf::from("/sys/fs/cgroup/init"))
+        );
+        assert_eq!(group_dir(mount, "/docker/abc", "/other"), None);
+        assert_eq!(group_dir(mount, "/", "/../etc"), None);
+    }
+
+    #[test]
+    fn keyed_files_and_cpu_max() {
+        let events = "populated 1\nfrozen 0\n";
+        assert_eq!(keyed(events, "populated"), Some(1));
+        assert_eq!(keyed(events, "frozen"), Some(0));
+        assert_eq!(keyed(events, "nope"), None);
+        assert_eq!(keyed("oom 0\noom_kill 2\n", "oom_kill"), Some(2));
+        assert_eq!(cpu_max("50%").unwrap(), "50000 100000");
+        assert_eq!(cpu_max(" 250% ").unwrap(), "250000 100000");
+        assert_eq!(cpu_max("20000 100000").unwrap(), "20000 100000");
+        assert_eq!(cpu_max("max").unwrap(), "max 100000");
+        for bad in ["0%", "x%", "50", "1 2 3", "500 100000", "1000 10", ""] {
+            assert!(cpu_max(bad).is_err(), "{bad}");
+        }
+    }
+}

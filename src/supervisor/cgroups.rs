@@ -1,0 +1,224 @@
+//! The supervisor's side of cgroup tracking (src/cgroup.rs): the mode, chosen once at
+//! start and said once in the log; each service's group, made at its first start with
+//! its limits; the join fd its child writes itself into before exec; freezing; usage for
+//! `ctl status`; an OOM kill as the reason of an exit; and removing the groups at exit.
+
+use log::{info, warn};
+
+use super::Supervisor;
+use crate::cgroup::{Group, Hierarchy};
+use crate::config::{Config, ServiceConfig};
+
+/// The limit keys, the controller each needs, and the interface file it writes.
+const LIMITS: [(&str, &str, &str); 5] = [
+    ("memory_max", "memory", "memory.max"),
+    ("memory_high", "memory", "memory.high"),
+    ("pids_max", "pids", "pids.max"),
+    ("cpu_weight", "cpu", "cpu.weight"),
+    ("cpu_max", "cpu", "cpu.max"),
+];
+
+/// `key`'s value for `cfg`, as its interface file wants it; None if not set.
+fn limit_value(cfg: &ServiceConfig, key: &str) -> Option<String> {
+    match key {
+        "memory_max" => cfg.memory_max.map(|b| b.to_string()),
+        "memory_high" => cfg.memory_high.map(|b| b.to_string()),
+        "pids_max" => cfg.pids_max.map(|n| n.to_string()),
+        "cpu_weight" => cfg.cpu_weight.map(|w| w.to_string()),
+        "cpu_max" => cfg.cpu_max.clone(),
+        _ => None,
+    }
+}
+
+/// Track services in cgroups? `[rinit] cgroups = "off"` or `RINIT_CGROUPS=off` says no;
+/// otherwise wherever rinit can make groups. Said once in the log, and so is every limit
+/// that cannot apply (naming the key and the services).
+pub(super) fn choose(config: &Config, vm: bool) -> Option<Hierarchy> {
+    let off_by_env = std::env::var("RINIT_CGROUPS").is_ok_and(|v| v == "off");
+    let hierarchy = if !config.rinit.cgroups || off_by_env {
+        info!("cgroups: off; tracking services through /proc");
+        None
+    } else {
+        match Hierarchy::set_up(vm) {
+            Ok(h) => {
+                let controllers = match h.controllers() {
+                    [] => "none".to_string(),
+                    list => list.join(" "),
+                };
+                info!(
+                    "cgroups: each service in its own group under {} (controllers: {controllers})",
+                    h.root().display()
+                );
+                Some(h)
+            }
+            Err(why) => {
+                info!("cgroups: not used ({why}); tracking services through /proc");
+                None
+            }
+        }
+    };
+    for (key, controller, _) in LIMITS {
+        let users: Vec<&str> = config
+            .services
+            .iter()
+            .filter(|s| limit_value(s, key).is_some())
+            .map(|s| s.name.as_str())
+            .collect();
+        let missing = hierarchy.as_ref().is_none_or(|h| !h.has(controller));
+        if missing && !users.is_empty() {
+            warn!(
+                "{key} ({}) not applied: no {controller} controller for rinit's cgroups here",
+                users.join(", ")
+            );
+        }
+    }
+    hierarchy
+}
+
+impl Supervisor {
+    /// Service `i`'s group, made (with its limits) if it has none yet.
+    pub(super) fn ensure_group(&mut self, i: usize) {
+        let Some(h) = &self.cgroups else { return };
+        let Some(svc) = self.services.get_mut(i) else {
+            return;
+        };
+        if svc.run.group.is_some() {
+            return;
+        }
+        match h.group(&svc.cfg.name) {
+            Ok(group) => {
+                apply_limits(h, &group, &svc.cfg);
+                svc.run.group = Some(group);
+            }
+            Err(e) => warn!("{}: no cgroup ({e}); tracked through /proc", svc.cfg.name),
+        }
+    }
+
+    /// The OOM kills of service `i`'s group so far (to tell a new one at its exit).
+    pub(super) fn oom_kills(&self, i: usize) -> u64 {
+        self.services
+            .get(i)
+            .and_then(|s| s.run.group.as_ref())
+            .and_then(|g| g.read("memory.events", "oom_kill"))
+            .unwrap_or(0)
+    }
+
+    /// Why service `i` exited as it did, if its group's OOM kills went up during its
+    /// run: its main process was the one killed (`killed`), or another of its processes.
+    pub(super) fn oom_reason(&self, i: usize, killed: bool) -> Option<String> {
+        let svc = self.services.get(i)?;
+        if self.oom_kills(i) <= svc.run.oom_kills_at_start {
+            return None;
+        }
+        let limit = svc
+            .cfg
+            .memory_max
+            .map(|b| format!(" (memory_max {})", human_bytes(b)))
+            .unwrap_or_default();
+        Some(if killed {
+            format!("killed by the OOM killer{limit}")
+        } else {
+            format!("the OOM killer killed one of its processes{limit}")
+        })
+    }
+
+    /// Freeze or thaw service `i` through `cgroup.freeze`; None where it has no group or
+    /// the kernel no such file (then signals do it).
+    pub(super) fn freeze(&self, i: usize, frozen: bool) -> Option<usize> {
+        let group = self.services.get(i)?.run.group.as_ref()?;
+        match group.freeze(frozen) {
+            Ok(true) => Some(group.members().map(|m| m.len()).unwrap_or(0)),
+            Ok(false) => None,
+            Err(e) => {
+                warn!("{}: cgroup.freeze: {e}", group.dir().display());
+                None
+            }
+        }
+    }
+
+    /// Service `i`'s memory in bytes and CPU time in µs, from its group.
+    pub(super) fn usage(&self, i: usize) -> (Option<u64>, Option<u64>) {
+        let Some(group) = self.services.get(i).and_then(|s| s.run.group.as_ref()) else {
+            return (None, None);
+        };
+        (
+            group.read("memory.current", ""),
+            group.read("cpu.stat", "usage_usec"),
+        )
+    }
+
+    /// Remove service `i`'s group (it must be empty: after its stop).
+    pub(super) fn drop_group(&mut self, i: usize) {
+        if let Some(group) = self.services.get_mut(i).and_then(|s| s.run.group.take()) {
+            remove(&group);
+        }
+    }
+
+    /// At exit: every service's group, then rinit's own.
+    pub(super) fn remove_groups(&mut self) {
+        for svc in &mut self.services {
+            if let Some(group) = svc.run.group.take() {
+                remove(&group);
+            }
+        }
+        if let Some(h) = &self.cgroups {
+            h.remove();
+        }
+    }
+}
+
+fn remove(group: &Group) {
+    if let Err(e) = group.remove() {
+        log::debug!("cannot remove {}: {e}", group.dir().display());
+    }
+}
+
+/// Write the service's limits; one the kernel refuses is a warning naming the key.
+fn apply_limits(h: &Hierarchy, group: &Group, cfg: &ServiceConfig) {
+    for (key, controller, file) in LIMITS {
+        let Some(value) = limit_value(cfg, key) else {
+            continue;
+        };
+        if !h.has(controller) {
+            continue;
+        }
+        if let Err(e) = group.set(file, &value) {
+            warn!("{}: {key} = {value}: {file}: {e}", cfg.name);
+        }
+    }
+}
+
+/// `67108864` → `64M`.
+fn human_bytes(b: u64) -> String {
+    for (unit, scale) in [("G", 1u64 << 30), ("M", 1 << 20), ("K", 1 << 10)] {
+        if b >= scale && b.is_multiple_of(scale) {
+            return format!("{}{unit}", b / scale);
+        }
+    }
+    format!("{b} bytes")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn limits_are_written_as_the_kernel_wants_them() {
+        let cfg = ServiceConfig {
+            memory_max: Some(64 << 20),
+            pids_max: Some(100),
+            cpu_max: Some("50000 100000".into()),
+            ..ServiceConfig::default()
+        };
+        assert_eq!(limit_value(&cfg, "memory_max").as_deref(), Some("67108864"));
+        assert_eq!(limit_value(&cfg, "pids_max").as_deref(), Some("100"));
+        assert_eq!(
+            limit_value(&cfg, "cpu_max").as_deref(),
+            Some("50000 100000")
+        );
+        assert_eq!(limit_value(&cfg, "memory_high"), None);
+        assert_eq!(human_bytes(64 << 20), "64M");
+        assert_eq!(human_bytes(1 << 30), "1G");
+        assert_eq!(human_bytes(1000), "1000 bytes");
+    }
+}

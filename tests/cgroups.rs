@@ -1,0 +1,198 @@
+//! cgroup v2 tracking (issue 17): where rinit can make groups — here, the host's
+//! cgroup2 mount (/sys/fs/cgroup/unified on this hybrid CI machine), in a group of its
+//! own below the test's, removed at exit — a service's processes are its group's. Each
+//! test starts rinit in its own PID namespace (tests/common) with `RINIT_CGROUPS=auto`
+//! (CI also runs the whole suite with `RINIT_CGROUPS=off`, the /proc fallback).
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+
+mod common;
+
+use common::*;
+use std::time::Duration;
+
+const LIMIT: Duration = Duration::from_secs(20);
+
+fn with_cgroups() -> Opts {
+    Opts {
+        env: vec![("RINIT_CGROUPS".into(), "auto".into())],
+        ..Opts::default()
+    }
+}
+
+/// The rinit.N group rinit made, from the log line that names it.
+fn root_of(stderr: &str) -> String {
+    let line = stderr
+        .lines()
+        .find(|l| l.contains("cgroups: each service in its own group under "))
+        .unwrap_or_else(|| panic!("rinit does not use cgroups here:\n{stderr}"));
+    let rest = line.split(" under ").nth(1).unwrap_or_default();
+    rest.split(" (").next().unwrap_or_default().to_string()
+}
+
+/// The report lines that say the sweep found something.
+fn sweep_lines(stderr: &str) -> Vec<&str> {
+    stderr
+        .lines()
+        .filter(|l| l.contains("  sweep    pid"))
+        .collect()
+}
+
+#[test]
+fn a_setsid_double_forked_escapee_stops_with_its_service_under_a_subreaper() {
+    let dir = TempDir::new("cg-escapee");
+    let config = dir.path("rinit.toml");
+    let log = dir.path("log");
+    // `( setsid … & )`: a new session, and its parent (the subshell) gone at once — out
+    // of the main process's tree and session, which is all /proc tracking can see.
+    let script = format!(
+        "( setsid {p} --name escapee --log {log} --touch {d}/escaped & ); exec {p} --name app --log {log}",
+        p = probe(),
+        d = dir.0.display()
+    );
+    std::fs::write(
+        &config,
+        format!("[service.app]\nexec = [\"sh\", \"-c\", {script:?}]\n"),
+    )
+    .unwrap();
+    let mut opts = with_cgroups();
+    // sh is PID 1 of the namespace; rinit is its child and a subreaper.
+    opts.wrapper = Some("$RINIT; true".into());
+    let mut r = Rinit::start(&["-c", &config], opts);
+    wait_file(&dir.path("escaped"), LIMIT);
+    wait_contains(&log, "app START", LIMIT);
+    r.signal(libc::SIGTERM);
+    assert_eq!(r.wait(LIMIT), 0, "{}", r.stderr());
+    let stderr = r.stderr();
+    root_of(&stderr);
+    let ev = events(&log);
+    assert_eq!(
+        sigs_of(&ev, "escapee").first(),
+        Some(&libc::SIGTERM),
+        "{ev:?}"
+    );
+    assert!(
+        sweep_lines(&stderr).is_empty(),
+        "the escapee was the service's, not a leftover:\n{stderr}"
+    );
+}
+
+#[test]
+fn a_fork_loop_is_killed_whole_at_its_stop_timeout() {
+    let config = r#"
+[service.loop]
+exec = ["{probe}", "--name", "loop", "--log", "{dir}/log", "--hop"]
+stop_timeout = "1s"
+"#;
+    let (mut r, dir) = start_with_config("cg-hop", config, with_cgroups());
+    wait_contains(&dir.path("log"), "loop HOP", LIMIT);
+    // The loop runs: its first process is long gone.
+    wait_for("the first hop's exit", LIMIT, || {
+        r.stderr().contains("loop exited").then_some(())
+    });
+    r.signal(libc::SIGTERM);
+    assert_eq!(r.wait(LIMIT), 0, "{}", r.stderr());
+    let stderr = r.stderr();
+    root_of(&stderr);
+    let line = stderr
+        .lines()
+        .find(|l| l.contains(" loop ") && l.contains(" ms "))
+        .unwrap_or_else(|| panic!("no report line for loop:\n{stderr}"));
+    assert!(line.contains("KILLED"), "{line}\n{stderr}");
+    assert!(sweep_lines(&stderr).is_empty(), "{stderr}");
+    assert!(!stderr.contains("survivor"), "{stderr}");
+}
+
+#[test]
+fn pause_freezes_the_group_and_resume_thaws_it_without_signals() {
+    let config = r#"
+[service.app]
+exec = ["{probe}", "--name", "app", "--log", "{dir}/log", "--chain", "1", "--ready", "{dir}/ready"]
+"#;
+    let (mut r, dir) = start_with_config("cg-freeze", config, with_cgroups());
+    wait_file(&dir.path("ready"), LIMIT);
+    let root = root_of(&r.stderr());
+    let events_file = format!("{root}/app/cgroup.events");
+    let (code, out, err) = r.ctl(&["pause", "app"]);
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(out.contains("paused app (2 process(es))"), "{out}");
+    wait_for("frozen 1", LIMIT, || {
+        let text = std::fs::read_to_string(&events_file).unwrap_or_default();
+        text.contains("frozen 1").then_some(())
+    });
+    let (_, status, _) = r.ctl(&["status", "app"]);
+    assert!(status.contains("paused"), "{status}");
+    let (code, out, _) = r.ctl(&["resume", "app"]);
+    assert_eq!(code, 0, "{out}");
+    wait_for("frozen 0", LIMIT, || {
+        let text = std::fs::read_to_string(&events_file).unwrap_or_default();
+        text.contains("frozen 0").then_some(())
+    });
+    r.signal(libc::SIGTERM);
+    assert_eq!(r.wait(LIMIT), 0, "{}", r.stderr());
+    // Frozen and thawed, never stopped and continued: the first signal either process
+    // saw is the shutdown's SIGTERM.
+    let ev = events(&dir.path("log"));
+    for name in ["app", "app.1"] {
+        assert_eq!(
+            sigs_of(&ev, name).first(),
+            Some(&libc::SIGTERM),
+            "{name}: {ev:?}"
+        );
+    }
+    assert!(
+        !std::path::Path::new(&root).exists(),
+        "rinit removes its groups at exit: {root}"
+    );
+}
+
+#[test]
+fn status_shows_cpu_time_and_limits_without_controllers_are_warned_about_once() {
+    let config = r#"
+[service.app]
+exec = ["{probe}", "--name", "app", "--log", "{dir}/log", "--ready", "{dir}/ready"]
+memory_max = "64M"
+pids_max = 100
+
+[service.other]
+exec = ["{probe}", "--name", "other", "--log", "{dir}/log"]
+memory_max = "32M"
+"#;
+    let (mut r, dir) = start_with_config("cg-status", config, with_cgroups());
+    wait_file(&dir.path("ready"), LIMIT);
+    let root = root_of(&r.stderr());
+    let (_, out, _) = r.ctl(&["status", "app"]);
+    assert!(out.contains("cpu "), "{out}");
+    let offered = std::fs::read_to_string(format!("{root}/cgroup.controllers")).unwrap_or_default();
+    let stderr = r.stderr();
+    if !offered.contains("memory") {
+        let warned: Vec<&str> = stderr
+            .lines()
+            .filter(|l| l.contains("memory_max"))
+            .collect();
+        assert_eq!(warned.len(), 1, "{stderr}");
+        assert!(warned[0].contains("(app, other) not applied"), "{stderr}");
+    }
+    r.signal(libc::SIGTERM);
+    assert_eq!(r.wait(LIMIT), 0, "{}", r.stderr());
+}
+
+#[test]
+fn cgroups_off_tracks_through_proc_and_says_so() {
+    let config = r#"
+[rinit]
+cgroups = "off"
+
+[service.app]
+exec = ["{probe}", "--name", "app", "--log", "{dir}/log", "--ready", "{dir}/ready"]
+"#;
+    let (mut r, dir) = start_with_config("cg-off", config, with_cgroups());
+    wait_file(&dir.path("ready"), LIMIT);
+    r.signal(libc::SIGTERM);
+    assert_eq!(r.wait(LIMIT), 0, "{}", r.stderr());
+    assert!(
+        r.stderr()
+            .contains("cgroups: off; tracking services through /proc"),
+        "{}",
+        r.stderr()
+    );
+}
