@@ -30,6 +30,15 @@ pub fn kill(pid: i32, sig: i32) -> io::Result<()> {
     }
 }
 
+/// True if rinit has no child at all, exited or not; nothing is reaped. As PID 1 of a
+/// namespace this means no other process is left in it: every process there is rinit's
+/// descendant, and an orphan becomes rinit's child before its parent can be reaped.
+pub fn has_no_children() -> bool {
+    use nix::sys::wait::{Id, WaitPidFlag, waitid};
+    let flags = WaitPidFlag::WEXITED | WaitPidFlag::WNOHANG | WaitPidFlag::WNOWAIT;
+    matches!(waitid(Id::All, flags), Err(nix::errno::Errno::ECHILD))
+}
+
 /// How a process ended, as `waitpid` reported it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum ExitStatus {

@@ -737,7 +737,12 @@ impl Shutdown {
                         if matches!(stage, Stage::Sweep(_)) {
                             snap = None;
                         }
-                        self.begin(stage, now)
+                        self.begin(stage, now);
+                        if self.waiting.is_empty() && self.current.iter().all(GroupStop::is_done) {
+                            // Nothing to look at (a sweep of an empty namespace).
+                            self.finish_current(now);
+                            continue;
+                        }
                     }
                     None => {
                         self.finished = true;
@@ -804,7 +809,19 @@ impl Shutdown {
                     stop_exec: None,
                 };
                 let kill_at = sweep_deadline(now, self.deadline);
-                self.current.push(GroupStop::new(spec, now, now, kill_at));
+                let mut sweep = GroupStop::new(spec, now, now, kill_at);
+                // As PID 1 with no child left, the namespace is empty: no scan needed.
+                let whole_namespace = matches!(
+                    sweep.target,
+                    Target::Sweep {
+                        scope: Scope::Namespace,
+                        ..
+                    }
+                );
+                if whole_namespace && crate::process::has_no_children() {
+                    sweep.finished = Some(now);
+                }
+                self.current.push(sweep);
             }
         }
     }

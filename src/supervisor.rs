@@ -552,13 +552,24 @@ impl Supervisor {
             return;
         }
         let name = svc.cfg.name.clone();
+        let group = svc.cfg.instance_of.clone();
         let Some(control) = &mut self.control else {
             return;
         };
         self.followers.retain(|(id, _)| control.has(*id));
-        for (id, _) in self.followers.iter().filter(|(_, n)| *n == name) {
+        for (id, followed) in &self.followers {
+            // A follower of the whole group gets each line after its instance's name.
+            let prefix = match followed {
+                f if *f == name => "",
+                f if group.as_ref() == Some(f) => name.as_str(),
+                _ => continue,
+            };
             for line in &fresh {
-                let line = String::from_utf8_lossy(line).into_owned();
+                let text = String::from_utf8_lossy(line);
+                let line = match prefix {
+                    "" => text.into_owned(),
+                    p => format!("{p} | {text}"),
+                };
                 control.reply(*id, &control::Reply::Line { line });
             }
         }

@@ -294,3 +294,25 @@ log_keep = 2
     r.signal(libc::SIGTERM);
     assert_eq!(r.wait(LIMIT), 0);
 }
+
+#[test]
+fn logs_of_a_group_show_every_instance_by_name() {
+    let config = r#"
+[service.w]
+instances = 2
+exec = "sh -c 'echo hi {instance}; exec sleep 1000'"
+"#;
+    let (mut r, _dir) = start_with_config("parity-group-logs", config, Opts::default());
+    let (code, out, _) = wait_for("both lines", LIMIT, || {
+        let reply = r.ctl(&["logs", "w"]);
+        (reply.1.lines().count() == 2).then_some(reply)
+    });
+    assert_eq!(code, 0);
+    assert_eq!(out, "w@1 | hi 1\nw@2 | hi 2\n");
+    let (_, last, _) = r.ctl(&["logs", "w", "-n", "1"]);
+    assert_eq!(last, "w@2 | hi 2\n");
+    let (code, one, _) = r.ctl(&["logs", "w@1"]);
+    assert_eq!((code, one.as_str()), (0, "hi 1\n"));
+    r.signal(libc::SIGTERM);
+    assert_eq!(r.wait(LIMIT), 0);
+}

@@ -446,8 +446,7 @@ exec = "while ! /sbin/rinit ctl status hog | grep -q failed; do sleep 1; done; /
         "{console}"
     );
     assert!(
-        console
-            .contains("hog failed: killed by SIGKILL: killed by the OOM killer (memory_max 16M)"),
+        console.contains("hog failed: SIGKILL: killed by the OOM killer (memory_max 16M)"),
         "an OOM kill is a failure, with its reason:\n{console}"
     );
     // Four processes at most: the shell and three sleeps; the other forks fail.

@@ -523,25 +523,15 @@ impl Supervisor {
         follow: bool,
         now: Instant,
     ) -> Reply {
-        let i = match self.lookup(name) {
-            Ok(i) => i,
-            Err(e) => return error_reply(&e),
-        };
         let count = match lines.map(str::parse::<usize>) {
             None => None,
             Some(Ok(n)) => Some(n),
             Some(Err(_)) => return error_reply("logs: lines must be a number"),
         };
-        let Some(log) = self.services.get(i).and_then(|s| s.run.log.as_ref()) else {
-            return error_reply(&format!(
-                "{name} does not log with prefix, so rinit keeps no lines of it"
-            ));
+        let kept = match self.kept_lines(name, count) {
+            Ok(kept) => kept,
+            Err(e) => return error_reply(&e),
         };
-        let kept = log
-            .ring
-            .last(count)
-            .map(|l| String::from_utf8_lossy(l).into_owned())
-            .collect();
         if follow {
             if let Some(control) = &mut self.control {
                 control.hold(
@@ -559,6 +549,36 @@ impl Supervisor {
             ok: true,
             lines: kept,
         }
+    }
+
+    /// The last `count` lines of service `name`, or of every instance of `name` (each
+    /// line then after `NAME@K | `, instance by instance).
+    fn kept_lines(&self, name: &str, count: Option<usize>) -> Result<Vec<String>, String> {
+        let text = |l: &[u8]| String::from_utf8_lossy(l).into_owned();
+        if self.index_of(name).is_none() {
+            let members: Vec<&Service> = self
+                .services
+                .iter()
+                .filter(|s| s.cfg.instance_of.as_deref() == Some(name))
+                .collect();
+            if !members.is_empty() {
+                let mut all: Vec<String> = Vec::new();
+                for s in members {
+                    let ring = s.run.log.as_ref().map(|l| &l.ring);
+                    let lines = ring.into_iter().flat_map(|r| r.last(None));
+                    all.extend(lines.map(|l| format!("{} | {}", s.name(), text(l))));
+                }
+                let skip = count.map_or(0, |n| all.len().saturating_sub(n));
+                return Ok(all.split_off(skip));
+            }
+        }
+        let i = self.lookup(name)?;
+        let Some(log) = self.services.get(i).and_then(|s| s.run.log.as_ref()) else {
+            return Err(format!(
+                "{name} does not log with prefix, so rinit keeps no lines of it"
+            ));
+        };
+        Ok(log.ring.last(count).map(text).collect())
     }
 
     /// `ctl reload NAME`: SIGHUP to its main process. A service that speaks sd_notify is
