@@ -247,6 +247,23 @@ fn sighup_reloads_when_there_is_no_main() {
     assert_eq!(r.wait(SHORT), 0);
 }
 
+/// Paused: stopped by SIGSTOP (/proc tracking) or in a frozen cgroup (cgroup tracking,
+/// where frozen processes do not show as stopped).
+fn paused(host_pid: i32) -> bool {
+    let cgroup = std::fs::read_to_string(format!("/proc/{host_pid}/cgroup")).unwrap_or_default();
+    let frozen = cgroup.lines().find_map(|l| l.strip_prefix("0::")).is_some_and(|path| {
+        let mountinfo = std::fs::read_to_string("/proc/self/mountinfo").unwrap_or_default();
+        let mount = mountinfo
+            .lines()
+            .find(|l| l.contains(" - cgroup2 "))
+            .and_then(|l| l.split_whitespace().nth(4).map(String::from))
+            .unwrap_or_default();
+        let events = std::fs::read_to_string(format!("{mount}{path}/cgroup.events"));
+        events.unwrap_or_default().contains("frozen 1")
+    });
+    frozen || proc_state(host_pid) == 'T'
+}
+
 fn proc_state(host_pid: i32) -> char {
     let stat = std::fs::read_to_string(format!("/proc/{host_pid}/stat")).unwrap();
     stat.rsplit(')')
@@ -264,17 +281,13 @@ fn pause_resume_and_kill() {
     wait_states(&r, &[("lone", "running")]);
     let lone = r.probe_named("lone").unwrap();
     assert_eq!(r.ctl(&["pause", "lone"]).0, 0);
-    wait_for("lone stopped", SHORT, || {
-        (proc_state(lone.host_pid) == 'T').then_some(())
-    });
+    wait_for("lone paused", SHORT, || paused(lone.host_pid).then_some(()));
     wait_states(&r, &[("lone", "paused")]);
     let (code, _, err) = r.ctl(&["resume", "db"]);
     assert_eq!(code, 1);
     assert!(err.contains("not paused"), "{err}");
     assert_eq!(r.ctl(&["resume", "lone"]).0, 0);
-    wait_for("lone running", SHORT, || {
-        (proc_state(lone.host_pid) != 'T').then_some(())
-    });
+    wait_for("lone running", SHORT, || (!paused(lone.host_pid)).then_some(()));
     wait_states(&r, &[("lone", "running")]);
     let (code, out, _) = r.ctl(&["kill", "lone", "USR1"]);
     assert_eq!(code, 0, "{out}");
