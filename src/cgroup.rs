@@ -350,8 +350,8 @@ impl Group {
 
 /// The pids in the group at `dir`.
 pub fn members_of(dir: &Path) -> io::Result<Vec<i32>> {
-    let text = fs::read_to_string(dir.join("cgroup.procs"))?;
-    Ok(text
+    let bytes = crate::proctree::read_small(&dir.join("cgroup.procs"))?;
+    Ok(String::from_utf8_lossy(&bytes)
         .split_whitespace()
         .filter_map(|p| p.parse().ok())
         .filter(|&p: &i32| p > 0)

@@ -69,7 +69,11 @@ pub fn budget_for(soft: u64, open: u64) -> usize {
 
 /// How many fds rinit has open (a count of /proc/self/fd; 0 if it cannot be read).
 fn open_fds() -> usize {
-    std::fs::read_dir("/proc/self/fd").map_or(0, |d| d.count())
+    match crate::proctree::open_dir(std::path::Path::new("/proc/self/fd")) {
+        // ".", "..", and the directory's own fd are not rinit's.
+        Ok(mut dir) => dir.iter().count().saturating_sub(3),
+        Err(_) => 0,
+    }
 }
 
 /// The most pidfds rinit holds at once.

@@ -9,6 +9,7 @@
 use std::collections::{HashMap, HashSet};
 use std::fs;
 use std::io::Write;
+use std::os::unix::ffi::OsStrExt;
 
 /// Kernel threads carry this flag (field 9 of /proc/PID/stat); rinit never touches them.
 const PF_KTHREAD: u64 = 0x0020_0000;
@@ -50,6 +51,12 @@ impl Proc {
     /// closing) also comes before the next wave.
     pub fn is_exiting(&self) -> bool {
         self.flags & PF_EXITING != 0
+    }
+
+    /// Stopped by a signal (`T`) or a tracer (`t`): it needs a SIGCONT to act on a
+    /// stop signal.
+    pub fn is_stopped(&self) -> bool {
+        matches!(self.state, 'T' | 't')
     }
 
     /// A process for the tests' fixtures: its own process group leader, one thread.
@@ -105,6 +112,38 @@ fn number<T: std::str::FromStr>(bytes: &[u8]) -> Option<T> {
     std::str::from_utf8(bytes).ok()?.trim().parse().ok()
 }
 
+/// Open `path` read-only and close-on-exec. Through openat(2): musl's open(3) follows an
+/// `O_CLOEXEC` open with an fcntl for kernels older than 2.6.23, one syscall more on the
+/// stop path's every file.
+pub fn open_ro(path: &std::path::Path) -> std::io::Result<std::os::fd::OwnedFd> {
+    use nix::fcntl::{AT_FDCWD, OFlag, openat};
+    let flags = OFlag::O_RDONLY | OFlag::O_CLOEXEC;
+    openat(AT_FDCWD, path, flags, nix::sys::stat::Mode::empty()).map_err(std::io::Error::from)
+}
+
+/// A directory to list, opened as [`open_ro`] opens files.
+pub fn open_dir(path: &std::path::Path) -> std::io::Result<nix::dir::Dir> {
+    use nix::fcntl::{AT_FDCWD, OFlag};
+    let flags = OFlag::O_RDONLY | OFlag::O_DIRECTORY | OFlag::O_CLOEXEC;
+    nix::dir::Dir::openat(AT_FDCWD, path, flags, nix::sys::stat::Mode::empty())
+        .map_err(std::io::Error::from)
+}
+
+/// A small generated file (/proc, cgroupfs), read with as few syscalls as it takes: no
+/// fstat, no size hint, 4 KiB at a time until the end.
+pub fn read_small(path: &std::path::Path) -> std::io::Result<Vec<u8>> {
+    let fd = open_ro(path)?;
+    let mut out = Vec::new();
+    let mut buf = [0u8; 4096];
+    loop {
+        let n = nix::unistd::read(&fd, &mut buf).map_err(std::io::Error::from)?;
+        if n == 0 {
+            return Ok(out);
+        }
+        out.extend_from_slice(buf.get(..n).unwrap_or_default());
+    }
+}
+
 /// Read one process's stat record: `Ok(None)` if it is gone, an error if it could not
 /// be read (no fd left, no /proc): a caller must not take that as "gone".
 pub fn try_read_proc(pid: i32) -> std::io::Result<Option<Proc>> {
@@ -124,11 +163,9 @@ pub fn try_read_proc(pid: i32) -> std::io::Result<Option<Proc>> {
             Some(libc::EMFILE | libc::ENFILE | libc::ENOMEM | libc::ENOBUFS)
         )
     };
-    use nix::fcntl::OFlag;
-    let flags = OFlag::O_RDONLY | OFlag::O_CLOEXEC;
-    let read = nix::fcntl::open(path, flags, nix::sys::stat::Mode::empty())
-        .and_then(|fd| nix::unistd::read(&fd, &mut buf))
-        .map_err(std::io::Error::from);
+    let path = std::path::Path::new(std::ffi::OsStr::from_bytes(path));
+    let read =
+        open_ro(path).and_then(|fd| nix::unistd::read(&fd, &mut buf).map_err(std::io::Error::from));
     match read {
         Ok(len) => Ok(buf.get(..len).and_then(parse_stat)),
         Err(e) if gone(&e) => Ok(None),
@@ -192,9 +229,10 @@ impl Snapshot {
     /// a hole would make a stop take a live process for a gone one.
     pub fn scan() -> std::io::Result<Snapshot> {
         let mut procs = Vec::new();
-        for entry in fs::read_dir("/proc")? {
-            let name = entry?.file_name();
-            let Some(pid) = pid_of(name.as_encoded_bytes()) else {
+        let mut dir = open_dir(std::path::Path::new("/proc"))?;
+        for entry in dir.iter() {
+            let entry = entry.map_err(std::io::Error::from)?;
+            let Some(pid) = pid_of(entry.file_name().to_bytes()) else {
                 continue;
             };
             if let Some(p) = try_read_proc(pid)?.filter(|p| !p.is_kernel_thread()) {

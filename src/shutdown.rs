@@ -13,8 +13,7 @@
 //! feeds every stop a fresh [`Snapshot`] and the current time.
 
 use std::collections::{HashMap, VecDeque};
-use std::fs::File;
-use std::io::{self, Read, Seek};
+use std::io;
 use std::os::fd::{AsFd, BorrowedFd};
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
@@ -202,7 +201,7 @@ pub struct GroupStop {
     recheck: Recheck,
     /// The service's `cgroup.events`, polled for "empty" (and read again each round,
     /// which re-arms the poll).
-    events: Option<File>,
+    events: Option<std::os::fd::OwnedFd>,
     /// How many processes its cgroup held at the last look (0 without a cgroup).
     in_group: usize,
 }
@@ -238,7 +237,7 @@ impl GroupStop {
             cgroup: Some(dir), ..
         } = &self.target
         {
-            self.events = File::open(dir.join("cgroup.events")).ok();
+            self.events = crate::proctree::open_ro(&dir.join("cgroup.events")).ok();
         }
         self
     }
@@ -248,11 +247,37 @@ impl GroupStop {
         self.events.as_ref().map(|f| f.as_fd())
     }
 
-    /// Read `cgroup.events` again, which re-arms its poll.
-    fn rearm_events(&mut self) {
-        if let Some(f) = &mut self.events {
-            let mut text = String::new();
-            let _ = f.rewind().and_then(|()| f.read_to_string(&mut text));
+    /// Read `cgroup.events` again (one pread), which re-arms its poll; true if it says
+    /// the group is frozen.
+    fn rearm_events(&mut self) -> bool {
+        let Some(fd) = &self.events else { return false };
+        let mut buf = [0u8; 128];
+        let n = nix::sys::uio::pread(fd, &mut buf, 0).unwrap_or(0);
+        let text = String::from_utf8_lossy(buf.get(..n).unwrap_or_default());
+        crate::cgroup::keyed(&text, "frozen").unwrap_or(0) != 0
+    }
+
+    /// Done: nothing left (a stop_exec still running is killed).
+    fn finish(&mut self, now: Instant) {
+        self.finished = Some(now);
+        self.kill_stop_exec();
+        self.tracked.clear();
+        self.recheck = Recheck::default();
+    }
+
+    /// With a cgroup, an empty group is a finished stop, known without a /proc scan
+    /// (once the stop is under way: its first round needs the table anyway).
+    fn finish_if_group_empty(&mut self, now: Instant) {
+        if self.is_done() || !self.active {
+            return;
+        }
+        let empty = self
+            .cgroup()
+            .is_some_and(|d| crate::cgroup::members_of(d).is_ok_and(|m| m.is_empty()));
+        if empty {
+            self.rearm_events();
+            self.active = true;
+            self.finish(now);
         }
     }
 
@@ -338,9 +363,15 @@ impl GroupStop {
     /// signal time, escalate at the kill time, signal members not yet signalled (new
     /// forks included), and finish when nobody is left alive.
     pub fn advance(&mut self, snap: &Snapshot, me: i32, now: Instant, sys: &mut dyn Signaller) {
-        self.rearm_events();
+        let frozen = self.rearm_events();
         if self.is_done() || now < self.signal_at {
             return;
+        }
+        if !self.active && frozen {
+            // A paused (frozen) service would never act on its signal: thaw it first.
+            if let Some(dir) = self.cgroup() {
+                let _ = std::fs::write(dir.join("cgroup.freeze"), "0");
+            }
         }
         self.active = true;
         if matches!(self.target, Target::Sweep { .. }) && self.sweep_targets.is_none() {
@@ -367,10 +398,7 @@ impl GroupStop {
             return;
         }
         if alive.is_empty() {
-            self.finished = Some(now);
-            self.kill_stop_exec();
-            self.tracked.clear();
-            self.recheck = Recheck::default();
+            self.finish(now);
             return;
         }
         if self.killed && now >= self.kill_at + KILL_GRACE {
@@ -463,7 +491,7 @@ impl GroupStop {
                     }
                     Sent::Signalled(fd) => {
                         self.signalled += 1;
-                        if !self.killed {
+                        if !self.killed && p.is_stopped() {
                             to_continue.push((p.pid, p.starttime));
                         }
                         fd
@@ -483,7 +511,8 @@ impl GroupStop {
                 },
             );
         }
-        // SIGCONT after the stop signal, so a stopped process can act on it.
+        // SIGCONT after the stop signal, so a stopped process can act on it (one stopped
+        // after the scan is not continued: SIGKILL at the timeout still ends it).
         for (pid, starttime) in to_continue {
             let _ = match self.tracked.get(&pid).and_then(|t| t.pidfd.as_ref()) {
                 Some(fd) => fd.signal(libc::SIGCONT),
@@ -690,6 +719,31 @@ impl Shutdown {
         self.current.iter().flat_map(|s| s.pidfds())
     }
 
+    /// rinit is PID 1 of its namespace and has no child left, so no process is: every
+    /// stop (begun or not) is done and there is nothing to sweep. Ends the shutdown
+    /// without another /proc scan; the report lists each service.
+    pub fn nothing_left(&mut self, now: Instant) {
+        if self.finished {
+            return;
+        }
+        let mut pending = std::mem::take(&mut self.waiting);
+        for stage in std::mem::take(&mut self.stages) {
+            if let Stage::Services(list) = stage {
+                pending.extend(list);
+            }
+        }
+        for p in pending {
+            self.current.push(GroupStop::new(p.spec, now, now, now));
+        }
+        for stop in &mut self.current {
+            if !stop.is_done() {
+                stop.finish(now);
+            }
+        }
+        self.finish_current(now);
+        self.finished = true;
+    }
+
     /// The `cgroup.events` of the stops under way, to poll with POLLPRI.
     pub fn event_fds(&self) -> impl Iterator<Item = BorrowedFd<'_>> {
         self.current
@@ -749,6 +803,18 @@ impl Shutdown {
                         return;
                     }
                 }
+            }
+            // Stops whose cgroup is empty are done without a scan; if that ends the
+            // stage, the next one begins without one too.
+            for stop in &mut self.current {
+                stop.finish_if_group_empty(now);
+            }
+            if self.begin_ready(now) {
+                continue;
+            }
+            if self.waiting.is_empty() && self.current.iter().all(GroupStop::is_done) {
+                self.finish_current(now);
+                continue;
             }
             if snap.is_none() {
                 match scan() {
@@ -1019,7 +1085,18 @@ mod tests {
     #[test]
     fn a_tree_stop_signals_children_before_parents_then_continues_them() {
         let t0 = Instant::now();
-        let snap = Snapshot::from_procs(tree());
+        // 11 was stopped (SIGSTOP, `ctl pause` without cgroups).
+        let procs = tree()
+            .into_iter()
+            .map(|p| {
+                if p.pid == 11 {
+                    Proc { state: 'T', ..p }
+                } else {
+                    p
+                }
+            })
+            .collect();
+        let snap = Snapshot::from_procs(procs);
         let mut stop = service_stop(StopMode::Tree, t0, Duration::ZERO);
         let mut sys = Recorder::default();
         stop.advance(&snap, 1, t0, &mut sys);
@@ -1028,14 +1105,16 @@ mod tests {
             sys.stops(),
             vec![(12, term), (13, term), (11, term), (10, term)]
         );
-        let conts = sys
+        let conts: Vec<i32> = sys
             .sent
             .iter()
             .filter(|&&(_, s)| s == libc::SIGCONT)
-            .count();
+            .map(|&(pid, _)| pid)
+            .collect();
         assert_eq!(
-            conts, 4,
-            "SIGCONT follows, so a stopped process can act on it"
+            conts,
+            [11],
+            "SIGCONT follows for a stopped process, so it can act on it"
         );
         assert_eq!(stop.next_deadline(), Some(t0 + RECHECK_START));
         // Nothing is signalled twice on the next event; the re-check backs off.
@@ -1388,5 +1467,35 @@ mod tests {
         stop.advance(&snap, 1, t0, &mut sys);
         assert!(stop.is_done(), "an empty group is a finished stop");
         std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn nothing_left_ends_every_stop_and_skips_the_sweep() {
+        let t0 = Instant::now();
+        let stage = Stage::Services(vec![spec_for("app", 10, &[]), spec_for("db", 20, &["app"])]);
+        let sweep = Stage::Sweep(Target::Sweep {
+            scope: Scope::Namespace,
+            ports: vec![],
+            patterns: vec![],
+        });
+        let mut s = Shutdown::new("t".into(), t0, MAX_SHUTDOWN, vec![stage, sweep]);
+        let mut sys = Recorder::default();
+        let table = Snapshot::from_procs(vec![proc(1, 0, 1, 'S'), proc(10, 1, 10, 'S')]);
+        s.advance_with(1, t0, &mut || Ok(table.clone()), &mut sys);
+        assert_eq!(sys.stops(), vec![(10, libc::SIGTERM)]);
+        s.nothing_left(t0);
+        assert!(s.is_finished());
+        let names: Vec<&str> = s.reports().iter().map(|r| r.name.as_str()).collect();
+        assert_eq!(
+            names,
+            ["app", "db"],
+            "db is reported, the sweep is not needed"
+        );
+        s.advance_with(
+            1,
+            t0,
+            &mut || panic!("no scan after nothing_left"),
+            &mut sys,
+        );
     }
 }

@@ -189,6 +189,10 @@ impl Supervisor {
             }
             if let Some(sd) = &mut self.shutdown {
                 let proc_ok = self.proc_ok;
+                // PID 1 with no child: nothing is left anywhere in the namespace.
+                if self.scope == Scope::Namespace && crate::process::has_no_children() {
+                    sd.nothing_left(now);
+                }
                 sd.advance(self.me, now, &mut || scan(proc_ok));
                 if sd.is_finished() {
                     if now >= sd.deadline {

@@ -196,3 +196,38 @@ exec = ["{probe}", "--name", "app", "--log", "{dir}/log", "--ready", "{dir}/read
         r.stderr()
     );
 }
+
+#[test]
+fn a_paused_service_is_thawed_and_stops_gracefully() {
+    let config = r#"
+[service.app]
+exec = ["{probe}", "--name", "app", "--log", "{dir}/log", "--ready", "{dir}/ready"]
+stop_timeout = "10s"
+"#;
+    let (mut r, dir) = start_with_config("cg-paused-stop", config, with_cgroups());
+    wait_file(&dir.path("ready"), LIMIT);
+    let root = root_of(&r.stderr());
+    let (code, out, _) = r.ctl(&["pause", "app"]);
+    assert_eq!(code, 0, "{out}");
+    wait_for("frozen 1", LIMIT, || {
+        let text = std::fs::read_to_string(format!("{root}/app/cgroup.events")).unwrap_or_default();
+        text.contains("frozen 1").then_some(())
+    });
+    r.signal(libc::SIGTERM);
+    assert_eq!(r.wait(LIMIT), 0, "{}", r.stderr());
+    let stderr = r.stderr();
+    let line = stderr
+        .lines()
+        .find(|l| l.contains(" app ") && l.contains(" ms "))
+        .unwrap_or_else(|| panic!("{stderr}"));
+    assert!(
+        line.contains("stopped"),
+        "thawed, it acted on SIGTERM: {line}"
+    );
+    assert!(
+        events(&dir.path("log"))
+            .iter()
+            .any(|e| e.name == "app" && e.event == "DONE"),
+        "{stderr}"
+    );
+}

@@ -251,16 +251,19 @@ fn sighup_reloads_when_there_is_no_main() {
 /// where frozen processes do not show as stopped).
 fn paused(host_pid: i32) -> bool {
     let cgroup = std::fs::read_to_string(format!("/proc/{host_pid}/cgroup")).unwrap_or_default();
-    let frozen = cgroup.lines().find_map(|l| l.strip_prefix("0::")).is_some_and(|path| {
-        let mountinfo = std::fs::read_to_string("/proc/self/mountinfo").unwrap_or_default();
-        let mount = mountinfo
-            .lines()
-            .find(|l| l.contains(" - cgroup2 "))
-            .and_then(|l| l.split_whitespace().nth(4).map(String::from))
-            .unwrap_or_default();
-        let events = std::fs::read_to_string(format!("{mount}{path}/cgroup.events"));
-        events.unwrap_or_default().contains("frozen 1")
-    });
+    let frozen = cgroup
+        .lines()
+        .find_map(|l| l.strip_prefix("0::"))
+        .is_some_and(|path| {
+            let mountinfo = std::fs::read_to_string("/proc/self/mountinfo").unwrap_or_default();
+            let mount = mountinfo
+                .lines()
+                .find(|l| l.contains(" - cgroup2 "))
+                .and_then(|l| l.split_whitespace().nth(4).map(String::from))
+                .unwrap_or_default();
+            let events = std::fs::read_to_string(format!("{mount}{path}/cgroup.events"));
+            events.unwrap_or_default().contains("frozen 1")
+        });
     frozen || proc_state(host_pid) == 'T'
 }
 
@@ -287,7 +290,9 @@ fn pause_resume_and_kill() {
     assert_eq!(code, 1);
     assert!(err.contains("not paused"), "{err}");
     assert_eq!(r.ctl(&["resume", "lone"]).0, 0);
-    wait_for("lone running", SHORT, || (!paused(lone.host_pid)).then_some(()));
+    wait_for("lone running", SHORT, || {
+        (!paused(lone.host_pid)).then_some(())
+    });
     wait_states(&r, &[("lone", "running")]);
     let (code, out, _) = r.ctl(&["kill", "lone", "USR1"]);
     assert_eq!(code, 0, "{out}");

@@ -96,6 +96,9 @@ impl Supervisor {
 
     /// The OOM kills of service `i`'s group so far (to tell a new one at its exit).
     pub(super) fn oom_kills(&self, i: usize) -> u64 {
+        if !self.cgroups.as_ref().is_some_and(|h| h.has("memory")) {
+            return 0;
+        }
         self.services
             .get(i)
             .and_then(|s| s.run.group.as_ref())
