@@ -363,6 +363,8 @@ pub struct LogPipe {
     timestamps: bool,
     /// Lines read since the supervisor last took them (for `ctl logs -f`).
     fresh: Vec<Vec<u8>>,
+    /// Someone follows it (`ctl logs -f`): keep each new line in `fresh` for them.
+    pub followed: bool,
     /// `log = "/path"` with `log_max_size`: the lines go to this file, not to stdout.
     pub file: Option<RotatingFile>,
 }
@@ -501,15 +503,23 @@ impl LogRing {
             return;
         }
         let line = line.get(..self.cap.min(line.len())).unwrap_or_default();
-        self.bytes += line.len() + LINE_COST;
-        self.lines.push_back(line.to_vec());
-        // The newest line always stays.
-        while self.bytes > self.cap && self.lines.len() > 1 {
+        // Make room first; the last line dropped lends its allocation to the new one, so
+        // a full ring under a flood allocates nothing. The newest line always stays.
+        let mut spare = None;
+        while self.bytes + line.len() + LINE_COST > self.cap && !self.lines.is_empty() {
             match self.lines.pop_front() {
-                Some(old) => self.bytes -= old.len() + LINE_COST,
+                Some(old) => {
+                    self.bytes -= old.len() + LINE_COST;
+                    spare = Some(old);
+                }
                 None => break,
             }
         }
+        let mut slot = spare.unwrap_or_default();
+        slot.clear();
+        slot.extend_from_slice(line);
+        self.bytes += line.len() + LINE_COST;
+        self.lines.push_back(slot);
     }
 
     /// The last `n` lines (all with None), oldest first.
@@ -557,6 +567,7 @@ impl LogPipe {
             ring: LogRing::new(ring),
             timestamps,
             fresh: Vec::new(),
+            followed: false,
             file: None,
         })
     }
@@ -584,21 +595,11 @@ impl LogPipe {
             ring,
             timestamps,
             fresh,
+            followed,
             file,
             ..
         } = self;
-        let stamp = |line: &[u8]| -> Vec<u8> {
-            if !*timestamps {
-                return line.to_vec();
-            }
-            let now = std::time::SystemTime::now()
-                .duration_since(std::time::UNIX_EPOCH)
-                .unwrap_or_default();
-            let mut stamped = rfc3339(now).into_bytes();
-            stamped.push(b' ');
-            stamped.extend_from_slice(line);
-            stamped
-        };
+        let keep_fresh = *followed;
         while total < READ_BUDGET {
             // EAGAIN (drained), EOF or an error: done for this wakeup.
             let n = match nix::unistd::read(&*read, &mut buf) {
@@ -607,13 +608,15 @@ impl LogPipe {
             };
             total += n;
             lines.push(buf.get(..n).unwrap_or_default(), &mut |line| {
-                let line = stamp(line);
+                let line = stamped(line, *timestamps);
                 match file.as_mut() {
                     Some(f) => f.write_line(&line),
                     None => append_prefixed(&mut lines_out, name, &line),
                 }
                 ring.push(&line);
-                fresh.push(line);
+                if keep_fresh {
+                    fresh.push(line.into_owned());
+                }
             });
         }
         output.push(&lines_out);
@@ -622,17 +625,7 @@ impl LogPipe {
     /// Queue a last line that had no newline (its service exited).
     pub fn flush_partial(&mut self, output: &mut Output) {
         if let Some(rest) = self.lines.flush() {
-            let rest = if self.timestamps {
-                let now = std::time::SystemTime::now()
-                    .duration_since(std::time::UNIX_EPOCH)
-                    .unwrap_or_default();
-                let mut stamped = rfc3339(now).into_bytes();
-                stamped.push(b' ');
-                stamped.extend_from_slice(&rest);
-                stamped
-            } else {
-                rest
-            };
+            let rest = stamped(&rest, self.timestamps).into_owned();
             match self.file.as_mut() {
                 Some(f) => f.write_line(&rest),
                 None => {
@@ -645,6 +638,20 @@ impl LogPipe {
             self.fresh.push(rest);
         }
     }
+}
+
+/// `line`, after an RFC 3339 time if `timestamps` (borrowed as it is otherwise).
+fn stamped(line: &[u8], timestamps: bool) -> std::borrow::Cow<'_, [u8]> {
+    if !timestamps {
+        return std::borrow::Cow::Borrowed(line);
+    }
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap_or_default();
+    let mut out = rfc3339(now).into_bytes();
+    out.push(b' ');
+    out.extend_from_slice(line);
+    std::borrow::Cow::Owned(out)
 }
 
 impl AsFd for LogPipe {

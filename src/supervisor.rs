@@ -547,6 +547,12 @@ impl Supervisor {
         let Some(log) = svc.run.log.as_mut() else {
             return;
         };
+        let name = &svc.cfg.name;
+        let group = svc.cfg.instance_of.as_ref();
+        log.followed = self
+            .followers
+            .iter()
+            .any(|(_, f)| f == name || Some(f) == group);
         log.drain(&mut self.output);
         if exited {
             log.flush_partial(&mut self.output);
