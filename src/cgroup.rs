@@ -50,7 +50,12 @@ pub fn group_dir(mount: &Path, root: &str, path: &str) -> Option<PathBuf> {
     let inside = if root == "/" {
         path
     } else {
-        path.strip_prefix(root)?
+        // Whole path parts: a root of /docker/abc does not contain /docker/abcdef.
+        let rest = path.strip_prefix(root)?;
+        if !(rest.is_empty() || rest.starts_with('/')) {
+            return None;
+        }
+        rest
     };
     let inside = inside.trim_start_matches('/');
     if inside.split('/').any(|part| part == "..") {
@@ -137,7 +142,8 @@ impl Hierarchy {
         let me = std::process::id().to_string();
         let procs = fs::read_to_string(dir.join("cgroup.procs"))
             .map_err(|e| format!("cannot read {}: {e}", dir.join("cgroup.procs").display()))?;
-        let alone = procs.split_whitespace().all(|p| p == me);
+        let pids: Vec<&str> = procs.split_whitespace().collect();
+        let alone = pids.contains(&me.as_str()) && pids.iter().all(|p| *p == me);
         let hierarchy = if vm || alone {
             Self::in_own(dir)?
         } else {
@@ -153,7 +159,8 @@ impl Hierarchy {
         let wanted = available(&dir);
         let is_root = !dir.join("cgroup.events").exists();
         if !wanted.is_empty() && !is_root {
-            let init = dir.join("init");
+            // A name no service can have (service names cannot start with a dot).
+            let init = dir.join(".rinit");
             mkdir(&init)?;
             fs::write(init.join("cgroup.procs"), std::process::id().to_string())
                 .map_err(|e| format!("cannot move rinit into {}: {e}", init.display()))?;
@@ -348,14 +355,39 @@ impl Group {
     }
 }
 
-/// The pids in the group at `dir`.
+/// Sub-groups deeper than this below a service's group are not looked into.
+const MAX_NESTING: usize = 8;
+
+/// The pids in the group at `dir` and in its sub-groups (a service may make its own:
+/// a nested rinit, a container engine).
 pub fn members_of(dir: &Path) -> io::Result<Vec<i32>> {
+    let mut pids = Vec::new();
+    collect_members(dir, 0, &mut pids)?;
+    Ok(pids)
+}
+
+fn collect_members(dir: &Path, depth: usize, pids: &mut Vec<i32>) -> io::Result<()> {
     let bytes = crate::proctree::read_small(&dir.join("cgroup.procs"))?;
-    Ok(String::from_utf8_lossy(&bytes)
-        .split_whitespace()
-        .filter_map(|p| p.parse().ok())
-        .filter(|&p: &i32| p > 0)
-        .collect())
+    let text = String::from_utf8_lossy(&bytes);
+    pids.extend(
+        text.split_whitespace()
+            .filter_map(|p| p.parse::<i32>().ok())
+            .filter(|&p| p > 0),
+    );
+    if depth >= MAX_NESTING {
+        return Ok(());
+    }
+    // Sub-groups are the directories; a group without any has only interface files.
+    let Ok(entries) = fs::read_dir(dir) else {
+        return Ok(());
+    };
+    for entry in entries.flatten() {
+        if entry.file_type().is_ok_and(|t| t.is_dir()) {
+            // One that vanished meanwhile has no members.
+            let _ = collect_members(&entry.path(), depth + 1, pids);
+        }
+    }
+    Ok(())
 }
 
 fn write_if_present(path: &Path, value: &str) -> io::Result<bool> {
@@ -414,6 +446,7 @@ mod tests {
             Some(PathBuf::from("/sys/fs/cgroup/init"))
         );
         assert_eq!(group_dir(mount, "/docker/abc", "/other"), None);
+        assert_eq!(group_dir(mount, "/docker/abc", "/docker/abcdef"), None);
         assert_eq!(group_dir(mount, "/", "/../etc"), None);
     }
 

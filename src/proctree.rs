@@ -121,6 +121,25 @@ pub fn open_ro(path: &std::path::Path) -> std::io::Result<std::os::fd::OwnedFd> 
     openat(AT_FDCWD, path, flags, nix::sys::stat::Mode::empty()).map_err(std::io::Error::from)
 }
 
+/// rinit (`me`, PID 1 of its namespace) is the only process in it: it has no child
+/// (exited or not), and /proc lists no other pid — a process that entered the
+/// namespace from outside (`docker exec`, `nsenter`) is not rinit's child but is listed.
+/// Reads only the /proc directory, no process's files.
+pub fn alone_in_namespace(me: i32) -> bool {
+    if !crate::process::has_no_children() {
+        return false;
+    }
+    let Ok(mut dir) = open_dir(std::path::Path::new("/proc")) else {
+        return false;
+    };
+    let mut others = dir
+        .iter()
+        .filter_map(Result::ok)
+        .filter_map(|e| pid_of(e.file_name().to_bytes()))
+        .filter(|pid| *pid != me);
+    others.next().is_none()
+}
+
 /// A directory to list, opened as [`open_ro`] opens files.
 pub fn open_dir(path: &std::path::Path) -> std::io::Result<nix::dir::Dir> {
     use nix::fcntl::{AT_FDCWD, OFlag};

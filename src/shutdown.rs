@@ -257,6 +257,15 @@ impl GroupStop {
         crate::cgroup::keyed(&text, "frozen").unwrap_or(0) != 0
     }
 
+    /// `cgroup.kill`: the whole group at once, forks of this very moment too.
+    fn kill_group(&self) {
+        if let Some(dir) = self.cgroup() {
+            if let Err(e) = std::fs::write(dir.join("cgroup.kill"), "1") {
+                debug!("{}: cgroup.kill: {e}", self.name);
+            }
+        }
+    }
+
     /// Done: nothing left (a stop_exec still running is killed).
     fn finish(&mut self, now: Instant) {
         self.finished = Some(now);
@@ -268,6 +277,9 @@ impl GroupStop {
     /// With a cgroup, an empty group is a finished stop, known without a /proc scan
     /// (once the stop is under way: its first round needs the table anyway).
     fn finish_if_group_empty(&mut self, now: Instant) {
+        // Re-armed every round, even one whose scan fails: a raised cgroup.events left
+        // unread would make poll(2) return at once, again and again.
+        self.rearm_events();
         if self.is_done() || !self.active {
             return;
         }
@@ -275,7 +287,6 @@ impl GroupStop {
             .cgroup()
             .is_some_and(|d| crate::cgroup::members_of(d).is_ok_and(|m| m.is_empty()));
         if empty {
-            self.rearm_events();
             self.active = true;
             self.finish(now);
         }
@@ -312,7 +323,9 @@ impl GroupStop {
     fn members(&mut self, snap: &Snapshot, me: i32) -> Vec<i32> {
         let in_cgroup = self.cgroup().map(crate::cgroup::members_of);
         let mut members = match (&self.target, in_cgroup) {
-            (Target::Service { .. }, Some(Ok(pids))) => {
+            (Target::Service { .. }, Some(Ok(mut pids))) => {
+                // Never rinit itself, whatever the group holds.
+                pids.retain(|p| *p != me);
                 self.in_group = pids.len();
                 let known: Vec<i32> = pids
                     .into_iter()
@@ -392,8 +405,21 @@ impl GroupStop {
                 .any(|p| p.pid == *pid && p.starttime == t.starttime)
         });
         if alive.is_empty() && self.in_group > 0 {
-            // In the cgroup but not yet in the table (forked since the scan): look again
-            // soon, as for a process no pidfd watches.
+            // In the cgroup but not (alive) in the table: forked since the scan, or a
+            // zombie leader whose threads still run. Look again soon; at the kill time
+            // the whole group gets cgroup.kill, and after the grace the stop moves on.
+            if self.killed && now >= self.kill_at + KILL_GRACE {
+                warn!(
+                    "{}: {} process(es) of its cgroup survived SIGKILL; moving on",
+                    self.name, self.in_group
+                );
+                self.finish(now);
+                return;
+            }
+            if !self.killed && now >= self.kill_at {
+                self.killed = true;
+                self.kill_group();
+            }
             self.recheck.update(self.in_group, self.in_group, now);
             return;
         }
@@ -424,12 +450,7 @@ impl GroupStop {
                 alive.len(),
                 now.duration_since(self.signal_at).as_millis()
             );
-            // The whole cgroup at once: forks of this very moment too.
-            if let Some(dir) = self.cgroup() {
-                if let Err(e) = std::fs::write(dir.join("cgroup.kill"), "1") {
-                    debug!("{}: cgroup.kill: {e}", self.name);
-                }
-            }
+            self.kill_group();
             self.tracked.clear();
             self.kill_stop_exec();
         }
@@ -791,7 +812,7 @@ impl Shutdown {
                         if matches!(stage, Stage::Sweep(_)) {
                             snap = None;
                         }
-                        self.begin(stage, now);
+                        self.begin(stage, now, me);
                         if self.waiting.is_empty() && self.current.iter().all(GroupStop::is_done) {
                             // Nothing to look at (a sweep of an empty namespace).
                             self.finish_current(now);
@@ -858,7 +879,7 @@ impl Shutdown {
         }
     }
 
-    fn begin(&mut self, stage: Stage, now: Instant) {
+    fn begin(&mut self, stage: Stage, now: Instant, me: i32) {
         pidfd::resize_budget();
         match stage {
             Stage::Services(pending) => {
@@ -876,7 +897,7 @@ impl Shutdown {
                 };
                 let kill_at = sweep_deadline(now, self.deadline);
                 let mut sweep = GroupStop::new(spec, now, now, kill_at);
-                // As PID 1 with no child left, the namespace is empty: no scan needed.
+                // As PID 1 alone in its namespace: nothing to sweep, no scan needed.
                 let whole_namespace = matches!(
                     sweep.target,
                     Target::Sweep {
@@ -884,7 +905,7 @@ impl Shutdown {
                         ..
                     }
                 );
-                if whole_namespace && crate::process::has_no_children() {
+                if whole_namespace && crate::proctree::alone_in_namespace(me) {
                     sweep.finished = Some(now);
                 }
                 self.current.push(sweep);
@@ -1445,6 +1466,22 @@ mod tests {
             "1"
         );
         assert!(sys.stops().contains(&(40, libc::SIGKILL)));
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn members_of_sub_groups_are_the_service_s_and_rinit_never_is() {
+        let t0 = Instant::now();
+        // 42 runs in a group the service made below its own (a nested engine); rinit's
+        // own pid in the group is ignored.
+        let dir = fake_cgroup("nested", &[1]);
+        std::fs::create_dir_all(dir.join("inner")).unwrap();
+        std::fs::write(dir.join("inner/cgroup.procs"), "42\n").unwrap();
+        let snap = Snapshot::from_procs(vec![proc(1, 0, 1, 'S'), proc(42, 1, 42, 'S')]);
+        let mut stop = cgroup_stop(&dir, t0);
+        let mut sys = Recorder::default();
+        stop.advance(&snap, 1, t0, &mut sys);
+        assert_eq!(sys.stops(), vec![(42, libc::SIGTERM)]);
         std::fs::remove_dir_all(&dir).unwrap();
     }
 

@@ -189,15 +189,19 @@ impl Supervisor {
             }
             if let Some(sd) = &mut self.shutdown {
                 let proc_ok = self.proc_ok;
-                // PID 1 with no child: nothing is left anywhere in the namespace.
-                if self.scope == Scope::Namespace && crate::process::has_no_children() {
+                // PID 1 alone in its namespace: nothing is left to stop or sweep.
+                if self.scope == Scope::Namespace && proctree::alone_in_namespace(self.me) {
                     sd.nothing_left(now);
                 }
                 sd.advance(self.me, now, &mut || scan(proc_ok));
                 if sd.is_finished() {
                     if now >= sd.deadline {
                         match scan(proc_ok) {
-                            Ok(snap) => shutdown::kill_everything(&snap, self.scope, self.me),
+                            Ok(snap) => {
+                                // Each group whole first: what forks this instant too.
+                                self.kill_groups();
+                                shutdown::kill_everything(&snap, self.scope, self.me)
+                            }
                             Err(e) => error!("cannot read the process table: {e}"),
                         }
                     }
@@ -689,8 +693,13 @@ impl Supervisor {
             return true;
         }
         self.ensure_group(i);
+        let join = self.services.get(i).and_then(|s| self.join_fd(s));
+        if join.is_none() {
+            // Tracked through /proc this run, as the log said: no group to go by.
+            self.drop_group(i);
+        }
         let oom_kills = self.oom_kills(i);
-        let result = self.spawn(i);
+        let result = self.spawn(i, join);
         let Some(svc) = self.services.get_mut(i) else {
             return false;
         };
@@ -716,7 +725,7 @@ impl Supervisor {
         true
     }
 
-    fn spawn(&self, i: usize) -> Result<i32, String> {
+    fn spawn(&self, i: usize, cgroup: Option<OwnedFd>) -> Result<i32, String> {
         let Some(svc) = self.services.get(i) else {
             return Err("no such service".into());
         };
@@ -774,7 +783,7 @@ impl Supervisor {
             .settings(settings_of(cfg))
             .workdir(cfg.workdir.as_deref())?
             .credentials(svc.run.creds.clone())
-            .cgroup(self.join_fd(svc))
+            .cgroup(cgroup)
             .spawn()
             .map_err(|e| format!("fork failed: {e}"))?;
         drop(file);

@@ -82,7 +82,10 @@ impl Supervisor {
         let Some(svc) = self.services.get_mut(i) else {
             return;
         };
-        if svc.run.group.is_some() {
+        if let Some(group) = &svc.run.group {
+            // A group left frozen (paused, then emptied by an OOM kill or from outside)
+            // would freeze the new run at once.
+            let _ = group.freeze(false);
             return;
         }
         match h.group(&svc.cfg.name) {
@@ -154,6 +157,13 @@ impl Supervisor {
     pub(super) fn drop_group(&mut self, i: usize) {
         if let Some(group) = self.services.get_mut(i).and_then(|s| s.run.group.take()) {
             remove(&group);
+        }
+    }
+
+    /// `cgroup.kill` for every service's group (the deadline's last act).
+    pub(super) fn kill_groups(&self) {
+        for group in self.services.iter().filter_map(|s| s.run.group.as_ref()) {
+            let _ = group.kill();
         }
     }
 
