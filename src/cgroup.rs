@@ -14,9 +14,9 @@
 //! The parsing (mountinfo, /proc/PID/cgroup, keyed files, `cpu_max`) is pure and
 //! unit-tested; the rest is small file operations.
 
-use std::fs::{self, File, OpenOptions};
-use std::io::{self, Read, Seek, Write};
-use std::os::fd::{AsFd, BorrowedFd, OwnedFd};
+use std::fs::{self, OpenOptions};
+use std::io::{self, Write};
+use std::os::fd::OwnedFd;
 use std::path::{Path, PathBuf};
 
 /// The controllers rinit enables for the services' groups, where available.
@@ -276,14 +276,13 @@ fn mkdir(dir: &Path) -> Result<(), String> {
 #[derive(Debug)]
 pub struct Group {
     dir: PathBuf,
-    /// `cgroup.events`, kept open: poll(2) on it (POLLPRI) says when it changed.
-    events: File,
 }
 
 impl Group {
+    /// A cgroup's directory (it has `cgroup.events`, which a plain directory does not).
     fn open(dir: PathBuf) -> io::Result<Group> {
-        let events = File::open(dir.join("cgroup.events"))?;
-        Ok(Group { dir, events })
+        fs::metadata(dir.join("cgroup.events"))?;
+        Ok(Group { dir })
     }
 
     pub fn dir(&self) -> &Path {
@@ -296,22 +295,6 @@ impl Group {
             .write(true)
             .open(self.dir.join("cgroup.procs"))?;
         Ok(file.into())
-    }
-
-    /// The fd to poll (POLLPRI) for a change of `populated` or `frozen`.
-    pub fn events_fd(&self) -> BorrowedFd<'_> {
-        self.events.as_fd()
-    }
-
-    /// `cgroup.events` read again (which also re-arms its poll): (populated, frozen).
-    pub fn events(&mut self) -> io::Result<(bool, bool)> {
-        self.events.rewind()?;
-        let mut text = String::new();
-        self.events.read_to_string(&mut text)?;
-        Ok((
-            keyed(&text, "populated").unwrap_or(0) != 0,
-            keyed(&text, "frozen").unwrap_or(0) != 0,
-        ))
     }
 
     /// The pids in the group (in rinit's PID namespace; 0 for those outside it).
