@@ -1,6 +1,7 @@
 //! rinit as a library: every module of the init, so that the binary (`src/main.rs`) and
 //! the fuzz targets (`fuzz/`) share one implementation. Nothing here is a stable API.
 
+pub mod alloc;
 pub mod cgroup;
 pub mod config;
 pub mod control;

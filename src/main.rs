@@ -10,6 +10,10 @@ use std::path::PathBuf;
 
 use rinit::{config, control, supervisor, sysinit};
 
+/// The allocator: malloc behind a cache of freed small blocks (see `rinit::alloc`).
+#[global_allocator]
+static ALLOCATOR: rinit::alloc::BlockCache = rinit::alloc::BlockCache::new();
+
 const USAGE: &str = "\
 usage: rinit [-c PATH] [--vm] [-- COMMAND [ARG...]]   run as init
        rinit check [-c PATH]                          validate a configuration

@@ -67,9 +67,16 @@ pub fn budget_for(soft: u64, open: u64) -> usize {
     usize::try_from((soft / 2).min(free)).unwrap_or(usize::MAX)
 }
 
-/// How many fds rinit has open (a count of /proc/self/fd; 0 if it cannot be read).
+/// How many fds rinit has open: the size Linux 6.2+ gives /proc/self/fd (one stat), else
+/// a count of its entries (0 if it cannot be read).
 fn open_fds() -> usize {
-    match crate::proctree::open_dir(std::path::Path::new("/proc/self/fd")) {
+    let fd_dir = std::path::Path::new("/proc/self/fd");
+    if let Ok(st) = nix::sys::stat::stat(fd_dir) {
+        if st.st_size > 0 {
+            return usize::try_from(st.st_size).unwrap_or(0);
+        }
+    }
+    match crate::proctree::open_dir(fd_dir) {
         // ".", "..", and the directory's own fd are not rinit's.
         Ok(mut dir) => dir.iter().count().saturating_sub(3),
         Err(_) => 0,
@@ -190,6 +197,9 @@ pub trait Signaller {
         sig: i32,
         keep: bool,
     ) -> io::Result<Option<Pidfd>>;
+    /// Signal rinit's own child `pid`: its pid cannot name anyone else until rinit reaps
+    /// it, so no pidfd and no start-time check are needed, and SIGCHLD reports its exit.
+    fn signal_child(&mut self, pid: i32, sig: i32) -> io::Result<()>;
     /// A pidfd to wait on `pid` without signalling it, when the budget allows.
     fn watch(&mut self, pid: i32, starttime: u64) -> io::Result<Option<Pidfd>>;
     /// May one more pidfd be kept open?
@@ -209,6 +219,10 @@ impl Signaller for System {
         keep: bool,
     ) -> io::Result<Option<Pidfd>> {
         send_checked(pid, starttime, sig, keep)
+    }
+
+    fn signal_child(&mut self, pid: i32, sig: i32) -> io::Result<()> {
+        crate::process::signal_child(pid, sig)
     }
 
     fn watch(&mut self, pid: i32, starttime: u64) -> io::Result<Option<Pidfd>> {

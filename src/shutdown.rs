@@ -150,6 +150,15 @@ pub struct StopReport {
 struct Tracked {
     starttime: u64,
     pidfd: Option<Pidfd>,
+    /// rinit's own child: SIGCHLD reports its exit, no pidfd needed.
+    child: bool,
+}
+
+impl Tracked {
+    /// Neither a pidfd nor SIGCHLD tells rinit when it exits: re-checks must.
+    fn unwatched(&self) -> bool {
+        self.pidfd.is_none() && !self.child
+    }
 }
 
 /// Re-scans for processes that no pidfd watches: when, and how many came without news.
@@ -461,9 +470,9 @@ impl GroupStop {
             .into_iter()
             .filter(|p| !self.tracked.contains_key(&p.pid))
             .collect();
-        self.signal_fresh(&fresh, sys);
+        self.signal_fresh(&fresh, me, sys);
         self.watch_unwatched(sys);
-        let unwatched = self.tracked.values().filter(|t| t.pidfd.is_none()).count();
+        let unwatched = self.tracked.values().filter(|t| t.unwatched()).count();
         self.recheck.update(count, unwatched, now);
     }
 
@@ -477,7 +486,7 @@ impl GroupStop {
     /// Give tracked processes without a pidfd one, as far as the budget allows: their
     /// exits then wake rinit instead of a re-check timer.
     fn watch_unwatched(&mut self, sys: &mut dyn Signaller) {
-        for (pid, t) in self.tracked.iter_mut().filter(|(_, t)| t.pidfd.is_none()) {
+        for (pid, t) in self.tracked.iter_mut().filter(|(_, t)| t.unwatched()) {
             if !sys.may_hold() {
                 return;
             }
@@ -487,7 +496,7 @@ impl GroupStop {
         }
     }
 
-    fn signal_fresh(&mut self, fresh: &[&Proc], sys: &mut dyn Signaller) {
+    fn signal_fresh(&mut self, fresh: &[&Proc], me: i32, sys: &mut dyn Signaller) {
         let sig = if self.killed {
             libc::SIGKILL
         } else {
@@ -503,7 +512,7 @@ impl GroupStop {
             let pidfd = if signal {
                 // Why the sweep takes it, read while its command line is still there.
                 self.note_sweep_kill(p);
-                match send(sys, p, sig, &self.name) {
+                match send(sys, p, me, sig, &self.name) {
                     Sent::Gone => continue,
                     // Not tracked, so the next round (a re-check) tries it again.
                     Sent::Later => {
@@ -518,6 +527,8 @@ impl GroupStop {
                         fd
                     }
                 }
+            } else if p.ppid == me {
+                None
             } else {
                 match sys.watch(p.pid, p.starttime) {
                     Ok(fd) => fd,
@@ -529,15 +540,19 @@ impl GroupStop {
                 Tracked {
                     starttime: p.starttime,
                     pidfd,
+                    child: p.ppid == me,
                 },
             );
         }
         // SIGCONT after the stop signal, so a stopped process can act on it (one stopped
         // after the scan is not continued: SIGKILL at the timeout still ends it).
         for (pid, starttime) in to_continue {
-            let _ = match self.tracked.get(&pid).and_then(|t| t.pidfd.as_ref()) {
-                Some(fd) => fd.signal(libc::SIGCONT),
-                None => sys.signal(pid, starttime, libc::SIGCONT, false).map(drop),
+            let _ = match self.tracked.get(&pid) {
+                Some(Tracked { child: true, .. }) => sys.signal_child(pid, libc::SIGCONT),
+                Some(Tracked {
+                    pidfd: Some(fd), ..
+                }) => fd.signal(libc::SIGCONT),
+                _ => sys.signal(pid, starttime, libc::SIGCONT, false).map(drop),
             };
         }
     }
@@ -634,17 +649,23 @@ enum Sent {
     Signalled(Option<Pidfd>),
 }
 
-/// Signal one process, checked against its start time; a failure is logged, never
-/// fatal. The pidfd is kept only while the fd budget allows.
-fn send(sys: &mut dyn Signaller, p: &Proc, sig: i32, who: &str) -> Sent {
+/// Signal one process, checked against its start time (rinit's own children need no
+/// check); a failure is logged, never fatal. The pidfd is kept only while the fd budget
+/// allows.
+fn send(sys: &mut dyn Signaller, p: &Proc, me: i32, sig: i32, who: &str) -> Sent {
     debug!(
         "{who}: {} -> pid {} ({})",
         signals::name(sig),
         p.pid,
         p.comm
     );
-    let keep = sys.may_hold();
-    match sys.signal(p.pid, p.starttime, sig, keep) {
+    let sent = if p.ppid == me {
+        sys.signal_child(p.pid, sig).map(|()| None)
+    } else {
+        let keep = sys.may_hold();
+        sys.signal(p.pid, p.starttime, sig, keep)
+    };
+    match sent {
         Ok(fd) => Sent::Signalled(fd),
         Err(e) if e.raw_os_error() == Some(libc::ESRCH) => Sent::Gone,
         Err(e) if pidfd::is_shortage(&e) => {
@@ -984,7 +1005,7 @@ impl Shutdown {
 pub fn kill_everything(snap: &Snapshot, scope: Scope, me: i32) {
     let left = snap.in_scope(scope, me);
     for p in snap.alive(&left) {
-        send(&mut pidfd::System, p, libc::SIGKILL, "deadline");
+        send(&mut pidfd::System, p, me, libc::SIGKILL, "deadline");
     }
 }
 
@@ -1036,6 +1057,8 @@ mod tests {
     struct Recorder {
         sent: Vec<(i32, i32)>,
         gone: Vec<i32>,
+        /// The pids signalled as rinit's children (no pidfd, no start-time check).
+        children: Vec<i32>,
     }
 
     impl Signaller for Recorder {
@@ -1045,6 +1068,11 @@ mod tests {
             }
             self.sent.push((pid, sig));
             Ok(None)
+        }
+
+        fn signal_child(&mut self, pid: i32, sig: i32) -> io::Result<()> {
+            self.children.push(pid);
+            self.signal(pid, 0, sig, false).map(drop)
         }
 
         fn watch(&mut self, _: i32, _: u64) -> io::Result<Option<Pidfd>> {
@@ -1101,6 +1129,27 @@ mod tests {
             stop_exec: None,
         };
         GroupStop::new(spec, t0, t0 + delay, t0 + delay + secs(5))
+    }
+
+    #[test]
+    fn rinits_own_children_are_signalled_by_pid_and_need_no_recheck() {
+        let t0 = Instant::now();
+        let mut stop = service_stop(StopMode::Tree, t0, Duration::ZERO);
+        let mut sys = Recorder::default();
+        let only_main = vec![proc(1, 0, 1, 'S'), proc(10, 1, 10, 'S')];
+        stop.advance(&Snapshot::from_procs(only_main), 1, t0, &mut sys);
+        assert_eq!(sys.children, vec![10]);
+        assert_eq!(sys.stops(), vec![(10, libc::SIGTERM)]);
+        // SIGCHLD reports main's exit: only the stop timeout is a deadline, no re-check.
+        assert_eq!(stop.next_deadline(), Some(t0 + secs(5)));
+
+        // Grandchildren are not rinit's: checked signals, and re-checks while no pidfd
+        // watches them.
+        let mut stop = service_stop(StopMode::Tree, t0, Duration::ZERO);
+        let mut sys = Recorder::default();
+        stop.advance(&Snapshot::from_procs(tree()), 1, t0, &mut sys);
+        assert_eq!(sys.children, vec![10]);
+        assert!(stop.next_deadline().is_some_and(|at| at < t0 + secs(5)));
     }
 
     #[test]
@@ -1247,6 +1296,9 @@ mod tests {
                     return Err(io::Error::from_raw_os_error(libc::EMFILE));
                 }
                 self.0.signal(pid, t, sig, k)
+            }
+            fn signal_child(&mut self, pid: i32, sig: i32) -> io::Result<()> {
+                self.signal(pid, 0, sig, false).map(drop)
             }
             fn watch(&mut self, pid: i32, t: u64) -> io::Result<Option<Pidfd>> {
                 self.0.watch(pid, t)
