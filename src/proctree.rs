@@ -129,15 +129,40 @@ pub fn alone_in_namespace(me: i32) -> bool {
     if !crate::process::has_no_children() {
         return false;
     }
-    let Ok(mut dir) = open_dir(std::path::Path::new("/proc")) else {
-        return false;
-    };
-    let mut others = dir
-        .iter()
-        .filter_map(Result::ok)
-        .filter_map(|e| pid_of(e.file_name().to_bytes()))
-        .filter(|pid| *pid != me);
-    others.next().is_none()
+    with_proc_dir(|dir| {
+        let mut others = dir
+            .iter()
+            .filter_map(Result::ok)
+            .filter_map(|e| pid_of(e.file_name().to_bytes()))
+            .filter(|pid| *pid != me);
+        others.next().is_none()
+    })
+    .unwrap_or(false)
+}
+
+thread_local! {
+    /// /proc, opened once: every scan lists it again from the start (getdents on procfs
+    /// generates the list afresh), which saves the open, fstat, fcntl, buffer and close
+    /// of a fresh directory handle per scan.
+    static PROC_DIR: std::cell::RefCell<Option<nix::dir::Dir>> = const { std::cell::RefCell::new(None) };
+}
+
+/// Run `f` on the /proc directory handle, opening it on first use. Each listing starts
+/// from the top (nix rewinds the handle when an iteration ends).
+pub fn with_proc_dir<R>(f: impl FnOnce(&mut nix::dir::Dir) -> R) -> std::io::Result<R> {
+    PROC_DIR.with(|cell| {
+        let Ok(mut slot) = cell.try_borrow_mut() else {
+            // Re-entered (never in rinit's single loop): a handle of its own.
+            return open_dir(std::path::Path::new("/proc")).map(|mut dir| f(&mut dir));
+        };
+        if slot.is_none() {
+            *slot = Some(open_dir(std::path::Path::new("/proc"))?);
+        }
+        match slot.as_mut() {
+            Some(dir) => Ok(f(dir)),
+            None => Err(std::io::Error::from_raw_os_error(libc::EBADF)),
+        }
+    })
 }
 
 /// A directory to list, opened as [`open_ro`] opens files.
@@ -248,13 +273,31 @@ impl Snapshot {
     /// a hole would make a stop take a live process for a gone one.
     pub fn scan() -> std::io::Result<Snapshot> {
         let mut procs = Vec::new();
-        let mut dir = open_dir(std::path::Path::new("/proc"))?;
-        for entry in dir.iter() {
-            let entry = entry.map_err(std::io::Error::from)?;
-            let Some(pid) = pid_of(entry.file_name().to_bytes()) else {
-                continue;
-            };
-            if let Some(p) = try_read_proc(pid)?.filter(|p| !p.is_kernel_thread()) {
+        with_proc_dir(|dir| {
+            for entry in dir.iter() {
+                let entry = entry.map_err(std::io::Error::from)?;
+                let Some(pid) = pid_of(entry.file_name().to_bytes()) else {
+                    continue;
+                };
+                if let Some(p) = try_read_proc(pid)?.filter(|p| !p.is_kernel_thread()) {
+                    procs.push(p);
+                }
+            }
+            Ok::<(), std::io::Error>(())
+        })??;
+        Ok(Snapshot {
+            procs,
+            ours: std::cell::OnceCell::new(),
+            index: std::cell::OnceCell::new(),
+        })
+    }
+
+    /// Read only the processes `pids` (a cgroup's members): those gone are left out; one
+    /// that cannot be read (no fd left) fails the table, as in [`Snapshot::scan`].
+    pub fn of_pids(pids: &[i32]) -> std::io::Result<Snapshot> {
+        let mut procs = Vec::with_capacity(pids.len());
+        for &pid in pids {
+            if let Some(p) = try_read_proc(pid)? {
                 procs.push(p);
             }
         }
@@ -455,6 +498,25 @@ mod tests {
         proc.flags |= PF_EXITING;
         assert!(proc.is_exiting(), "a process past SIGKILL needs no signal");
         assert!(!proc.is_dead(), "but it is not gone until it is a zombie");
+    }
+
+    #[test]
+    fn the_kept_proc_handle_lists_afresh_each_scan() {
+        let Ok(first) = Snapshot::scan() else { return };
+        let Ok(mut child) = std::process::Command::new("sleep").arg("30").spawn() else {
+            return;
+        };
+        let pid = child.id() as i32;
+        assert!(first.get(pid).is_none());
+        let second = Snapshot::scan();
+        let _ = child.kill(); // our own child, by its handle
+        let _ = child.wait();
+        let second = second.unwrap_or_else(|_| Snapshot::from_procs(Vec::new()));
+        assert!(
+            second.get(pid).is_some(),
+            "a process started after the first scan"
+        );
+        assert!(alone_in_namespace(std::process::id() as i32).eq(&false));
     }
 
     #[test]

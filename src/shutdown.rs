@@ -801,22 +801,26 @@ impl Shutdown {
         &mut self,
         me: i32,
         now: Instant,
-        scan: &mut dyn FnMut() -> io::Result<Snapshot>,
+        scan: &mut dyn FnMut(Option<&[i32]>) -> io::Result<Snapshot>,
     ) {
         self.advance_with(me, now, scan, &mut pidfd::System);
     }
 
-    /// [`Shutdown::advance`], signalling through `sys`.
+    /// [`Shutdown::advance`], signalling through `sys`. `scan(None)` reads the whole
+    /// process table, `scan(Some(pids))` only those processes: when every stop under way
+    /// has a cgroup, its members are all the table needs.
     pub fn advance_with(
         &mut self,
         me: i32,
         now: Instant,
-        scan: &mut dyn FnMut() -> io::Result<Snapshot>,
+        scan: &mut dyn FnMut(Option<&[i32]>) -> io::Result<Snapshot>,
         sys: &mut dyn Signaller,
     ) {
         // One scan per wakeup: a stage that ends lets the next begin on the same table,
-        // except the sweep, which looks afresh (what the last wave killed may be gone).
+        // except the sweep, which looks afresh (what the last wave killed may be gone),
+        // and except after a table of some groups' members only (`partial`).
         let mut snap: Option<Snapshot> = None;
+        let mut partial = false;
         while !self.finished {
             if now >= self.deadline {
                 warn!("shutdown deadline reached; killing what is left");
@@ -859,9 +863,11 @@ impl Shutdown {
                 continue;
             }
             if snap.is_none() {
-                match scan() {
+                let members = self.cgroup_members();
+                match scan(members.as_deref()) {
                     Ok(table) => {
                         self.scan_retry = None;
+                        partial = members.is_some();
                         snap = Some(table);
                     }
                     Err(e) => {
@@ -883,21 +889,40 @@ impl Shutdown {
                 }
             }
             let Some(table) = snap.as_ref() else { return };
-            loop {
+            let began = loop {
                 for stop in self.current.iter_mut().filter(|s| !s.is_done()) {
                     stop.advance(table, me, now, sys);
                 }
-                // Stops whose dependents are done begin now, on the same table.
-                if !self.begin_ready(now) {
-                    break;
+                // Stops whose dependents are done begin now, on the same table — unless
+                // it holds only the members of the stops before them.
+                let began = self.begin_ready(now);
+                if !began || partial {
+                    break began;
                 }
+            };
+            if began {
+                snap = None; // partial: a table with the new stops' members
+                continue;
             }
             if self.waiting.is_empty() && self.current.iter().all(GroupStop::is_done) {
                 self.finish_current(now);
+                if partial {
+                    snap = None;
+                }
             } else {
                 return;
             }
         }
+    }
+
+    /// The members of every stop under way, when each has a cgroup to list them (a stop
+    /// without one, or a sweep, needs the whole table: `None`).
+    fn cgroup_members(&self) -> Option<Vec<i32>> {
+        let mut pids = Vec::new();
+        for stop in self.current.iter().filter(|s| !s.is_done()) {
+            pids.extend(crate::cgroup::members_of(stop.cgroup()?).ok()?);
+        }
+        Some(pids)
     }
 
     fn begin(&mut self, stage: Stage, now: Instant, me: i32) {
@@ -1374,14 +1399,14 @@ mod tests {
             after: vec![],
         }]);
         let mut s = Shutdown::new("t".into(), t0, MAX_SHUTDOWN, vec![stage]);
-        let mut failing = || Err(io::Error::from_raw_os_error(libc::EMFILE));
+        let mut failing = |_: Option<&[i32]>| Err(io::Error::from_raw_os_error(libc::EMFILE));
         s.advance(1, t0, &mut failing);
         assert!(!s.is_finished());
         assert!(s.reports().is_empty(), "the wave is still under way");
         assert_eq!(s.next_deadline(), Some(t0 + RECHECK_START));
         s.advance(1, t0, &mut failing);
         assert_eq!(s.next_deadline(), Some(t0 + recheck_delay(1)));
-        s.advance(1, t0, &mut || Ok(Snapshot::default()));
+        s.advance(1, t0, &mut |_| Ok(Snapshot::default()));
         assert!(s.is_finished(), "a table that reads shows the wave gone");
     }
 
@@ -1413,7 +1438,7 @@ mod tests {
                 }),
             ],
         );
-        s.advance(1, t0, &mut || Ok(Snapshot::default()));
+        s.advance(1, t0, &mut |_| Ok(Snapshot::default()));
         assert!(s.is_finished());
         assert_eq!(s.reports().len(), 2);
         assert_eq!(s.next_deadline(), None);
@@ -1456,7 +1481,7 @@ mod tests {
             procs.extend(pids.iter().map(|&p| proc(p, 1, p, 'S')));
             Snapshot::from_procs(procs)
         };
-        s.advance_with(1, t0, &mut || Ok(table(&[10, 20, 40])), &mut sys);
+        s.advance_with(1, t0, &mut |_| Ok(table(&[10, 20, 40])), &mut sys);
         let term = libc::SIGTERM;
         assert_eq!(
             sys.stops(),
@@ -1464,10 +1489,10 @@ mod tests {
             "db2 does not wait for app1; db1 does"
         );
         // app1 goes: db1 is next, on the same table.
-        s.advance_with(1, t0, &mut || Ok(table(&[20])), &mut sys);
+        s.advance_with(1, t0, &mut |_| Ok(table(&[20])), &mut sys);
         assert_eq!(sys.stops(), vec![(10, term), (40, term), (20, term)]);
         assert!(!s.is_finished());
-        s.advance_with(1, t0, &mut || Ok(table(&[])), &mut sys);
+        s.advance_with(1, t0, &mut |_| Ok(table(&[])), &mut sys);
         assert!(s.is_finished());
         let names: Vec<&str> = s.reports().iter().map(|r| r.name.as_str()).collect();
         assert_eq!(names.len(), 4, "{names:?}");
@@ -1559,6 +1584,49 @@ mod tests {
     }
 
     #[test]
+    fn with_cgroups_the_table_holds_only_the_members_of_the_stops_under_way() {
+        let t0 = Instant::now();
+        let app_dir = fake_cgroup("partial-app", &[10]);
+        let db_dir = fake_cgroup("partial-db", &[20, 21]);
+        let with_group = |name: &str, pid: i32, dir: &Path, after: &[&str]| {
+            let mut p = spec_for(name, pid, after);
+            if let Target::Service { cgroup, .. } = &mut p.spec.target {
+                *cgroup = Some(dir.to_path_buf());
+            }
+            p
+        };
+        let stage = Stage::Services(vec![
+            with_group("app", 10, &app_dir, &[]),
+            with_group("db", 20, &db_dir, &["app"]),
+        ]);
+        let mut s = Shutdown::new("t".into(), t0, MAX_SHUTDOWN, vec![stage]);
+        let mut sys = Recorder::default();
+        let mut asked: Vec<Option<Vec<i32>>> = Vec::new();
+        let mut scan = |pids: Option<&[i32]>| {
+            asked.push(pids.map(<[i32]>::to_vec));
+            let mut procs = vec![proc(1, 0, 1, 'S')];
+            let all = [10, 20, 21];
+            let wanted = pids.unwrap_or(&all);
+            procs.extend(wanted.iter().map(|&p| proc(p, 1, p, 'S')));
+            Ok(Snapshot::from_procs(procs))
+        };
+        s.advance_with(1, t0, &mut scan, &mut sys);
+        assert_eq!(sys.stops(), vec![(10, libc::SIGTERM)]);
+        // app's group empties: db begins, and only its members are read for it.
+        std::fs::write(app_dir.join("cgroup.procs"), "").unwrap();
+        s.advance_with(1, t0, &mut scan, &mut sys);
+        let term = libc::SIGTERM;
+        assert_eq!(sys.stops(), vec![(10, term), (21, term), (20, term)]);
+        assert_eq!(
+            asked,
+            vec![Some(vec![10]), Some(vec![20, 21])],
+            "never all of /proc"
+        );
+        std::fs::remove_dir_all(&app_dir).unwrap();
+        std::fs::remove_dir_all(&db_dir).unwrap();
+    }
+
+    #[test]
     fn nothing_left_ends_every_stop_and_skips_the_sweep() {
         let t0 = Instant::now();
         let stage = Stage::Services(vec![spec_for("app", 10, &[]), spec_for("db", 20, &["app"])]);
@@ -1570,7 +1638,7 @@ mod tests {
         let mut s = Shutdown::new("t".into(), t0, MAX_SHUTDOWN, vec![stage, sweep]);
         let mut sys = Recorder::default();
         let table = Snapshot::from_procs(vec![proc(1, 0, 1, 'S'), proc(10, 1, 10, 'S')]);
-        s.advance_with(1, t0, &mut || Ok(table.clone()), &mut sys);
+        s.advance_with(1, t0, &mut |_| Ok(table.clone()), &mut sys);
         assert_eq!(sys.stops(), vec![(10, libc::SIGTERM)]);
         s.nothing_left(t0);
         assert!(s.is_finished());
@@ -1583,7 +1651,7 @@ mod tests {
         s.advance_with(
             1,
             t0,
-            &mut || panic!("no scan after nothing_left"),
+            &mut |_| panic!("no scan after nothing_left"),
             &mut sys,
         );
     }

@@ -193,7 +193,7 @@ impl Supervisor {
                 if self.scope == Scope::Namespace && proctree::alone_in_namespace(self.me) {
                     sd.nothing_left(now);
                 }
-                sd.advance(self.me, now, &mut || scan(proc_ok));
+                sd.advance(self.me, now, &mut |pids| scan_for_stop(proc_ok, pids));
                 if sd.is_finished() {
                     if now >= sd.deadline {
                         match scan(proc_ok) {
@@ -1477,6 +1477,14 @@ fn scan(proc_ok: bool) -> std::io::Result<Snapshot> {
         Snapshot::scan()
     } else {
         Ok(Snapshot::default())
+    }
+}
+
+/// What a stop's table needs: the whole of /proc, or only the processes `pids`.
+fn scan_for_stop(proc_ok: bool, pids: Option<&[i32]>) -> std::io::Result<Snapshot> {
+    match pids {
+        Some(pids) if proc_ok => Snapshot::of_pids(pids),
+        _ => scan(proc_ok),
     }
 }
 

@@ -11,7 +11,7 @@ use std::time::{Duration, Instant};
 
 use log::{info, warn};
 
-use super::{Supervisor, scan, take, transition};
+use super::{Supervisor, scan, scan_for_stop, take, transition};
 use crate::config::{Config, MAIN, ServiceConfig};
 use crate::control::{Reply, Request, ServiceStatus, error_reply};
 use crate::ready::NotifySocket;
@@ -57,7 +57,8 @@ impl Supervisor {
     pub(super) fn advance_jobs(&mut self, now: Instant) {
         let proc_ok = self.proc_ok;
         for job in &mut self.jobs {
-            job.plan.advance(self.me, now, &mut || scan(proc_ok));
+            job.plan
+                .advance(self.me, now, &mut |pids| scan_for_stop(proc_ok, pids));
         }
         let (done, running): (Vec<Job>, Vec<Job>) =
             self.jobs.drain(..).partition(|j| j.plan.is_finished());
