@@ -361,6 +361,11 @@ fn collect_members(dir: &Path, depth: usize, pids: &mut Vec<i32>) -> io::Result<
         return Ok(());
     }
     // Sub-groups are the directories; a group without any has only interface files.
+    // A directory's link count is 2 plus its sub-directories (cgroupfs keeps it so, as
+    // most file systems do): 2 means nothing to list, and saves reading the directory.
+    if nix::sys::stat::stat(dir).is_ok_and(|st| st.st_nlink == 2) {
+        return Ok(());
+    }
     let Ok(entries) = fs::read_dir(dir) else {
         return Ok(());
     };

@@ -213,6 +213,9 @@ pub struct GroupStop {
     events: Option<std::os::fd::OwnedFd>,
     /// How many processes its cgroup held at the last look (0 without a cgroup).
     in_group: usize,
+    /// Its cgroup's members as read in this round (one read of cgroup.procs serves the
+    /// emptiness check, the table and the signals); cleared when a round begins.
+    listed: Option<Vec<i32>>,
 }
 
 impl GroupStop {
@@ -236,6 +239,7 @@ impl GroupStop {
             recheck: Recheck::default(),
             events: None,
             in_group: 0,
+            listed: None,
         }
         .with_events()
     }
@@ -292,12 +296,14 @@ impl GroupStop {
         if self.is_done() || !self.active {
             return;
         }
-        let empty = self
-            .cgroup()
-            .is_some_and(|d| crate::cgroup::members_of(d).is_ok_and(|m| m.is_empty()));
-        if empty {
+        let Some(Ok(members)) = self.cgroup().map(crate::cgroup::members_of) else {
+            return;
+        };
+        if members.is_empty() {
             self.active = true;
             self.finish(now);
+        } else {
+            self.listed = Some(members);
         }
     }
 
@@ -330,7 +336,10 @@ impl GroupStop {
     /// The members of this group in `snap`, deepest first. With a cgroup they are its
     /// processes (and `in_group` says how many it has, in `snap` or not yet).
     fn members(&mut self, snap: &Snapshot, me: i32) -> Vec<i32> {
-        let in_cgroup = self.cgroup().map(crate::cgroup::members_of);
+        let listed = self.listed.take();
+        let in_cgroup = self
+            .cgroup()
+            .map(|dir| listed.map_or_else(|| crate::cgroup::members_of(dir), Ok));
         let mut members = match (&self.target, in_cgroup) {
             (Target::Service { .. }, Some(Ok(mut pids))) => {
                 // Never rinit itself, whatever the group holds.
@@ -821,6 +830,9 @@ impl Shutdown {
         // and except after a table of some groups' members only (`partial`).
         let mut snap: Option<Snapshot> = None;
         let mut partial = false;
+        for stop in &mut self.current {
+            stop.listed = None;
+        }
         while !self.finished {
             if now >= self.deadline {
                 warn!("shutdown deadline reached; killing what is left");
@@ -917,10 +929,13 @@ impl Shutdown {
 
     /// The members of every stop under way, when each has a cgroup to list them (a stop
     /// without one, or a sweep, needs the whole table: `None`).
-    fn cgroup_members(&self) -> Option<Vec<i32>> {
+    fn cgroup_members(&mut self) -> Option<Vec<i32>> {
         let mut pids = Vec::new();
-        for stop in self.current.iter().filter(|s| !s.is_done()) {
-            pids.extend(crate::cgroup::members_of(stop.cgroup()?).ok()?);
+        for stop in self.current.iter_mut().filter(|s| !s.is_done()) {
+            if stop.listed.is_none() {
+                stop.listed = Some(crate::cgroup::members_of(stop.cgroup()?).ok()?);
+            }
+            pids.extend(stop.listed.iter().flatten());
         }
         Some(pids)
     }

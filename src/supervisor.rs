@@ -92,6 +92,9 @@ pub struct Supervisor {
     poll_fds: Vec<libc::pollfd>,
     /// poll(2) failed this many times in a row (see `poll_failed`).
     poll_failures: u32,
+    /// The last wakeup was only output to write or service lines to read: nothing a
+    /// stop waits for (exits come as SIGCHLD, pidfds, cgroup events or deadlines).
+    quiet_wakeup: bool,
     /// Where services get cgroups of their own; None: tracked through /proc.
     cgroups: Option<crate::cgroup::Hierarchy>,
 }
@@ -159,6 +162,7 @@ impl Supervisor {
             poll_tokens: Vec::new(),
             poll_fds: Vec::new(),
             poll_failures: 0,
+            quiet_wakeup: false,
             cgroups,
         })
     }
@@ -187,7 +191,7 @@ impl Supervisor {
                 // the sweep never mistakes the dead for leftovers.
                 self.reap();
             }
-            if let Some(sd) = &mut self.shutdown {
+            if let Some(sd) = self.shutdown.as_mut().filter(|_| !self.quiet_wakeup) {
                 let proc_ok = self.proc_ok;
                 // PID 1 alone in its namespace: nothing is left to stop or sweep.
                 if self.scope == Scope::Namespace && proctree::alone_in_namespace(self.me) {
@@ -313,6 +317,7 @@ impl Supervisor {
         });
         // SAFETY: fds is a valid array of the given length.
         let rc = unsafe { libc::poll(fds.as_mut_ptr(), fds.len() as libc::nfds_t, ms) };
+        self.quiet_wakeup = rc > 0 && only_output(&tokens, &fds);
         if rc < 0 {
             let err = std::io::Error::last_os_error();
             if err.raw_os_error() != Some(libc::EINTR) {
@@ -1480,6 +1485,15 @@ fn scan(proc_ok: bool) -> std::io::Result<Snapshot> {
     }
 }
 
+/// Were the ready fds only output to write and service lines to read? Pure.
+fn only_output(tokens: &[Token], fds: &[libc::pollfd]) -> bool {
+    tokens
+        .iter()
+        .zip(fds)
+        .filter(|(_, pfd)| pfd.revents != 0)
+        .all(|(token, _)| matches!(token, Token::Stdout | Token::Stderr | Token::Log(_)))
+}
+
 /// What a stop's table needs: the whole of /proc, or only the processes `pids`.
 fn scan_for_stop(proc_ok: bool, pids: Option<&[i32]>) -> std::io::Result<Snapshot> {
     match pids {
@@ -1496,4 +1510,45 @@ fn proc_matches_namespace(me: i32) -> bool {
         .ok()
         .and_then(|p| p.to_str().and_then(|s| s.parse::<i32>().ok()))
         == Some(me)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn ready(fd: i32, revents: i16) -> libc::pollfd {
+        libc::pollfd {
+            fd,
+            events: 0,
+            revents,
+        }
+    }
+
+    #[test]
+    fn output_and_service_lines_alone_are_a_quiet_wakeup() {
+        let tokens = [Token::Signals, Token::Stderr, Token::Log(0), Token::Other];
+        let out = libc::POLLOUT;
+        let quiet = [
+            ready(3, 0),
+            ready(4, out),
+            ready(5, libc::POLLIN),
+            ready(6, 0),
+        ];
+        assert!(only_output(&tokens, &quiet));
+        // A signal (SIGCHLD) or a pidfd / cgroup event is news for a stop.
+        let chld = [
+            ready(3, libc::POLLIN),
+            ready(4, out),
+            ready(5, 0),
+            ready(6, 0),
+        ];
+        assert!(!only_output(&tokens, &chld));
+        let event = [
+            ready(3, 0),
+            ready(4, 0),
+            ready(5, 0),
+            ready(6, libc::POLLPRI),
+        ];
+        assert!(!only_output(&tokens, &event));
+    }
 }
