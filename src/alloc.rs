@@ -133,23 +133,21 @@ impl BlockCache {
 unsafe impl GlobalAlloc for BlockCache {
     #[inline(never)] // called from every allocation site: one copy, not thousands
     unsafe fn alloc(&self, layout: Layout) -> *mut u8 {
-        match class_of(layout.size(), layout.align()) {
-            Some(class) => match self.take(class) {
-                Some(block) => block,
-                // SAFETY: plain malloc.
-                None => unsafe { libc::malloc(class_size(class)).cast() },
-            },
-            None if layout.align() <= MALLOC_ALIGN => {
-                // SAFETY: plain malloc.
-                unsafe { libc::malloc(layout.size()).cast() }
-            }
-            None => {
-                let mut block = std::ptr::null_mut();
-                // SAFETY: posix_memalign writes the block into `block` or leaves it null.
-                match unsafe { libc::posix_memalign(&mut block, layout.align(), layout.size()) } {
-                    0 => block.cast(),
-                    _ => std::ptr::null_mut(),
-                }
+        let class = class_of(layout.size(), layout.align());
+        if let Some(block) = class.and_then(|c| self.take(c)) {
+            return block;
+        }
+        let size = class.map_or(layout.size(), class_size);
+        let mut block = std::ptr::null_mut();
+        // SAFETY: malloc, or posix_memalign (Layout's alignment is a power of two), which
+        // writes the block into `block` or leaves it null.
+        unsafe {
+            if layout.align() <= MALLOC_ALIGN {
+                libc::malloc(size).cast()
+            } else if libc::posix_memalign(&mut block, layout.align(), size) == 0 {
+                block.cast()
+            } else {
+                std::ptr::null_mut()
             }
         }
     }
