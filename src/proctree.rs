@@ -147,6 +147,15 @@ thread_local! {
     static PROC_DIR: std::cell::RefCell<Option<nix::dir::Dir>> = const { std::cell::RefCell::new(None) };
 }
 
+/// Close the kept /proc handle (the next scan opens it again).
+pub fn close_proc_dir() {
+    PROC_DIR.with(|cell| {
+        if let Ok(mut slot) = cell.try_borrow_mut() {
+            *slot = None;
+        }
+    });
+}
+
 /// Run `f` on the /proc directory handle, opening it on first use. Each listing starts
 /// from the top (nix rewinds the handle when an iteration ends).
 pub fn with_proc_dir<R>(f: impl FnOnce(&mut nix::dir::Dir) -> R) -> std::io::Result<R> {

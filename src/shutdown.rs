@@ -307,6 +307,14 @@ impl GroupStop {
         }
     }
 
+    /// SIGKILL goes out now: the grace for the kernel to end what it killed counts from
+    /// this moment, not from the planned kill time (a late round, on a loaded machine,
+    /// would otherwise give up on processes killed a moment ago).
+    fn mark_killed(&mut self, now: Instant) {
+        self.killed = true;
+        self.kill_at = self.kill_at.max(now);
+    }
+
     /// The target's cgroup directory, if it has one.
     fn cgroup(&self) -> Option<&Path> {
         match &self.target {
@@ -435,7 +443,7 @@ impl GroupStop {
                 return;
             }
             if !self.killed && now >= self.kill_at {
-                self.killed = true;
+                self.mark_killed(now);
                 self.kill_group();
             }
             self.recheck.update(self.in_group, self.in_group, now);
@@ -461,7 +469,7 @@ impl GroupStop {
             self.run_stop_exec(&exec);
         }
         if !self.killed && now >= self.kill_at {
-            self.killed = true;
+            self.mark_killed(now);
             warn!(
                 "{}: {} process(es) left after {} ms; sending SIGKILL",
                 self.name,
@@ -1169,6 +1177,24 @@ mod tests {
             stop_exec: None,
         };
         GroupStop::new(spec, t0, t0 + delay, t0 + delay + secs(5))
+    }
+
+    #[test]
+    fn the_grace_after_sigkill_counts_from_when_it_was_sent() {
+        let t0 = Instant::now();
+        let mut stop = service_stop(StopMode::Tree, t0, Duration::ZERO);
+        let mut sys = Recorder::default();
+        let snap = Snapshot::from_procs(tree());
+        stop.advance(&snap, 1, t0, &mut sys);
+        // The kill round comes 2 s late (a loaded machine): SIGKILL now...
+        let late = t0 + secs(7);
+        stop.advance(&snap, 1, late, &mut sys);
+        assert!(sys.stops().contains(&(12, libc::SIGKILL)));
+        // ...and what it killed gets its grace from now, not from the planned 5 s.
+        stop.advance(&snap, 1, late + Duration::from_millis(100), &mut sys);
+        assert!(!stop.is_done(), "gave up on processes killed 100 ms ago");
+        stop.advance(&snap, 1, late + KILL_GRACE, &mut sys);
+        assert!(stop.is_done());
     }
 
     #[test]

@@ -191,7 +191,11 @@ impl Supervisor {
                 // the sweep never mistakes the dead for leftovers.
                 self.reap();
             }
-            if let Some(sd) = self.shutdown.as_mut().filter(|_| !self.quiet_wakeup) {
+            // A quiet wakeup (output only) skips the round unless a deadline is due: a
+            // service logging without pause must not hold off its stop timeout.
+            let quiet = self.quiet_wakeup;
+            let skip = |sd: &Shutdown| quiet && sd.next_deadline().is_none_or(|d| d > now);
+            if let Some(sd) = self.shutdown.as_mut().filter(|sd| !skip(sd)) {
                 let proc_ok = self.proc_ok;
                 // PID 1 alone in its namespace: nothing is left to stop or sweep.
                 if self.scope == Scope::Namespace && proctree::alone_in_namespace(self.me) {
@@ -1173,6 +1177,8 @@ impl Supervisor {
             sd.deadline.duration_since(now).as_secs()
         );
         self.shutdown = Some(sd);
+        // Its first round runs whatever woke rinit.
+        self.quiet_wakeup = false;
     }
 
     /// The stops of the services in `set`: each service is marked `stopping` (or
@@ -1326,6 +1332,8 @@ impl Supervisor {
         if let Some(sd) = &self.shutdown {
             sd.log_report(now);
         }
+        // No fd of rinit's may keep /proc busy when VM mode unmounts it.
+        proctree::close_proc_dir();
         if let Some(code) = self.exit_code {
             return code;
         }

@@ -246,6 +246,33 @@ exec = "exec {probe} --name db --log {dir}/log --exit-on USR2 --ready {dir}/read
     assert!(r.stderr().contains("running stop_exec"), "{}", r.stderr());
 }
 
+/// A service that ignores SIGTERM and never stops printing: its lines wake rinit all
+/// the time, yet its stop timeout still ends it.
+#[test]
+fn a_service_that_never_stops_printing_is_still_killed_at_its_timeout() {
+    let config = r#"
+[service.chatty]
+stop_timeout = "300ms"
+exec = ["sh", "-c", "trap '' TERM; touch {dir}/chatty.ready; exec yes chatty"]
+"#;
+    let (mut r, dir) = start(config, Opts::default());
+    wait_file(&dir.path("chatty.ready"), SHORT);
+    let t0 = Instant::now();
+    r.signal(libc::SIGTERM);
+    assert_eq!(r.wait(SHORT), 0, "{}", r.stderr());
+    let took = t0.elapsed();
+    // SIGKILL at 300 ms, as for a quiet service (see the test below for the bounds).
+    assert!(
+        took < Duration::from_millis(1200),
+        "SIGKILL came late: {took:?}"
+    );
+    let stderr = r.stderr();
+    assert!(
+        report_line(&stderr, "chatty").contains("KILLED"),
+        "{stderr}"
+    );
+}
+
 #[test]
 fn stop_timeout_is_honoured_and_compliant_services_are_not_killed() {
     let config = r#"
