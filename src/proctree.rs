@@ -294,11 +294,7 @@ impl Snapshot {
             }
             Ok::<(), std::io::Error>(())
         })??;
-        Ok(Snapshot {
-            procs,
-            ours: std::cell::OnceCell::new(),
-            index: std::cell::OnceCell::new(),
-        })
+        Ok(Snapshot::new(procs))
     }
 
     /// Read only the processes `pids` (a cgroup's members): those gone are left out; one
@@ -310,15 +306,15 @@ impl Snapshot {
                 procs.push(p);
             }
         }
-        Ok(Snapshot {
-            procs,
-            ours: std::cell::OnceCell::new(),
-            index: std::cell::OnceCell::new(),
-        })
+        Ok(Snapshot::new(procs))
     }
 
     #[cfg(test)]
     pub fn from_procs(procs: Vec<Proc>) -> Snapshot {
+        Snapshot::new(procs)
+    }
+
+    fn new(procs: Vec<Proc>) -> Snapshot {
         Snapshot {
             procs,
             ours: std::cell::OnceCell::new(),
@@ -525,7 +521,7 @@ mod tests {
             second.get(pid).is_some(),
             "a process started after the first scan"
         );
-        assert!(alone_in_namespace(std::process::id() as i32).eq(&false));
+        assert!(!alone_in_namespace(std::process::id() as i32));
     }
 
     #[test]
