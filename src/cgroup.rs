@@ -276,13 +276,50 @@ fn mkdir(dir: &Path) -> Result<(), String> {
 #[derive(Debug)]
 pub struct Group {
     dir: PathBuf,
+    files: GroupFiles,
+}
+
+/// What of a group a stop reads every round, kept open (with `pread` and `fstat`, a
+/// look needs no open and no path walk): `cgroup.events`, to poll for "empty",
+/// `cgroup.procs`, its members, and the directory itself, whose link count says
+/// whether it has sub-groups.
+#[derive(Debug)]
+pub struct GroupFiles {
+    pub events: OwnedFd,
+    pub procs: OwnedFd,
+    pub dir: OwnedFd,
+}
+
+impl GroupFiles {
+    /// Open both in the group at `dir` (a plain directory has neither).
+    pub fn open(dir: &Path) -> io::Result<GroupFiles> {
+        Ok(GroupFiles {
+            events: crate::proctree::open_ro(&dir.join("cgroup.events"))?,
+            procs: crate::proctree::open_ro(&dir.join("cgroup.procs"))?,
+            dir: open_path(dir)?,
+        })
+    }
+
+    /// Duplicates of both fds (a stop's own, closed when it ends).
+    pub fn try_clone(&self) -> io::Result<GroupFiles> {
+        Ok(GroupFiles {
+            events: self.events.try_clone()?,
+            procs: self.procs.try_clone()?,
+            dir: self.dir.try_clone()?,
+        })
+    }
 }
 
 impl Group {
     /// A cgroup's directory (it has `cgroup.events`, which a plain directory does not).
     fn open(dir: PathBuf) -> io::Result<Group> {
-        fs::metadata(dir.join("cgroup.events"))?;
-        Ok(Group { dir })
+        let files = GroupFiles::open(&dir)?;
+        Ok(Group { dir, files })
+    }
+
+    /// Its kept files, duplicated for a stop.
+    pub fn files(&self) -> io::Result<GroupFiles> {
+        self.files.try_clone()
     }
 
     pub fn dir(&self) -> &Path {
@@ -299,7 +336,7 @@ impl Group {
 
     /// The pids in the group (in rinit's PID namespace; 0 for those outside it).
     pub fn members(&self) -> io::Result<Vec<i32>> {
-        members_of(&self.dir)
+        members_with(&self.dir, Some(&self.files))
     }
 
     /// `cgroup.kill`: SIGKILL to every process of the group at once (Linux 5.14+).
@@ -344,13 +381,27 @@ const MAX_NESTING: usize = 8;
 /// The pids in the group at `dir` and in its sub-groups (a service may make its own:
 /// a nested rinit, a container engine).
 pub fn members_of(dir: &Path) -> io::Result<Vec<i32>> {
+    members_with(dir, None)
+}
+
+/// [`members_of`], looking at the group itself through its kept `files` when there
+/// are some.
+pub fn members_with(dir: &Path, files: Option<&GroupFiles>) -> io::Result<Vec<i32>> {
     let mut pids = Vec::new();
-    collect_members(dir, 0, &mut pids)?;
+    collect_members(dir, 0, files, &mut pids)?;
     Ok(pids)
 }
 
-fn collect_members(dir: &Path, depth: usize, pids: &mut Vec<i32>) -> io::Result<()> {
-    let bytes = crate::proctree::read_small(&dir.join("cgroup.procs"))?;
+fn collect_members(
+    dir: &Path,
+    depth: usize,
+    files: Option<&GroupFiles>,
+    pids: &mut Vec<i32>,
+) -> io::Result<()> {
+    let bytes = match files {
+        Some(f) => crate::proctree::pread_all(&f.procs)?,
+        None => crate::proctree::read_small(&dir.join("cgroup.procs"))?,
+    };
     let text = String::from_utf8_lossy(&bytes);
     pids.extend(
         text.split_whitespace()
@@ -363,7 +414,11 @@ fn collect_members(dir: &Path, depth: usize, pids: &mut Vec<i32>) -> io::Result<
     // Sub-groups are the directories; a group without any has only interface files.
     // A directory's link count is 2 plus its sub-directories (cgroupfs keeps it so, as
     // most file systems do): 2 means nothing to list, and saves reading the directory.
-    if nix::sys::stat::stat(dir).is_ok_and(|st| st.st_nlink == 2) {
+    let st = match files {
+        Some(f) => nix::sys::stat::fstat(&f.dir),
+        None => nix::sys::stat::stat(dir),
+    };
+    if st.is_ok_and(|st| st.st_nlink == 2) {
         return Ok(());
     }
     let Ok(entries) = fs::read_dir(dir) else {
@@ -372,10 +427,17 @@ fn collect_members(dir: &Path, depth: usize, pids: &mut Vec<i32>) -> io::Result<
     for entry in entries.flatten() {
         if entry.file_type().is_ok_and(|t| t.is_dir()) {
             // One that vanished meanwhile has no members.
-            let _ = collect_members(&entry.path(), depth + 1, pids);
+            let _ = collect_members(&entry.path(), depth + 1, None, pids);
         }
     }
     Ok(())
+}
+
+/// An `O_PATH` handle on a directory: enough to `fstat` it, nothing more.
+fn open_path(dir: &Path) -> io::Result<OwnedFd> {
+    use nix::fcntl::{AT_FDCWD, OFlag, openat};
+    let flags = OFlag::O_PATH | OFlag::O_DIRECTORY | OFlag::O_CLOEXEC;
+    openat(AT_FDCWD, dir, flags, nix::sys::stat::Mode::empty()).map_err(io::Error::from)
 }
 
 fn write_if_present(path: &Path, value: &str) -> io::Result<bool> {
@@ -436,6 +498,26 @@ mod tests {
         assert_eq!(group_dir(mount, "/docker/abc", "/other"), None);
         assert_eq!(group_dir(mount, "/docker/abc", "/docker/abcdef"), None);
         assert_eq!(group_dir(mount, "/", "/../etc"), None);
+    }
+
+    #[test]
+    fn kept_files_read_the_group_afresh_and_its_sub_groups_by_path() {
+        let dir = std::env::temp_dir().join(format!("rinit-cg-files-{}", std::process::id()));
+        let sub = dir.join("worker");
+        std::fs::create_dir_all(&dir).unwrap();
+        std::fs::write(dir.join("cgroup.events"), "populated 1\n").unwrap();
+        std::fs::write(dir.join("cgroup.procs"), "5\n6\n").unwrap();
+        let files = GroupFiles::open(&dir).unwrap().try_clone().unwrap();
+        assert_eq!(members_with(&dir, Some(&files)).unwrap(), vec![5, 6]);
+        // Rewritten (the kernel regenerates it on each read): read again from the start.
+        std::fs::write(dir.join("cgroup.procs"), "7\n").unwrap();
+        assert_eq!(members_with(&dir, Some(&files)).unwrap(), vec![7]);
+        // A sub-group raises the directory's link count: it is listed too.
+        std::fs::create_dir_all(&sub).unwrap();
+        std::fs::write(sub.join("cgroup.procs"), "8\n").unwrap();
+        assert_eq!(members_with(&dir, Some(&files)).unwrap(), vec![7, 8]);
+        assert_eq!(members_of(&dir).unwrap(), vec![7, 8]);
+        std::fs::remove_dir_all(&dir).unwrap();
     }
 
     #[test]

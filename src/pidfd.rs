@@ -20,7 +20,7 @@
 
 use std::io;
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd, FromRawFd, OwnedFd};
-use std::sync::atomic::{AtomicU8, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU8, AtomicUsize, Ordering};
 
 use crate::proctree;
 
@@ -28,6 +28,8 @@ use crate::proctree;
 static HELD: AtomicUsize = AtomicUsize::new(0);
 /// The most pidfds held at once; set from the fd limit by [`set_fd_limit`].
 static MAX_HELD: AtomicUsize = AtomicUsize::new(512);
+/// `MAX_HELD` is to be computed again from the fds open when it is next needed.
+static STALE: AtomicBool = AtomicBool::new(true);
 /// 0: not probed yet, 1: pidfds work, 2: they do not (ENOSYS).
 static SUPPORT: AtomicU8 = AtomicU8::new(0);
 
@@ -47,16 +49,16 @@ pub fn set_fd_limit(soft: u64) {
     resize_budget();
 }
 
-/// Size the budget again from the fds free right now (a stop begins; log pipes and
-/// control clients may have taken many since the start).
+/// Size the budget again from the fds free when a pidfd is next asked for (a stop
+/// begins; log pipes and control clients may have taken many since the start). Lazy:
+/// a stop that signals only rinit's own children never counts its fds.
 pub fn resize_budget() {
-    let open = open_fds().saturating_sub(held());
-    let soft = SOFT_LIMIT.load(Ordering::Relaxed);
-    MAX_HELD.store(budget_for(soft as u64, open as u64), Ordering::Relaxed);
+    STALE.store(true, Ordering::Relaxed);
 }
 
 /// A /proc scan ran out of fds: hold at most half of what is held now.
 pub fn shrink_budget() {
+    STALE.store(false, Ordering::Relaxed);
     MAX_HELD.store(held() / 2, Ordering::Relaxed);
 }
 
@@ -85,6 +87,11 @@ fn open_fds() -> usize {
 
 /// The most pidfds rinit holds at once.
 pub fn max_held() -> usize {
+    if STALE.swap(false, Ordering::Relaxed) {
+        let open = open_fds().saturating_sub(held());
+        let soft = SOFT_LIMIT.load(Ordering::Relaxed);
+        MAX_HELD.store(budget_for(soft as u64, open as u64), Ordering::Relaxed);
+    }
     MAX_HELD.load(Ordering::Relaxed)
 }
 

@@ -17,6 +17,10 @@ const PF_KTHREAD: u64 = 0x0020_0000;
 /// it runs no more user code, and only its teardown and reaping are left.
 const PF_EXITING: u64 = 0x0000_0004;
 
+/// The `state` of a [`Proc`] rinit did not read: one of its own unreaped children (see
+/// [`Proc::own_child`]).
+pub const NOT_READ: char = '?';
+
 /// One process as /proc/PID/stat describes it.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Proc {
@@ -57,6 +61,30 @@ impl Proc {
     /// stop signal.
     pub fn is_stopped(&self) -> bool {
         matches!(self.state, 'T' | 't')
+    }
+
+    /// A child rinit forked and has not reaped, described without reading /proc: its pid
+    /// cannot be reused before rinit reaps it, it leads its own process group (rinit
+    /// made it a session leader, or a group leader in the foreground, before exec), and
+    /// until reaped it counts as alive. Its state is [`NOT_READ`]; `comm` is a label
+    /// for logs. The stop path saves a /proc read per service this way.
+    pub fn own_child(pid: i32, rinit: i32, comm: &str) -> Proc {
+        Proc {
+            pid,
+            comm: comm.to_string(),
+            state: NOT_READ,
+            ppid: rinit,
+            pgrp: pid,
+            session: pid,
+            flags: 0,
+            starttime: 0,
+            threads: 1,
+        }
+    }
+
+    /// Stopped, or possibly so: a stop signal to it is followed by a SIGCONT.
+    pub fn may_be_stopped(&self) -> bool {
+        self.is_stopped() || self.state == NOT_READ
     }
 
     /// A process for the tests' fixtures: its own process group leader, one thread.
@@ -197,6 +225,21 @@ pub fn read_small(path: &std::path::Path) -> std::io::Result<Vec<u8>> {
     }
 }
 
+/// All of a generated file through an fd kept open on it: `pread` from offset 0 (a
+/// seq_file starts its listing afresh there) until the end.
+pub fn pread_all(fd: &std::os::fd::OwnedFd) -> std::io::Result<Vec<u8>> {
+    let mut out = Vec::new();
+    let mut buf = [0u8; 4096];
+    loop {
+        let at = libc::off_t::try_from(out.len()).unwrap_or(libc::off_t::MAX);
+        let n = nix::sys::uio::pread(fd, &mut buf, at).map_err(std::io::Error::from)?;
+        if n == 0 {
+            return Ok(out);
+        }
+        out.extend_from_slice(buf.get(..n).unwrap_or_default());
+    }
+}
+
 /// Read one process's stat record: `Ok(None)` if it is gone, an error if it could not
 /// be read (no fd left, no /proc): a caller must not take that as "gone".
 pub fn try_read_proc(pid: i32) -> std::io::Result<Option<Proc>> {
@@ -223,6 +266,14 @@ pub fn try_read_proc(pid: i32) -> std::io::Result<Option<Proc>> {
         Ok(len) => Ok(buf.get(..len).and_then(parse_stat)),
         Err(e) if gone(&e) => Ok(None),
         Err(e) => Err(e),
+    }
+}
+
+/// The record of `pid`: from `known` if it is there, else read (see [`try_read_proc`]).
+fn read_unless_known(pid: i32, known: &[Proc]) -> std::io::Result<Option<Proc>> {
+    match known.iter().find(|p| p.pid == pid) {
+        Some(p) => Ok(Some(p.clone())),
+        None => try_read_proc(pid),
     }
 }
 
@@ -281,14 +332,26 @@ impl Snapshot {
     /// process that cannot be read (no fd left) fails the whole scan, because a table with
     /// a hole would make a stop take a live process for a gone one.
     pub fn scan() -> std::io::Result<Snapshot> {
+        Snapshot::read_all(None, &[])
+    }
+
+    /// [`Snapshot::scan`] for rinit (`me`): without its own entry (no stop, sweep or tree
+    /// walk needs it), and with the records of its `known` unreaped children (see
+    /// [`Proc::own_child`]) taken as given instead of read — one file fewer each.
+    pub fn scan_without(me: i32, known: &[Proc]) -> std::io::Result<Snapshot> {
+        Snapshot::read_all(Some(me), known)
+    }
+
+    fn read_all(skip: Option<i32>, known: &[Proc]) -> std::io::Result<Snapshot> {
         let mut procs = Vec::new();
         with_proc_dir(|dir| {
             for entry in dir.iter() {
                 let entry = entry.map_err(std::io::Error::from)?;
-                let Some(pid) = pid_of(entry.file_name().to_bytes()) else {
+                let Some(pid) = pid_of(entry.file_name().to_bytes()).filter(|p| Some(*p) != skip)
+                else {
                     continue;
                 };
-                if let Some(p) = try_read_proc(pid)?.filter(|p| !p.is_kernel_thread()) {
+                if let Some(p) = read_unless_known(pid, known)?.filter(|p| !p.is_kernel_thread()) {
                     procs.push(p);
                 }
             }
@@ -297,12 +360,13 @@ impl Snapshot {
         Ok(Snapshot::new(procs))
     }
 
-    /// Read only the processes `pids` (a cgroup's members): those gone are left out; one
-    /// that cannot be read (no fd left) fails the table, as in [`Snapshot::scan`].
-    pub fn of_pids(pids: &[i32]) -> std::io::Result<Snapshot> {
+    /// Read only the processes `pids` (a cgroup's members), taking the `known` ones as
+    /// given (see [`Snapshot::scan_without`]): those gone are left out; one that cannot
+    /// be read (no fd left) fails the table, as in [`Snapshot::scan`].
+    pub fn of_pids(pids: &[i32], known: &[Proc]) -> std::io::Result<Snapshot> {
         let mut procs = Vec::with_capacity(pids.len());
         for &pid in pids {
-            if let Some(p) = try_read_proc(pid)? {
+            if let Some(p) = read_unless_known(pid, known)? {
                 procs.push(p);
             }
         }
@@ -428,6 +492,9 @@ impl Snapshot {
     /// Order pids so that every child comes before its parent: deepest first, ties by
     /// pid, highest first (younger processes first).
     pub fn deepest_first(&self, mut pids: Vec<i32>) -> Vec<i32> {
+        if pids.len() < 2 {
+            return pids;
+        }
         let mut memo = HashMap::new();
         let mut keyed: Vec<(usize, i32)> = pids
             .drain(..)
@@ -522,6 +589,22 @@ mod tests {
             "a process started after the first scan"
         );
         assert!(!alone_in_namespace(std::process::id() as i32));
+    }
+
+    #[test]
+    fn known_children_are_taken_as_given_and_rinit_is_left_out() {
+        let me = std::process::id() as i32;
+        // A pid that is not running: known, it is in the table without a read.
+        let known = [Proc::own_child(i32::MAX - 1, me, "app")];
+        let snap = Snapshot::of_pids(&[i32::MAX - 1, i32::MAX - 2], &known).unwrap();
+        assert_eq!(snap.procs, known.to_vec(), "unknown and gone: left out");
+        let p = snap.get(i32::MAX - 1).unwrap();
+        assert!(p.may_be_stopped() && !p.is_dead() && p.ppid == me && p.pgrp == p.pid);
+        if std::path::Path::new("/proc/self/stat").exists() {
+            let all = Snapshot::scan_without(me, &[]).unwrap();
+            assert!(all.get(me).is_none(), "rinit's own entry is not read");
+            assert!(!all.procs.is_empty());
+        }
     }
 
     #[test]

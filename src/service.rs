@@ -328,6 +328,8 @@ pub struct Run {
     pub group: Option<crate::cgroup::Group>,
     /// Its group's OOM kills when this run began.
     pub oom_kills_at_start: u64,
+    /// The pid rinit forked for this run, until rinit reaps it.
+    pub child: Option<i32>,
 }
 
 impl Run {

@@ -107,6 +107,9 @@ pub struct StopSpec {
     pub delay: Duration,
     /// Run instead of signalling the main process.
     pub stop_exec: Option<Spawn>,
+    /// The cgroup's `cgroup.events` and `cgroup.procs`, already open (else the stop
+    /// opens them).
+    pub files: Option<crate::cgroup::GroupFiles>,
 }
 
 /// One service's stop, and the stops that must be done before it begins: those of the
@@ -209,8 +212,8 @@ pub struct GroupStop {
     sweep: Vec<SweepKill>,
     recheck: Recheck,
     /// The service's `cgroup.events`, polled for "empty" (and read again each round,
-    /// which re-arms the poll).
-    events: Option<std::os::fd::OwnedFd>,
+    /// which re-arms the poll), and its `cgroup.procs`.
+    files: Option<crate::cgroup::GroupFiles>,
     /// How many processes its cgroup held at the last look (0 without a cgroup).
     in_group: usize,
     /// Its cgroup's members as read in this round (one read of cgroup.procs serves the
@@ -237,37 +240,43 @@ impl GroupStop {
             sweep_targets: None,
             sweep: Vec::new(),
             recheck: Recheck::default(),
-            events: None,
+            files: spec.files,
             in_group: 0,
             listed: None,
         }
         .with_events()
     }
 
-    /// Open the cgroup's `cgroup.events` to poll, if the target has a cgroup.
+    /// Open the cgroup's `cgroup.events` to poll, if the target has a cgroup and the
+    /// spec brought no open one.
     fn with_events(mut self) -> GroupStop {
         if let Target::Service {
             cgroup: Some(dir), ..
         } = &self.target
         {
-            self.events = crate::proctree::open_ro(&dir.join("cgroup.events")).ok();
+            if self.files.is_none() {
+                self.files = crate::cgroup::GroupFiles::open(dir).ok();
+            }
         }
         self
     }
 
-    /// The cgroup's `cgroup.events` fd, to poll with POLLPRI.
+    /// The cgroup's `cgroup.events` fd, to poll with POLLPRI once the stop signal has
+    /// gone out (it is read, which re-arms it, only from then on: its first poll may
+    /// wake once for what the group did since the service started).
     pub fn event_fd(&self) -> Option<BorrowedFd<'_>> {
-        self.events.as_ref().map(|f| f.as_fd())
+        let files = self.files.as_ref().filter(|_| self.active);
+        files.map(|f| f.events.as_fd())
     }
 
-    /// Read `cgroup.events` again (one pread), which re-arms its poll; true if it says
-    /// the group is frozen.
-    fn rearm_events(&mut self) -> bool {
-        let Some(fd) = &self.events else { return false };
+    /// Read `cgroup.events` again (one pread), which re-arms its poll: whether the group
+    /// or a group below it has a process (`None`: no such file open, or unreadable).
+    fn read_populated(&self) -> Option<bool> {
+        let fd = &self.files.as_ref()?.events;
         let mut buf = [0u8; 128];
-        let n = nix::sys::uio::pread(fd, &mut buf, 0).unwrap_or(0);
+        let n = nix::sys::uio::pread(fd, &mut buf, 0).ok()?;
         let text = String::from_utf8_lossy(buf.get(..n).unwrap_or_default());
-        crate::cgroup::keyed(&text, "frozen").unwrap_or(0) != 0
+        crate::cgroup::keyed(&text, "populated").map(|n| n != 0)
     }
 
     /// `cgroup.kill`: the whole group at once, forks of this very moment too.
@@ -290,13 +299,18 @@ impl GroupStop {
     /// With a cgroup, an empty group is a finished stop, known without a /proc scan
     /// (once the stop is under way: its first round needs the table anyway).
     fn finish_if_group_empty(&mut self, now: Instant) {
-        // Re-armed every round, even one whose scan fails: a raised cgroup.events left
-        // unread would make poll(2) return at once, again and again.
-        self.rearm_events();
         if self.is_done() || !self.active {
             return;
         }
-        let Some(Ok(members)) = self.cgroup().map(crate::cgroup::members_of) else {
+        // Re-armed every round, even one whose scan fails: a raised cgroup.events left
+        // unread would make poll(2) return at once, again and again.
+        let populated = self.read_populated();
+        if populated == Some(false) {
+            // No process in the group or below it: `cgroup.procs` need not be read.
+            self.finish(now);
+            return;
+        }
+        let Some(Ok(members)) = self.group_members() else {
             return;
         };
         if members.is_empty() {
@@ -313,6 +327,12 @@ impl GroupStop {
     fn mark_killed(&mut self, now: Instant) {
         self.killed = true;
         self.kill_at = self.kill_at.max(now);
+    }
+
+    /// The processes of its cgroup and the groups below (None: it has no cgroup).
+    fn group_members(&self) -> Option<io::Result<Vec<i32>>> {
+        self.cgroup()
+            .map(|dir| crate::cgroup::members_with(dir, self.files.as_ref()))
     }
 
     /// The target's cgroup directory, if it has one.
@@ -345,9 +365,10 @@ impl GroupStop {
     /// processes (and `in_group` says how many it has, in `snap` or not yet).
     fn members(&mut self, snap: &Snapshot, me: i32) -> Vec<i32> {
         let listed = self.listed.take();
-        let in_cgroup = self
-            .cgroup()
-            .map(|dir| listed.map_or_else(|| crate::cgroup::members_of(dir), Ok));
+        let in_cgroup = match listed {
+            Some(pids) => self.cgroup().map(|_| Ok(pids)),
+            None => self.group_members(),
+        };
         let mut members = match (&self.target, in_cgroup) {
             (Target::Service { .. }, Some(Ok(mut pids))) => {
                 // Never rinit itself, whatever the group holds.
@@ -402,16 +423,10 @@ impl GroupStop {
     /// signal time, escalate at the kill time, signal members not yet signalled (new
     /// forks included), and finish when nobody is left alive.
     pub fn advance(&mut self, snap: &Snapshot, me: i32, now: Instant, sys: &mut dyn Signaller) {
-        let frozen = self.rearm_events();
         if self.is_done() || now < self.signal_at {
             return;
         }
-        if !self.active && frozen {
-            // A paused (frozen) service would never act on its signal: thaw it first.
-            if let Some(dir) = self.cgroup() {
-                let _ = std::fs::write(dir.join("cgroup.freeze"), "0");
-            }
-        }
+        // (A paused service's group was thawed when its stop was planned.)
         self.active = true;
         if matches!(self.target, Target::Sweep { .. }) && self.sweep_targets.is_none() {
             self.sweep_targets = Some(self.sweep_targeting());
@@ -538,7 +553,7 @@ impl GroupStop {
                     }
                     Sent::Signalled(fd) => {
                         self.signalled += 1;
-                        if !self.killed && p.is_stopped() {
+                        if !self.killed && p.may_be_stopped() {
                             to_continue.push((p.pid, p.starttime));
                         }
                         fd
@@ -941,7 +956,7 @@ impl Shutdown {
         let mut pids = Vec::new();
         for stop in self.current.iter_mut().filter(|s| !s.is_done()) {
             if stop.listed.is_none() {
-                stop.listed = Some(crate::cgroup::members_of(stop.cgroup()?).ok()?);
+                stop.listed = Some(stop.group_members()?.ok()?);
             }
             pids.extend(stop.listed.iter().flatten());
         }
@@ -963,6 +978,7 @@ impl Shutdown {
                     timeout: DEFAULT_STOP_TIMEOUT,
                     delay: Duration::ZERO,
                     stop_exec: None,
+                    files: None,
                 };
                 let kill_at = sweep_deadline(now, self.deadline);
                 let mut sweep = GroupStop::new(spec, now, now, kill_at);
@@ -1175,6 +1191,7 @@ mod tests {
             timeout: secs(5),
             delay,
             stop_exec: None,
+            files: None,
         };
         GroupStop::new(spec, t0, t0 + delay, t0 + delay + secs(5))
     }
@@ -1434,6 +1451,7 @@ mod tests {
             timeout: DEFAULT_STOP_TIMEOUT,
             delay: Duration::ZERO,
             stop_exec: None,
+            files: None,
         };
         let stage = Stage::Services(vec![Pending {
             spec,
@@ -1500,6 +1518,7 @@ mod tests {
                 timeout: DEFAULT_STOP_TIMEOUT,
                 delay: Duration::ZERO,
                 stop_exec: None,
+                files: None,
             },
             after: after.iter().map(|a| a.to_string()).collect(),
         }
@@ -1563,6 +1582,7 @@ mod tests {
             timeout: secs(5),
             delay: Duration::ZERO,
             stop_exec: None,
+            files: None,
         };
         GroupStop::new(spec, t0, t0, t0 + secs(5))
     }
@@ -1574,10 +1594,11 @@ mod tests {
         let dir = fake_cgroup("kill", &[40]);
         let snap = Snapshot::from_procs(vec![proc(1, 0, 1, 'S'), proc(40, 1, 40, 'S')]);
         let mut stop = cgroup_stop(&dir, t0);
-        assert!(stop.event_fd().is_some(), "cgroup.events is polled");
+        assert!(stop.event_fd().is_none(), "not polled before its signal");
         let mut sys = Recorder::default();
         stop.advance(&snap, 1, t0, &mut sys);
         assert_eq!(sys.stops(), vec![(40, libc::SIGTERM)]);
+        assert!(stop.event_fd().is_some(), "cgroup.events is polled");
         stop.advance(&snap, 1, t0 + secs(5), &mut sys);
         assert_eq!(
             std::fs::read_to_string(dir.join("cgroup.kill")).unwrap(),
@@ -1622,6 +1643,55 @@ mod tests {
         stop.advance(&snap, 1, t0, &mut sys);
         assert!(stop.is_done(), "an empty group is a finished stop");
         std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn an_unpopulated_group_ends_its_stop_without_reading_its_members() {
+        let t0 = Instant::now();
+        let dir = fake_cgroup("unpopulated", &[40]);
+        let snap = Snapshot::from_procs(vec![proc(1, 0, 1, 'S'), proc(40, 1, 40, 'S')]);
+        let mut stop = cgroup_stop(&dir, t0);
+        let mut sys = Recorder::default();
+        stop.advance(&snap, 1, t0, &mut sys);
+        assert_eq!(sys.stops(), vec![(40, libc::SIGTERM)]);
+        stop.finish_if_group_empty(t0);
+        assert!(!stop.is_done(), "populated 1 and a member: still running");
+        // cgroup.events says empty; cgroup.procs (stale here) is not consulted.
+        std::fs::write(dir.join("cgroup.events"), "populated 0\nfrozen 0\n").unwrap();
+        stop.finish_if_group_empty(t0);
+        assert!(stop.is_done());
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn rinit_s_own_child_known_without_proc_gets_sigcont_after_its_signal() {
+        let t0 = Instant::now();
+        let mut s = Shutdown::new(
+            "t".into(),
+            t0,
+            MAX_SHUTDOWN,
+            vec![Stage::Services(vec![spec_for("app", 10, &[])])],
+        );
+        let mut sys = Recorder::default();
+        // Its state was not read: it may be stopped, so SIGCONT follows the signal.
+        let table = vec![proc(1, 0, 1, 'S'), Proc::own_child(10, 1, "app")];
+        s.advance_with(
+            1,
+            t0,
+            &mut |_| Ok(Snapshot::from_procs(table.clone())),
+            &mut sys,
+        );
+        assert_eq!(sys.sent, vec![(10, libc::SIGTERM), (10, libc::SIGCONT)]);
+        assert_eq!(sys.children, vec![10, 10], "by pid, as rinit's child");
+        // Until reaped it counts as alive: the stop waits for the reap.
+        s.advance_with(
+            1,
+            t0,
+            &mut |_| Ok(Snapshot::from_procs(table.clone())),
+            &mut sys,
+        );
+        assert!(!s.is_finished());
+        assert_eq!(sys.sent.len(), 2, "no second signal");
     }
 
     #[test]

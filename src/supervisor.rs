@@ -28,7 +28,7 @@ use crate::health::Health;
 use crate::logs::{self, Output};
 use crate::notify::{self, Notice, Watchdog};
 use crate::process::ExitStatus;
-use crate::proctree::{self, Scope, Snapshot};
+use crate::proctree::{self, Proc, Scope, Snapshot};
 use crate::ready::{Check, DirWatch, NotifySocket};
 use crate::service::{self, Event, Run, Service, State};
 use crate::shutdown::{self, Pending, Shutdown, Stage, StopSpec, Target};
@@ -120,7 +120,10 @@ impl Supervisor {
         let me = std::process::id() as i32;
         let scope = claim_scope(me);
         let proc_ok = proc_matches_namespace(me);
-        if !proc_ok {
+        if proc_ok {
+            // Opened now, not on the stop path: every scan lists this handle again.
+            let _ = proctree::with_proc_dir(|_| ());
+        } else {
             error!("/proc does not show this PID namespace: process trees and sweeps are disabled");
         }
         let services = config
@@ -196,15 +199,18 @@ impl Supervisor {
             let quiet = self.quiet_wakeup;
             let skip = |sd: &Shutdown| quiet && sd.next_deadline().is_none_or(|d| d > now);
             if let Some(sd) = self.shutdown.as_mut().filter(|sd| !skip(sd)) {
-                let proc_ok = self.proc_ok;
+                let (proc_ok, me) = (self.proc_ok, self.me);
                 // PID 1 alone in its namespace: nothing is left to stop or sweep.
                 if self.scope == Scope::Namespace && proctree::alone_in_namespace(self.me) {
                     sd.nothing_left(now);
                 }
-                sd.advance(self.me, now, &mut |pids| scan_for_stop(proc_ok, pids));
+                let known = own_children(&self.services, me);
+                sd.advance(self.me, now, &mut |pids| {
+                    scan_for_stop(proc_ok, me, &known, pids)
+                });
                 if sd.is_finished() {
                     if now >= sd.deadline {
-                        match scan(proc_ok) {
+                        match scan(proc_ok, self.me, &own_children(&self.services, self.me)) {
                             Ok(snap) => {
                                 // Each group whole first: what forks this instant too.
                                 self.kill_groups();
@@ -526,6 +532,13 @@ impl Supervisor {
                 break;
             }
             let status = ExitStatus::from_raw(raw);
+            for svc in self
+                .services
+                .iter_mut()
+                .filter(|s| s.run.child == Some(pid))
+            {
+                svc.run.child = None;
+            }
             if let Some(i) = self.services.iter().position(|s| s.pid == Some(pid)) {
                 // Print what it wrote before saying it exited.
                 self.drain_log(i, true);
@@ -721,6 +734,7 @@ impl Supervisor {
             Ok(pid) => {
                 info!("started {} (pid {pid})", svc.name());
                 svc.pid = Some(pid);
+                svc.run.child = Some(pid);
                 svc.session = Some(pid);
                 if svc.run.check.is_none() && !svc.cfg.oneshot {
                     transition(svc, Event::Ready, now);
@@ -1234,6 +1248,11 @@ impl Supervisor {
 
     fn stop_spec(&mut self, i: usize, interrupt: bool) -> Option<StopSpec> {
         let now = Instant::now();
+        if self.services.get(i)?.state() == State::Paused {
+            // A frozen group would not act on its stop signal: thaw it first (a service
+            // paused with SIGSTOP gets a SIGCONT after the signal instead).
+            self.freeze(i, false);
+        }
         let svc = self.services.get_mut(i)?;
         if svc.state().is_live() {
             transition(svc, Event::Stop, now);
@@ -1277,6 +1296,7 @@ impl Supervisor {
             timeout: svc.cfg.stop_timeout,
             delay: svc.cfg.stop_delay,
             stop_exec,
+            files: svc.run.group.as_ref().and_then(|g| g.files().ok()),
         })
     }
 
@@ -1306,8 +1326,9 @@ impl Supervisor {
 
     /// Report survivors and the shutdown, and compute the exit status (DESIGN §1).
     fn finish(&mut self) -> i32 {
-        // Removes the control socket.
+        // Removes the control socket, and the notify socket's file if it has one.
         self.control = None;
+        self.notify = None;
         self.remove_groups();
         let now = Instant::now();
         for svc in &mut self.services {
@@ -1318,7 +1339,9 @@ impl Supervisor {
         // Survivors are possible only when the deadline cut the shutdown short: otherwise
         // the sweep ended on a scan that found nothing alive.
         let cut_short = self.shutdown.as_ref().is_none_or(Shutdown::timed_out);
-        if let Some(Ok(snap)) = (self.proc_ok && cut_short).then(Snapshot::scan) {
+        if let Some(Ok(snap)) =
+            (self.proc_ok && cut_short).then(|| Snapshot::scan_without(self.me, &[]))
+        {
             let left = snap.in_scope(self.scope, self.me);
             for p in snap.alive(&left) {
                 let note = if p.state == 'D' {
@@ -1485,12 +1508,30 @@ fn open_control(configured: Option<&Path>) -> Option<Server> {
 }
 
 /// Read the process table, or nothing when /proc is not this namespace's.
-fn scan(proc_ok: bool) -> std::io::Result<Snapshot> {
+fn scan(proc_ok: bool, me: i32, known: &[Proc]) -> std::io::Result<Snapshot> {
     if proc_ok {
-        Snapshot::scan()
+        Snapshot::scan_without(me, known)
     } else {
         Ok(Snapshot::default())
     }
+}
+
+/// The services' processes rinit forked and has not reaped, as table records that need
+/// no /proc read (see [`Proc::own_child`]).
+fn own_children(services: &[Service], me: i32) -> Vec<Proc> {
+    services
+        .iter()
+        .filter_map(|s| {
+            let pid = s.run.child?;
+            let program = s.cfg.exec.first().map(|p| Path::new(p).file_name());
+            let label = program.flatten().map(|n| n.to_string_lossy());
+            Some(Proc::own_child(
+                pid,
+                me,
+                label.as_deref().unwrap_or(s.name()),
+            ))
+        })
+        .collect()
 }
 
 /// Were the ready fds only output to write and service lines to read? Pure.
@@ -1503,10 +1544,15 @@ fn only_output(tokens: &[Token], fds: &[libc::pollfd]) -> bool {
 }
 
 /// What a stop's table needs: the whole of /proc, or only the processes `pids`.
-fn scan_for_stop(proc_ok: bool, pids: Option<&[i32]>) -> std::io::Result<Snapshot> {
+fn scan_for_stop(
+    proc_ok: bool,
+    me: i32,
+    known: &[Proc],
+    pids: Option<&[i32]>,
+) -> std::io::Result<Snapshot> {
     match pids {
-        Some(pids) if proc_ok => Snapshot::of_pids(pids),
-        _ => scan(proc_ok),
+        Some(pids) if proc_ok => Snapshot::of_pids(pids, known),
+        _ => scan(proc_ok, me, known),
     }
 }
 

@@ -55,10 +55,12 @@ impl Supervisor {
 
     /// Drive the command stops; apply what follows each finished one.
     pub(super) fn advance_jobs(&mut self, now: Instant) {
-        let proc_ok = self.proc_ok;
+        let (proc_ok, me) = (self.proc_ok, self.me);
+        let known = super::own_children(&self.services, me);
         for job in &mut self.jobs {
-            job.plan
-                .advance(self.me, now, &mut |pids| scan_for_stop(proc_ok, pids));
+            job.plan.advance(self.me, now, &mut |pids| {
+                scan_for_stop(proc_ok, me, &known, pids)
+            });
         }
         let (done, running): (Vec<Job>, Vec<Job>) =
             self.jobs.drain(..).partition(|j| j.plan.is_finished());
@@ -403,7 +405,9 @@ impl Supervisor {
             return 0;
         };
         let Some(session) = svc.session else { return 0 };
-        let snap = match scan(self.proc_ok) {
+        // Every process read (none taken as known): each signal is checked against
+        // the start time the table saw.
+        let snap = match scan(self.proc_ok, self.me, &[]) {
             Ok(snap) => snap,
             Err(e) => {
                 warn!("cannot read the process table: {e}");
