@@ -18,6 +18,7 @@ use std::fs::{self, OpenOptions};
 use std::io::{self, Write};
 use std::os::fd::OwnedFd;
 use std::path::{Path, PathBuf};
+use std::rc::Rc;
 
 /// The controllers rinit enables for the services' groups, where available.
 pub const CONTROLLERS: [&str; 3] = ["cpu", "memory", "pids"];
@@ -276,8 +277,14 @@ fn mkdir(dir: &Path) -> Result<(), String> {
 #[derive(Debug)]
 pub struct Group {
     dir: PathBuf,
-    files: GroupFiles,
+    /// Kept open where fds are plentiful (see [`KEEP_FILES_FROM`]); shared with its stop.
+    files: Option<Rc<GroupFiles>>,
 }
+
+/// A group keeps its [`GroupFiles`] open only when rinit's fd limit is at least this:
+/// three fds per service must not crowd out log pipes and pidfds under a small limit
+/// (there a stop opens `cgroup.events` itself and reads the rest by path).
+pub const KEEP_FILES_FROM: usize = 4096;
 
 /// What of a group a stop reads every round, kept open (with `pread` and `fstat`, a
 /// look needs no open and no path walk): `cgroup.events`, to poll for "empty",
@@ -286,8 +293,8 @@ pub struct Group {
 #[derive(Debug)]
 pub struct GroupFiles {
     pub events: OwnedFd,
-    pub procs: OwnedFd,
-    pub dir: OwnedFd,
+    pub procs: Option<OwnedFd>,
+    pub dir: Option<OwnedFd>,
 }
 
 impl GroupFiles {
@@ -295,17 +302,17 @@ impl GroupFiles {
     pub fn open(dir: &Path) -> io::Result<GroupFiles> {
         Ok(GroupFiles {
             events: crate::proctree::open_ro(&dir.join("cgroup.events"))?,
-            procs: crate::proctree::open_ro(&dir.join("cgroup.procs"))?,
-            dir: open_path(dir)?,
+            procs: Some(crate::proctree::open_ro(&dir.join("cgroup.procs"))?),
+            dir: Some(open_path(dir)?),
         })
     }
 
-    /// Duplicates of both fds (a stop's own, closed when it ends).
-    pub fn try_clone(&self) -> io::Result<GroupFiles> {
+    /// Only `cgroup.events` (a stop's own, where the group keeps nothing open).
+    pub fn events_only(dir: &Path) -> io::Result<GroupFiles> {
         Ok(GroupFiles {
-            events: self.events.try_clone()?,
-            procs: self.procs.try_clone()?,
-            dir: self.dir.try_clone()?,
+            events: crate::proctree::open_ro(&dir.join("cgroup.events"))?,
+            procs: None,
+            dir: None,
         })
     }
 }
@@ -313,13 +320,20 @@ impl GroupFiles {
 impl Group {
     /// A cgroup's directory (it has `cgroup.events`, which a plain directory does not).
     fn open(dir: PathBuf) -> io::Result<Group> {
-        let files = GroupFiles::open(&dir)?;
+        // It is a group (a plain directory has no cgroup.events) whether or not its
+        // files are kept.
+        let files = GroupFiles::open(&dir).map(Rc::new);
+        let files = match files {
+            Ok(files) if crate::pidfd::fd_limit() >= KEEP_FILES_FROM => Some(files),
+            Ok(_) => None,
+            Err(e) => return Err(e),
+        };
         Ok(Group { dir, files })
     }
 
-    /// Its kept files, duplicated for a stop.
-    pub fn files(&self) -> io::Result<GroupFiles> {
-        self.files.try_clone()
+    /// Its kept files, for a stop to share (None under a small fd limit).
+    pub fn files(&self) -> Option<Rc<GroupFiles>> {
+        self.files.clone()
     }
 
     pub fn dir(&self) -> &Path {
@@ -336,7 +350,7 @@ impl Group {
 
     /// The pids in the group (in rinit's PID namespace; 0 for those outside it).
     pub fn members(&self) -> io::Result<Vec<i32>> {
-        members_with(&self.dir, Some(&self.files))
+        members_with(&self.dir, self.files.as_deref())
     }
 
     /// `cgroup.kill`: SIGKILL to every process of the group at once (Linux 5.14+).
@@ -398,8 +412,8 @@ fn collect_members(
     files: Option<&GroupFiles>,
     pids: &mut Vec<i32>,
 ) -> io::Result<()> {
-    let bytes = match files {
-        Some(f) => crate::proctree::pread_all(&f.procs)?,
+    let bytes = match files.and_then(|f| f.procs.as_ref()) {
+        Some(fd) => crate::proctree::pread_all(fd)?,
         None => crate::proctree::read_small(&dir.join("cgroup.procs"))?,
     };
     let text = String::from_utf8_lossy(&bytes);
@@ -414,8 +428,8 @@ fn collect_members(
     // Sub-groups are the directories; a group without any has only interface files.
     // A directory's link count is 2 plus its sub-directories (cgroupfs keeps it so, as
     // most file systems do): 2 means nothing to list, and saves reading the directory.
-    let st = match files {
-        Some(f) => nix::sys::stat::fstat(&f.dir),
+    let st = match files.and_then(|f| f.dir.as_ref()) {
+        Some(fd) => nix::sys::stat::fstat(fd),
         None => nix::sys::stat::stat(dir),
     };
     if st.is_ok_and(|st| st.st_nlink == 2) {
@@ -507,7 +521,7 @@ mod tests {
         std::fs::create_dir_all(&dir).unwrap();
         std::fs::write(dir.join("cgroup.events"), "populated 1\n").unwrap();
         std::fs::write(dir.join("cgroup.procs"), "5\n6\n").unwrap();
-        let files = GroupFiles::open(&dir).unwrap().try_clone().unwrap();
+        let files = GroupFiles::open(&dir).unwrap();
         assert_eq!(members_with(&dir, Some(&files)).unwrap(), vec![5, 6]);
         // Rewritten (the kernel regenerates it on each read): read again from the start.
         std::fs::write(dir.join("cgroup.procs"), "7\n").unwrap();

@@ -40,6 +40,11 @@ const RESERVED_FDS: u64 = 256;
 /// rinit's soft `RLIMIT_NOFILE`, as last set by [`set_fd_limit`].
 static SOFT_LIMIT: AtomicUsize = AtomicUsize::new(1024);
 
+/// rinit's soft `RLIMIT_NOFILE` (after [`set_fd_limit`]).
+pub fn fd_limit() -> usize {
+    SOFT_LIMIT.load(Ordering::Relaxed)
+}
+
 /// Size the pidfd budget from rinit's soft `RLIMIT_NOFILE` (see [`budget_for`]).
 pub fn set_fd_limit(soft: u64) {
     SOFT_LIMIT.store(

@@ -16,10 +16,12 @@ use std::collections::{HashMap, VecDeque};
 use std::io;
 use std::os::fd::{AsFd, BorrowedFd};
 use std::path::{Path, PathBuf};
+use std::rc::Rc;
 use std::time::{Duration, Instant};
 
 use log::{debug, error, info, warn};
 
+use crate::cgroup::GroupFiles;
 use crate::config::{PortSpec, StopMode};
 use crate::pidfd::{self, Pidfd, Signaller};
 use crate::proctree::{self, Proc, Scope, Snapshot};
@@ -107,9 +109,10 @@ pub struct StopSpec {
     pub delay: Duration,
     /// Run instead of signalling the main process.
     pub stop_exec: Option<Spawn>,
-    /// The cgroup's `cgroup.events` and `cgroup.procs`, already open (else the stop
-    /// opens them).
-    pub files: Option<crate::cgroup::GroupFiles>,
+    /// The cgroup's files its group keeps open (else the stop opens `cgroup.events`).
+    pub files: Option<Rc<GroupFiles>>,
+    /// The service is paused: its frozen group is thawed just before its signal.
+    pub paused: bool,
 }
 
 /// One service's stop, and the stops that must be done before it begins: those of the
@@ -212,8 +215,10 @@ pub struct GroupStop {
     sweep: Vec<SweepKill>,
     recheck: Recheck,
     /// The service's `cgroup.events`, polled for "empty" (and read again each round,
-    /// which re-arms the poll), and its `cgroup.procs`.
-    files: Option<crate::cgroup::GroupFiles>,
+    /// which re-arms the poll), and its `cgroup.procs`; let go when the stop is done.
+    files: Option<Rc<GroupFiles>>,
+    /// Thaw the group before the stop signal (a paused service).
+    thaw_first: bool,
     /// How many processes its cgroup held at the last look (0 without a cgroup).
     in_group: usize,
     /// Its cgroup's members as read in this round (one read of cgroup.procs serves the
@@ -241,6 +246,7 @@ impl GroupStop {
             sweep: Vec::new(),
             recheck: Recheck::default(),
             files: spec.files,
+            thaw_first: spec.paused,
             in_group: 0,
             listed: None,
         }
@@ -255,7 +261,7 @@ impl GroupStop {
         } = &self.target
         {
             if self.files.is_none() {
-                self.files = crate::cgroup::GroupFiles::open(dir).ok();
+                self.files = GroupFiles::events_only(dir).ok().map(Rc::new);
             }
         }
         self
@@ -269,14 +275,37 @@ impl GroupStop {
         files.map(|f| f.events.as_fd())
     }
 
-    /// Read `cgroup.events` again (one pread), which re-arms its poll: whether the group
-    /// or a group below it has a process (`None`: no such file open, or unreadable).
-    fn read_populated(&self) -> Option<bool> {
-        let fd = &self.files.as_ref()?.events;
+    /// Read `cgroup.events` again (one pread), which re-arms its poll: (populated,
+    /// frozen). A file that cannot be read (its group was removed and made again from
+    /// outside: ENODEV) is let go, with the rest of the kept files — polled, it would
+    /// wake the loop again and again — and the stop goes on by path and /proc.
+    fn read_events(&mut self) -> (Option<bool>, bool) {
+        let Some(files) = &self.files else {
+            return (None, false);
+        };
         let mut buf = [0u8; 128];
-        let n = nix::sys::uio::pread(fd, &mut buf, 0).ok()?;
-        let text = String::from_utf8_lossy(buf.get(..n).unwrap_or_default());
-        crate::cgroup::keyed(&text, "populated").map(|n| n != 0)
+        match nix::sys::uio::pread(&files.events, &mut buf, 0) {
+            Ok(n) => {
+                let text = String::from_utf8_lossy(buf.get(..n).unwrap_or_default());
+                let populated = crate::cgroup::keyed(&text, "populated").map(|n| n != 0);
+                let frozen = crate::cgroup::keyed(&text, "frozen").unwrap_or(0) != 0;
+                (populated, frozen)
+            }
+            Err(e) => {
+                debug!("{}: cgroup.events: {e}; not watched any more", self.name);
+                self.files = None;
+                (None, false)
+            }
+        }
+    }
+
+    /// `cgroup.freeze` 0: a frozen process acts on no signal.
+    fn thaw(&self) {
+        if let Some(dir) = self.cgroup() {
+            if let Err(e) = std::fs::write(dir.join("cgroup.freeze"), "0") {
+                debug!("{}: cgroup.freeze: {e}", self.name);
+            }
+        }
     }
 
     /// `cgroup.kill`: the whole group at once, forks of this very moment too.
@@ -290,10 +319,16 @@ impl GroupStop {
 
     /// Done: nothing left (a stop_exec still running is killed).
     fn finish(&mut self, now: Instant) {
-        self.finished = Some(now);
         self.kill_stop_exec();
+        self.give_up(now);
+    }
+
+    /// Done, whatever is left: nothing more is tracked, watched or kept open.
+    fn give_up(&mut self, now: Instant) {
+        self.finished = Some(now);
         self.tracked.clear();
         self.recheck = Recheck::default();
+        self.files = None;
     }
 
     /// With a cgroup, an empty group is a finished stop, known without a /proc scan
@@ -304,7 +339,11 @@ impl GroupStop {
         }
         // Re-armed every round, even one whose scan fails: a raised cgroup.events left
         // unread would make poll(2) return at once, again and again.
-        let populated = self.read_populated();
+        let (populated, frozen) = self.read_events();
+        if frozen && !self.killed {
+            // Frozen from outside while it stops: thawed, it can act on its signal.
+            self.thaw();
+        }
         if populated == Some(false) {
             // No process in the group or below it: `cgroup.procs` need not be read.
             self.finish(now);
@@ -332,7 +371,7 @@ impl GroupStop {
     /// The processes of its cgroup and the groups below (None: it has no cgroup).
     fn group_members(&self) -> Option<io::Result<Vec<i32>>> {
         self.cgroup()
-            .map(|dir| crate::cgroup::members_with(dir, self.files.as_ref()))
+            .map(|dir| crate::cgroup::members_with(dir, self.files.as_deref()))
     }
 
     /// The target's cgroup directory, if it has one.
@@ -426,7 +465,10 @@ impl GroupStop {
         if self.is_done() || now < self.signal_at {
             return;
         }
-        // (A paused service's group was thawed when its stop was planned.)
+        if !self.active && std::mem::take(&mut self.thaw_first) {
+            // A paused (frozen) service would never act on its signal: thaw it first.
+            self.thaw();
+        }
         self.active = true;
         if matches!(self.target, Target::Sweep { .. }) && self.sweep_targets.is_none() {
             self.sweep_targets = Some(self.sweep_targeting());
@@ -475,9 +517,7 @@ impl GroupStop {
                     self.name, p.pid, p.comm, p.state
                 );
             }
-            self.finished = Some(now);
-            self.tracked.clear();
-            self.recheck = Recheck::default();
+            self.give_up(now);
             return;
         }
         if let Some(exec) = self.stop_exec.take() {
@@ -979,6 +1019,7 @@ impl Shutdown {
                     delay: Duration::ZERO,
                     stop_exec: None,
                     files: None,
+                    paused: false,
                 };
                 let kill_at = sweep_deadline(now, self.deadline);
                 let mut sweep = GroupStop::new(spec, now, now, kill_at);
@@ -1192,6 +1233,7 @@ mod tests {
             delay,
             stop_exec: None,
             files: None,
+            paused: false,
         };
         GroupStop::new(spec, t0, t0 + delay, t0 + delay + secs(5))
     }
@@ -1452,6 +1494,7 @@ mod tests {
             delay: Duration::ZERO,
             stop_exec: None,
             files: None,
+            paused: false,
         };
         let stage = Stage::Services(vec![Pending {
             spec,
@@ -1519,6 +1562,7 @@ mod tests {
                 delay: Duration::ZERO,
                 stop_exec: None,
                 files: None,
+                paused: false,
             },
             after: after.iter().map(|a| a.to_string()).collect(),
         }
@@ -1583,6 +1627,7 @@ mod tests {
             delay: Duration::ZERO,
             stop_exec: None,
             files: None,
+            paused: false,
         };
         GroupStop::new(spec, t0, t0, t0 + secs(5))
     }
@@ -1660,6 +1705,50 @@ mod tests {
         std::fs::write(dir.join("cgroup.events"), "populated 0\nfrozen 0\n").unwrap();
         stop.finish_if_group_empty(t0);
         assert!(stop.is_done());
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn a_frozen_group_is_thawed_paused_before_its_signal_or_frozen_later_at_once() {
+        let t0 = Instant::now();
+        let snap = Snapshot::from_procs(vec![proc(1, 0, 1, 'S'), proc(40, 1, 40, 'S')]);
+        let freeze = |dir: &Path| std::fs::read_to_string(dir.join("cgroup.freeze")).ok();
+        // Paused by `ctl pause`: thawed as its signal goes out.
+        let dir = fake_cgroup("paused", &[40]);
+        let mut stop = cgroup_stop(&dir, t0);
+        stop.thaw_first = true;
+        assert_eq!(freeze(&dir), None);
+        stop.advance(&snap, 1, t0, &mut Recorder::default());
+        assert_eq!(freeze(&dir).as_deref(), Some("0"));
+        std::fs::remove_dir_all(&dir).unwrap();
+        // Frozen from outside while it stops: thawed at the next look.
+        let dir = fake_cgroup("frozen-later", &[40]);
+        let mut stop = cgroup_stop(&dir, t0);
+        stop.advance(&snap, 1, t0, &mut Recorder::default());
+        assert_eq!(freeze(&dir), None, "not paused: nothing to thaw");
+        std::fs::write(dir.join("cgroup.events"), "populated 1\nfrozen 1\n").unwrap();
+        stop.finish_if_group_empty(t0);
+        assert_eq!(freeze(&dir).as_deref(), Some("0"));
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn an_unreadable_cgroup_events_is_let_go_not_polled_forever() {
+        let t0 = Instant::now();
+        let dir = fake_cgroup("unreadable", &[40]);
+        let snap = Snapshot::from_procs(vec![proc(1, 0, 1, 'S'), proc(40, 1, 40, 'S')]);
+        let mut stop = cgroup_stop(&dir, t0);
+        // A directory's fd: pread fails (EISDIR), as a removed group's file does (ENODEV).
+        stop.files = Some(Rc::new(GroupFiles {
+            events: crate::proctree::open_ro(&dir).unwrap(),
+            procs: None,
+            dir: None,
+        }));
+        stop.advance(&snap, 1, t0, &mut Recorder::default());
+        assert!(stop.event_fd().is_some());
+        stop.finish_if_group_empty(t0);
+        assert!(stop.event_fd().is_none(), "let go");
+        assert!(!stop.is_done(), "the member list still says 40 is there");
         std::fs::remove_dir_all(&dir).unwrap();
     }
 

@@ -1248,12 +1248,10 @@ impl Supervisor {
 
     fn stop_spec(&mut self, i: usize, interrupt: bool) -> Option<StopSpec> {
         let now = Instant::now();
-        if self.services.get(i)?.state() == State::Paused {
-            // A frozen group would not act on its stop signal: thaw it first (a service
-            // paused with SIGSTOP gets a SIGCONT after the signal instead).
-            self.freeze(i, false);
-        }
         let svc = self.services.get_mut(i)?;
+        // A frozen group is thawed just before its signal (a service paused with SIGSTOP
+        // gets a SIGCONT after it instead).
+        let paused = svc.state() == State::Paused;
         if svc.state().is_live() {
             transition(svc, Event::Stop, now);
         } else if matches!(
@@ -1296,7 +1294,8 @@ impl Supervisor {
             timeout: svc.cfg.stop_timeout,
             delay: svc.cfg.stop_delay,
             stop_exec,
-            files: svc.run.group.as_ref().and_then(|g| g.files().ok()),
+            files: svc.run.group.as_ref().and_then(|g| g.files()),
+            paused,
         })
     }
 

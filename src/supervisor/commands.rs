@@ -746,6 +746,7 @@ impl Supervisor {
                     run.check = old_run.check;
                     run.health = old_run.health;
                     run.watchdog_at = old_run.watchdog_at;
+                    run.child = old_run.child;
                     svc.run = run;
                     svc
                 }
