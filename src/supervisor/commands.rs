@@ -55,6 +55,9 @@ impl Supervisor {
 
     /// Drive the command stops; apply what follows each finished one.
     pub(super) fn advance_jobs(&mut self, now: Instant) {
+        if self.jobs.is_empty() {
+            return;
+        }
         let (proc_ok, me) = (self.proc_ok, self.me);
         let known = super::own_children(&self.services, me);
         for job in &mut self.jobs {
