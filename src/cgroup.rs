@@ -340,12 +340,10 @@ impl Group {
         &self.dir
     }
 
-    /// `cgroup.procs` open for writing, for a child to join with before exec.
+    /// The group's directory, open: a child is cloned straight into it, or joins it
+    /// through its `cgroup.procs` (see `spawn`).
     pub fn join_fd(&self) -> io::Result<OwnedFd> {
-        let file = OpenOptions::new()
-            .write(true)
-            .open(self.dir.join("cgroup.procs"))?;
-        Ok(file.into())
+        open_path(&self.dir)
     }
 
     /// The pids in the group (in rinit's PID namespace; 0 for those outside it).
@@ -447,7 +445,8 @@ fn collect_members(
     Ok(())
 }
 
-/// An `O_PATH` handle on a directory: enough to `fstat` it, nothing more.
+/// An `O_PATH` handle on a directory: enough to `fstat` it, to clone a child into it
+/// (`CLONE_INTO_CGROUP`) and to open a file in it.
 fn open_path(dir: &Path) -> io::Result<OwnedFd> {
     use nix::fcntl::{AT_FDCWD, OFlag, openat};
     let flags = OFlag::O_PATH | OFlag::O_DIRECTORY | OFlag::O_CLOEXEC;

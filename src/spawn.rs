@@ -3,14 +3,20 @@
 //! Everything the child needs (argv, environment, paths, groups) is prepared before
 //! `fork(2)`; the child then allocates nothing and only makes system calls, through nix
 //! where nix has them: a new session (`setsid`), default signal dispositions and an empty
-//! signal mask, its stdio, fds above 2 closed, and `execvp`. If exec fails the child reports why on stderr and exits 127 (not found) or
-//! 126 (found but not executable), the shell's and tini's convention.
+//! signal mask, its stdio, fds above 2 closed, and `execvp`. If exec fails the child
+//! reports why on stderr and exits 127 (not found) or 126 (found but not executable), the
+//! shell's and tini's convention.
+//!
+//! A child with a cgroup is born in it (`clone3` with `CLONE_INTO_CGROUP`, a raw system
+//! call: libc's fork handlers do not run, which nothing in the child needs); where the
+//! kernel refuses that, it is forked and writes itself into the group's `cgroup.procs`.
 
 use std::ffi::{CString, OsStr};
 use std::io;
-use std::os::fd::{AsFd, RawFd};
+use std::os::fd::{AsFd, AsRawFd, BorrowedFd, RawFd};
 use std::os::unix::ffi::OsStrExt;
 use std::sync::OnceLock;
+use std::sync::atomic::{AtomicBool, Ordering};
 
 use nix::errno::Errno;
 use nix::fcntl::OFlag;
@@ -73,8 +79,8 @@ pub struct Spawn {
     watchdog_pid: bool,
     /// Limits and settings applied before exec (see [`Spawn::settings`]).
     settings: Settings,
-    /// The `cgroup.procs` of the service's cgroup: the child writes itself into it
-    /// first thing.
+    /// The directory of the service's cgroup: the child is cloned into it, or else
+    /// writes itself into its `cgroup.procs` first thing.
     cgroup: Option<std::os::fd::OwnedFd>,
 }
 
@@ -181,7 +187,7 @@ impl Spawn {
         self
     }
 
-    /// Join the cgroup whose `cgroup.procs` `fd` is open for writing, before exec.
+    /// Start the child in the cgroup whose directory `fd` is open (`O_PATH` will do).
     pub fn cgroup(mut self, fd: Option<std::os::fd::OwnedFd>) -> Spawn {
         self.cgroup = fd;
         self
@@ -256,26 +262,57 @@ impl Spawn {
             .map(|c| c.groups.iter().map(|g| Gid::from_raw(*g)).collect());
         // Formatted before fork so the child does not allocate.
         let prefix = format!("rinit: {}: cannot run {:?}: ", self.name, self.program());
+        let child = Child {
+            argv: &argv,
+            envp: envp.as_deref(),
+            watchdog_slot,
+            groups: groups.as_deref(),
+            prefix: prefix.as_bytes(),
+        };
+        let Some(dir) = &self.cgroup else {
+            return self.fork(&child, None);
+        };
+        match clone_into(dir.as_fd()) {
+            Ok(0) => self.run_child(&child, None),
+            Ok(pid) => return Ok(pid),
+            // Said once where the kernel cannot; otherwise the fork below says why.
+            Err(e) if CLONE_INTO_WORKS.load(Ordering::Relaxed) => {
+                log::debug!("{}: clone3 into its cgroup: {e}; forking", self.name)
+            }
+            Err(_) => {}
+        }
+        let flags = OFlag::O_WRONLY | OFlag::O_CLOEXEC;
+        let procs = nix::fcntl::openat(dir, "cgroup.procs", flags, Mode::empty())
+            .map_err(|e| io::Error::other(format!("cannot open its cgroup.procs: {e}")))?;
+        self.fork(&child, Some(procs.as_fd()))
+    }
+
+    /// fork(2); the child, after writing itself into the `cgroup.procs` open as `join`,
+    /// if any, runs [`Spawn::run_child`].
+    fn fork(&self, child: &Child<'_>, join: Option<BorrowedFd<'_>>) -> io::Result<i32> {
         // SAFETY: after fork(2) the child allocates nothing and takes no lock (the stdin
         // handle a foreground child uses was set up by the caller's isatty check), so it
         // is sound even where other threads exist (unit tests); it only makes system
         // calls until exec or _exit.
         match unsafe { libc::fork() } {
             -1 => Err(io::Error::last_os_error()),
-            0 => {
-                let code = match self.prepare_child(groups.as_deref()) {
-                    Ok(()) => {
-                        let errno = exec(&argv, envp.as_deref(), watchdog_slot);
-                        report(prefix.as_bytes(), b"", errno)
-                    }
-                    Err((what, errno)) => report(prefix.as_bytes(), what, errno),
-                };
-                // SAFETY: leaves the child at once, without rinit's exit path (which
-                // would flush buffers that belong to the parent).
-                unsafe { libc::_exit(code) }
-            }
+            0 => self.run_child(child, join),
             pid => Ok(pid),
         }
+    }
+
+    /// The child's life until exec, or its exit with the reason on stderr.
+    fn run_child(&self, child: &Child<'_>, join: Option<BorrowedFd<'_>>) -> ! {
+        let code = match self.prepare_child(join, child.groups) {
+            Ok(()) => {
+                let errno = exec(child.argv, child.envp, child.watchdog_slot);
+                report(child.prefix, b"", errno)
+            }
+            Err((what, errno)) => report(child.prefix, what, errno),
+        };
+        // SAFETY: leaves the child at once, without rinit's exit path (which would
+        // flush buffers that belong to the parent).
+        unsafe { libc::_exit(code) }
     }
 
     fn program(&self) -> String {
@@ -288,8 +325,12 @@ impl Spawn {
     /// The child's side before exec: session or foreground group, default signal
     /// dispositions and an empty mask, stdio, no other fds, rinit's inherited fd limit,
     /// workdir, user. An error says what failed.
-    fn prepare_child(&self, groups: Option<&[Gid]>) -> Result<(), (&'static [u8], Errno)> {
-        if let Some(fd) = &self.cgroup {
+    fn prepare_child(
+        &self,
+        join: Option<BorrowedFd<'_>>,
+        groups: Option<&[Gid]>,
+    ) -> Result<(), (&'static [u8], Errno)> {
+        if let Some(fd) = join {
             // "0" moves the writer: the child is in its service's group before anything
             // it runs can fork.
             nix::unistd::write(fd, b"0").map_err(|e| (&b"cannot join its cgroup: "[..], e))?;
@@ -393,6 +434,73 @@ fn raw_setup(stdin: Option<RawFd>, stdio: Stdio, nice: Option<i32>) -> Result<()
         }
     }
     Ok(())
+}
+
+/// What the child needs, prepared by the parent before fork.
+struct Child<'a> {
+    argv: &'a [*const libc::c_char],
+    envp: Option<&'a [*const libc::c_char]>,
+    watchdog_slot: Option<*mut u8>,
+    groups: Option<&'a [Gid]>,
+    prefix: &'a [u8],
+}
+
+/// clone3(2)'s flag for a child born in the cgroup whose directory fd is given (5.7+).
+const CLONE_INTO_CGROUP: u64 = 0x2_0000_0000;
+
+/// Whether [`clone_into`] is worth trying: false once the kernel (older than 5.7) or a
+/// seccomp filter (Docker's before 20.10.10 or so answers ENOSYS) said it cannot.
+static CLONE_INTO_WORKS: AtomicBool = AtomicBool::new(true);
+
+/// fork(2) with the child born in the cgroup whose directory is open as `dir` (clone3
+/// with `CLONE_INTO_CGROUP`): nothing moves it afterwards, and a move costs the kernel an
+/// RCU grace period in which the parent's next `mkdir` of a group waits (milliseconds,
+/// per service). Ok(0) in the child. An error means no child: the caller forks instead
+/// and the child writes itself into `cgroup.procs`, which also reports any real problem
+/// with the group.
+fn clone_into(dir: BorrowedFd<'_>) -> Result<i32, Errno> {
+    if !CLONE_INTO_WORKS.load(Ordering::Relaxed) {
+        return Err(Errno::ENOSYS);
+    }
+    let args = libc::clone_args {
+        flags: CLONE_INTO_CGROUP,
+        pidfd: 0,
+        child_tid: 0,
+        parent_tid: 0,
+        exit_signal: libc::SIGCHLD as u64,
+        stack: 0,
+        stack_size: 0,
+        tls: 0,
+        set_tid: 0,
+        set_tid_size: 0,
+        cgroup: dir.as_raw_fd() as u64,
+    };
+    // SAFETY: like fork(2): no stack is given, so the child runs on its copy of the
+    // parent's memory and returns here with 0; it then only does what a forked child of
+    // spawn does (system calls, no allocation, no lock). libc's fork handlers do not run,
+    // which nothing in the child needs.
+    let rc = unsafe {
+        libc::syscall(
+            libc::SYS_clone3,
+            &args as *const libc::clone_args,
+            std::mem::size_of::<libc::clone_args>(),
+        )
+    };
+    if rc < 0 {
+        let errno = Errno::last();
+        let unsupported = matches!(
+            errno,
+            Errno::ENOSYS | Errno::EPERM | Errno::EINVAL | Errno::E2BIG
+        );
+        if unsupported && CLONE_INTO_WORKS.swap(false, Ordering::Relaxed) {
+            log::info!(
+                "cgroups: clone3 into a group is refused here ({errno}); \
+                 children join their group after fork"
+            );
+        }
+        return Err(errno);
+    }
+    i32::try_from(rc).map_err(|_| Errno::EOVERFLOW)
 }
 
 /// execvp(3) or execvpe(3); returns only on failure, with its errno. `watchdog`: the

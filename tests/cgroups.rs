@@ -231,3 +231,47 @@ stop_timeout = "10s"
         "{stderr}"
     );
 }
+
+/// Each service's process is born in its own group: cloned into it (clone3 with
+/// CLONE_INTO_CGROUP) where the kernel can, else forked and written into the group's
+/// cgroup.procs before exec — here with a seccomp filter answering ENOSYS for clone3, as
+/// on a kernel older than 5.3 or under Docker's older seccomp profile, which rinit says
+/// once.
+#[test]
+fn each_service_is_born_in_its_own_group_with_or_without_clone3() {
+    let config = r#"
+[service.a]
+exec = ["{probe}", "--name", "a", "--log", "{dir}/log", "--ready", "{dir}/a-ready"]
+
+[service.b]
+exec = ["{probe}", "--name", "b", "--log", "{dir}/log", "--ready", "{dir}/b-ready"]
+"#;
+    for without_clone3 in [false, true] {
+        let mut opts = with_cgroups();
+        opts.old_kernel = without_clone3;
+        let (mut r, dir) = start_with_config("cg-born", config, opts);
+        wait_file(&dir.path("a-ready"), LIMIT);
+        wait_file(&dir.path("b-ready"), LIMIT);
+        let root = root_of(&r.stderr());
+        for name in ["a", "b"] {
+            let p = r.probe_named(name).expect("the service's probe");
+            let line = std::fs::read_to_string(format!("/proc/{}/cgroup", p.host_pid)).unwrap();
+            let path = line
+                .lines()
+                .find_map(|l| l.strip_prefix("0::"))
+                .unwrap_or_else(|| panic!("no cgroup v2 line: {line}"));
+            assert!(
+                format!("{root}/{name}").ends_with(path) && path.ends_with(&format!("/{name}")),
+                "{name} (clone3 {}) is in {path}, not in {root}/{name}",
+                if without_clone3 { "refused" } else { "allowed" }
+            );
+        }
+        let said = r
+            .stderr()
+            .matches("children join their group after fork")
+            .count();
+        assert_eq!(said, usize::from(without_clone3), "{}", r.stderr());
+        r.signal(libc::SIGTERM);
+        assert_eq!(r.wait(LIMIT), 0, "{}", r.stderr());
+    }
+}
