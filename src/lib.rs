@@ -3,6 +3,7 @@
 
 pub mod alloc;
 pub mod cgroup;
+pub mod clone;
 pub mod config;
 pub mod control;
 pub mod graph;

@@ -7,16 +7,15 @@
 //! reports why on stderr and exits 127 (not found) or 126 (found but not executable), the
 //! shell's and tini's convention.
 //!
-//! A child with a cgroup is born in it (`clone3` with `CLONE_INTO_CGROUP`, a raw system
-//! call: libc's fork handlers do not run, which nothing in the child needs); where the
-//! kernel refuses that, it is forked and writes itself into the group's `cgroup.procs`.
+//! The child is made by `clone` (clone3: born in its cgroup, on rinit's memory until it
+//! execs); where the kernel refuses that, it is forked, and a child with a cgroup writes
+//! itself into the group's `cgroup.procs`.
 
 use std::ffi::{CString, OsStr};
 use std::io;
-use std::os::fd::{AsFd, AsRawFd, BorrowedFd, RawFd};
+use std::os::fd::{AsFd, BorrowedFd, RawFd};
 use std::os::unix::ffi::OsStrExt;
 use std::sync::OnceLock;
-use std::sync::atomic::{AtomicBool, Ordering};
 
 use nix::errno::Errno;
 use nix::fcntl::OFlag;
@@ -26,6 +25,7 @@ use nix::unistd::{
     Gid, Pid, Uid, chdir, getpgrp, setgid, setgroups, setpgid, setsid, setuid, tcsetpgrp,
 };
 
+use crate::clone::{self, Refused};
 use crate::signals;
 use crate::users::Credentials;
 
@@ -269,18 +269,18 @@ impl Spawn {
             groups: groups.as_deref(),
             prefix: prefix.as_bytes(),
         };
-        let Some(dir) = &self.cgroup else {
+        let dir = self.cgroup.as_ref().map(|d| d.as_fd());
+        let mut run = || {
+            self.run_child(&child, None);
+        };
+        match clone::spawn(dir, &mut run) {
+            Ok(pid) => return Ok(pid),
+            Err(Refused::Failed(e)) => log::debug!("{}: clone: {e}; forking", self.name),
+            Err(Refused::Unsupported) => {}
+        }
+        let Some(dir) = dir else {
             return self.fork(&child, None);
         };
-        match clone_into(dir.as_fd()) {
-            Ok(0) => self.run_child(&child, None),
-            Ok(pid) => return Ok(pid),
-            // Said once where the kernel cannot; otherwise the fork below says why.
-            Err(e) if CLONE_INTO_WORKS.load(Ordering::Relaxed) => {
-                log::debug!("{}: clone3 into its cgroup: {e}; forking", self.name)
-            }
-            Err(_) => {}
-        }
         let flags = OFlag::O_WRONLY | OFlag::O_CLOEXEC;
         let procs = nix::fcntl::openat(dir, "cgroup.procs", flags, Mode::empty())
             .map_err(|e| io::Error::other(format!("cannot open its cgroup.procs: {e}")))?;
@@ -443,64 +443,6 @@ struct Child<'a> {
     watchdog_slot: Option<*mut u8>,
     groups: Option<&'a [Gid]>,
     prefix: &'a [u8],
-}
-
-/// clone3(2)'s flag for a child born in the cgroup whose directory fd is given (5.7+).
-const CLONE_INTO_CGROUP: u64 = 0x2_0000_0000;
-
-/// Whether [`clone_into`] is worth trying: false once the kernel (older than 5.7) or a
-/// seccomp filter (Docker's before 20.10.10 or so answers ENOSYS) said it cannot.
-static CLONE_INTO_WORKS: AtomicBool = AtomicBool::new(true);
-
-/// fork(2) with the child born in the cgroup whose directory is open as `dir` (clone3
-/// with `CLONE_INTO_CGROUP`): nothing moves it afterwards, and a move costs the kernel an
-/// RCU grace period in which the parent's next `mkdir` of a group waits (milliseconds,
-/// per service). Ok(0) in the child. An error means no child: the caller forks instead
-/// and the child writes itself into `cgroup.procs`, which also reports any real problem
-/// with the group.
-fn clone_into(dir: BorrowedFd<'_>) -> Result<i32, Errno> {
-    if !CLONE_INTO_WORKS.load(Ordering::Relaxed) {
-        return Err(Errno::ENOSYS);
-    }
-    let args = libc::clone_args {
-        flags: CLONE_INTO_CGROUP,
-        pidfd: 0,
-        child_tid: 0,
-        parent_tid: 0,
-        exit_signal: libc::SIGCHLD as u64,
-        stack: 0,
-        stack_size: 0,
-        tls: 0,
-        set_tid: 0,
-        set_tid_size: 0,
-        cgroup: dir.as_raw_fd() as u64,
-    };
-    // SAFETY: like fork(2): no stack is given, so the child runs on its copy of the
-    // parent's memory and returns here with 0; it then only does what a forked child of
-    // spawn does (system calls, no allocation, no lock). libc's fork handlers do not run,
-    // which nothing in the child needs.
-    let rc = unsafe {
-        libc::syscall(
-            libc::SYS_clone3,
-            &args as *const libc::clone_args,
-            std::mem::size_of::<libc::clone_args>(),
-        )
-    };
-    if rc < 0 {
-        let errno = Errno::last();
-        let unsupported = matches!(
-            errno,
-            Errno::ENOSYS | Errno::EPERM | Errno::EINVAL | Errno::E2BIG
-        );
-        if unsupported && CLONE_INTO_WORKS.swap(false, Ordering::Relaxed) {
-            log::info!(
-                "cgroups: clone3 into a group is refused here ({errno}); \
-                 children join their group after fork"
-            );
-        }
-        return Err(errno);
-    }
-    i32::try_from(rc).map_err(|_| Errno::EOVERFLOW)
 }
 
 /// execvp(3) or execvpe(3); returns only on failure, with its errno. `watchdog`: the
