@@ -9,10 +9,11 @@
 //! only, no allocation, no lock, and a write to memory only where the parent expects it
 //! (the `WATCHDOG_PID` slot, errno). That is done only for a child without a cgroup: a
 //! child that joins its group by writing `cgroup.procs` can wait for an RCU grace
-//! period, which rinit must not wait with it, and for a child born in its group the
-//! shared memory measured slower, not faster (100 services: 101 ms median against 79 ms
-//! with a copy; rinit's CPU time fell from 39 to 24 ms, but it waited for each child's
-//! exec), so it gets a copy of rinit's memory, as from fork, and is born in its group.
+//! period, which rinit must not wait with it. A child born in its group could share the
+//! memory too, but only through a raw clone3 with a stack, which needs inline assembly
+//! for the switch of stacks; tried, it halved rinit's CPU time for the 100-service start
+//! (36 → 20 ms) and did not move the wall time (62 ms both), so that child gets a copy of
+//! rinit's memory, as from fork, and is born in its group.
 //!
 //! Where clone3 is refused (a kernel older than 5.7, or a seccomp filter such as
 //! Docker's default profile, which answers ENOSYS), rinit says so once, and a child with
