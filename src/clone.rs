@@ -5,7 +5,9 @@
 //! copy-on-write fault; profiled, that was over half of rinit's CPU time for starting
 //! 100 services. With `clone(CLONE_VM | CLONE_VFORK)` the child borrows rinit's memory on
 //! a stack of its own, and rinit waits (tens of microseconds) until the child has exec'd
-//! or exited. The child's code must then be what spawn's child already is: system calls
+//! or exited — so a child stuck before its exec (a workdir on a hung network mount)
+//! holds rinit's loop with it, as under posix_spawn. The child's code must then be what
+//! spawn's child already is: system calls
 //! only, no allocation, no lock, and a write to memory only where the parent expects it
 //! (the `WATCHDOG_PID` slot, errno). That is done only for a child without a cgroup: a
 //! child that joins its group by writing `cgroup.procs` can wait for an RCU grace
@@ -37,6 +39,9 @@ static WORKS: AtomicBool = AtomicBool::new(true);
 /// The lowest address of the child stack (0: not made yet; 1: cannot be made).
 static STACK: AtomicUsize = AtomicUsize::new(0);
 
+/// Whether a child is on the stack (it is made and used only by the thread that set this).
+static STACK_BUSY: AtomicBool = AtomicBool::new(false);
+
 /// What a call that could not make a child leaves the caller to do.
 #[derive(Debug, PartialEq, Eq)]
 pub enum Refused {
@@ -50,8 +55,16 @@ pub enum Refused {
 /// cgroup whose directory is open as `cgroup`, if any. Returns its pid in the parent.
 pub fn spawn(cgroup: Option<BorrowedFd<'_>>, child: &mut dyn FnMut()) -> Result<i32, Refused> {
     let Some(dir) = cgroup else {
-        let stack = child_stack().ok_or(Refused::Unsupported)?;
-        return shared_memory(stack, child).map_err(Refused::Failed);
+        // One stack for one child at a time: CLONE_VFORK suspends only the calling
+        // thread, so where another thread's child is on it (unit tests), fork instead.
+        if STACK_BUSY.swap(true, Ordering::Acquire) {
+            return Err(Refused::Unsupported);
+        }
+        let made = child_stack()
+            .ok_or(Refused::Unsupported)
+            .and_then(|stack| shared_memory(stack, child).map_err(Refused::Failed));
+        STACK_BUSY.store(false, Ordering::Release);
+        return made;
     };
     if !WORKS.load(Ordering::Relaxed) {
         return Err(Refused::Unsupported);
@@ -173,6 +186,17 @@ fn shared_memory(stack: usize, child: &mut dyn FnMut()) -> Result<i32, Errno> {
 mod tests {
     use super::*;
 
+    /// `spawn` without a cgroup, waiting while another test thread's child holds the
+    /// stack (the only reason it is refused here).
+    fn spawn_shared(child: &mut dyn FnMut()) -> i32 {
+        loop {
+            match spawn(None, child) {
+                Err(Refused::Unsupported) => std::thread::yield_now(),
+                made => return made.expect("a child"),
+            }
+        }
+    }
+
     fn exit_code(pid: i32) -> i32 {
         let mut status = 0;
         // SAFETY: status is a valid out-pointer; pid is this test's child.
@@ -191,7 +215,7 @@ mod tests {
                 libc::_exit(7);
             }
         };
-        let pid = spawn(None, &mut child).expect("a child");
+        let pid = spawn_shared(&mut child);
         // The parent was suspended until the child exited: its write is here, in the
         // parent's memory (a fork's child would have written into its own copy).
         // SAFETY: `at` points to `seen`, alive in this frame.
@@ -202,7 +226,7 @@ mod tests {
     #[test]
     fn a_child_that_returns_exits_127() {
         let mut child = || {};
-        let pid = spawn(None, &mut child).expect("a child");
+        let pid = spawn_shared(&mut child);
         assert_eq!(exit_code(pid), 127);
     }
 }

@@ -7,9 +7,9 @@
 //! reports why on stderr and exits 127 (not found) or 126 (found but not executable), the
 //! shell's and tini's convention.
 //!
-//! The child is made by `clone` (clone3: born in its cgroup, on rinit's memory until it
-//! execs); where the kernel refuses that, it is forked, and a child with a cgroup writes
-//! itself into the group's `cgroup.procs`.
+//! The child is made by `clone`: born in its cgroup by a fork-like clone3, or, without
+//! a cgroup, on rinit's memory until it execs; where the kernel refuses clone3 a child
+//! with a cgroup is forked and writes itself into the group's `cgroup.procs`.
 
 use std::ffi::{CString, OsStr};
 use std::io;
