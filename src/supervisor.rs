@@ -813,14 +813,14 @@ impl Supervisor {
         Ok(pid)
     }
 
-    /// The fd a service's child joins its cgroup with (None: no group, or it cannot be
+    /// The cgroup directory a service's child is born in or joins (None: no group, or it cannot be
     /// opened — then the service runs tracked through /proc, and the log says why).
     fn join_fd(&self, svc: &Service) -> Option<OwnedFd> {
         let group = svc.run.group.as_ref()?;
         match group.join_fd() {
             Ok(fd) => Some(fd),
             Err(e) => {
-                warn!("{}: cannot open its cgroup.procs: {e}", svc.name());
+                warn!("{}: cannot open its cgroup directory: {e}", svc.name());
                 None
             }
         }
