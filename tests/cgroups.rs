@@ -29,6 +29,16 @@ fn root_of(stderr: &str) -> String {
     rest.split(" (").next().unwrap_or_default().to_string()
 }
 
+/// rinit's stderr once it holds every one of `lines`. rinit queues its log lines and
+/// writes them from its event loop, so a line logged before a child was spawned can
+/// reach the file after that child's first act: wait for the line, not for the child.
+fn stderr_with(r: &Rinit, lines: &[&str]) -> String {
+    wait_for(&format!("{lines:?} in rinit's stderr"), LIMIT, || {
+        let stderr = r.stderr();
+        lines.iter().all(|l| stderr.contains(l)).then_some(stderr)
+    })
+}
+
 /// The report lines that say the sweep found something.
 fn sweep_lines(stderr: &str) -> Vec<&str> {
     stderr
@@ -110,7 +120,7 @@ exec = ["{probe}", "--name", "app", "--log", "{dir}/log", "--chain", "1", "--rea
 "#;
     let (mut r, dir) = start_with_config("cg-freeze", config, with_cgroups());
     wait_file(&dir.path("ready"), LIMIT);
-    let root = root_of(&r.stderr());
+    let root = root_of(&stderr_with(&r, &["rinit: starting "]));
     let events_file = format!("{root}/app/cgroup.events");
     let (code, out, err) = r.ctl(&["pause", "app"]);
     assert_eq!(code, 0, "{out}{err}");
@@ -159,7 +169,7 @@ memory_max = "32M"
 "#;
     let (mut r, dir) = start_with_config("cg-status", config, with_cgroups());
     wait_file(&dir.path("ready"), LIMIT);
-    let root = root_of(&r.stderr());
+    let root = root_of(&stderr_with(&r, &["rinit: starting "]));
     let (_, out, _) = r.ctl(&["status", "app"]);
     assert!(out.contains("cpu "), "{out}");
     let offered = std::fs::read_to_string(format!("{root}/cgroup.controllers")).unwrap_or_default();
@@ -206,7 +216,7 @@ stop_timeout = "10s"
 "#;
     let (mut r, dir) = start_with_config("cg-paused-stop", config, with_cgroups());
     wait_file(&dir.path("ready"), LIMIT);
-    let root = root_of(&r.stderr());
+    let root = root_of(&stderr_with(&r, &["rinit: starting "]));
     let (code, out, _) = r.ctl(&["pause", "app"]);
     assert_eq!(code, 0, "{out}");
     wait_for("frozen 1", LIMIT, || {
@@ -252,7 +262,7 @@ exec = ["{probe}", "--name", "b", "--log", "{dir}/log", "--ready", "{dir}/b-read
         let (mut r, dir) = start_with_config("cg-born", config, opts);
         wait_file(&dir.path("a-ready"), LIMIT);
         wait_file(&dir.path("b-ready"), LIMIT);
-        let root = root_of(&r.stderr());
+        let root = root_of(&stderr_with(&r, &["rinit: starting "]));
         for name in ["a", "b"] {
             let p = r.probe_named(name).expect("the service's probe");
             let line = std::fs::read_to_string(format!("/proc/{}/cgroup", p.host_pid)).unwrap();
@@ -266,11 +276,12 @@ exec = ["{probe}", "--name", "b", "--log", "{dir}/log", "--ready", "{dir}/b-read
                 if without_clone3 { "refused" } else { "allowed" }
             );
         }
-        let said = r
-            .stderr()
+        // Both spawned: every line logged at or before their spawns is in the file.
+        let stderr = stderr_with(&r, &["a: starting -> running", "b: starting -> running"]);
+        let said = stderr
             .matches("children join their group after fork")
             .count();
-        assert_eq!(said, usize::from(without_clone3), "{}", r.stderr());
+        assert_eq!(said, usize::from(without_clone3), "{stderr}");
         r.signal(libc::SIGTERM);
         assert_eq!(r.wait(LIMIT), 0, "{}", r.stderr());
     }
