@@ -262,7 +262,10 @@ impl Spawn {
             .map(|c| c.groups.iter().map(|g| Gid::from_raw(*g)).collect());
         // Formatted before fork so the child does not allocate.
         let prefix = format!("rinit: {}: cannot run {:?}: ", self.name, self.program());
+        // Taken here, not in the child: the first `stdin()` allocates its buffer.
+        let stdin = std::io::stdin();
         let child = Child {
+            terminal: stdin.as_fd(),
             argv: &argv,
             envp: envp.as_deref(),
             watchdog_slot,
@@ -290,10 +293,9 @@ impl Spawn {
     /// fork(2); the child, after writing itself into the `cgroup.procs` open as `join`,
     /// if any, runs [`Spawn::run_child`].
     fn fork(&self, child: &Child<'_>, join: Option<BorrowedFd<'_>>) -> io::Result<i32> {
-        // SAFETY: after fork(2) the child allocates nothing and takes no lock (the stdin
-        // handle a foreground child uses was set up by the caller's isatty check), so it
-        // is sound even where other threads exist (unit tests); it only makes system
-        // calls until exec or _exit.
+        // SAFETY: after fork(2) the child allocates nothing and takes no lock, so it is
+        // sound even where other threads exist (unit tests); it only makes system calls
+        // until exec or _exit.
         match unsafe { libc::fork() } {
             -1 => Err(io::Error::last_os_error()),
             0 => self.run_child(child, join),
@@ -303,7 +305,7 @@ impl Spawn {
 
     /// The child's life until exec, or its exit with the reason on stderr.
     fn run_child(&self, child: &Child<'_>, join: Option<BorrowedFd<'_>>) -> ! {
-        let code = match self.prepare_child(join, child.groups) {
+        let code = match self.prepare_child(join, child) {
             Ok(()) => {
                 let errno = exec(child.argv, child.envp, child.watchdog_slot);
                 report(child.prefix, b"", errno)
@@ -328,7 +330,7 @@ impl Spawn {
     fn prepare_child(
         &self,
         join: Option<BorrowedFd<'_>>,
-        groups: Option<&[Gid]>,
+        child: &Child<'_>,
     ) -> Result<(), (&'static [u8], Errno)> {
         if let Some(fd) = join {
             // "0" moves the writer: the child is in its service's group before anything
@@ -339,7 +341,7 @@ impl Spawn {
             // SIGTTOU is still ignored here (rinit's disposition), so a group that is not
             // yet in the foreground may take the terminal.
             let _ = setpgid(Pid::from_raw(0), Pid::from_raw(0));
-            let _ = tcsetpgrp(std::io::stdin(), getpgrp());
+            let _ = tcsetpgrp(child.terminal, getpgrp());
         } else {
             let _ = setsid();
         }
@@ -357,7 +359,7 @@ impl Spawn {
         if let Some(dir) = &self.workdir {
             chdir(dir.as_c_str()).map_err(|e| (&b"cannot change to its workdir: "[..], e))?;
         }
-        if let (Some(c), Some(groups)) = (&self.creds, groups) {
+        if let (Some(c), Some(groups)) = (&self.creds, child.groups) {
             // setgroups, then setgid, then setuid: once the uid changes, the others are
             // no longer permitted.
             setgroups(groups)
@@ -438,6 +440,8 @@ fn raw_setup(stdin: Option<RawFd>, stdio: Stdio, nice: Option<i32>) -> Result<()
 
 /// What the child needs, prepared by the parent before fork.
 struct Child<'a> {
+    /// rinit's stdin (fd 0), whose terminal a foreground child takes.
+    terminal: BorrowedFd<'a>,
     argv: &'a [*const libc::c_char],
     envp: Option<&'a [*const libc::c_char]>,
     watchdog_slot: Option<*mut u8>,
