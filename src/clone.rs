@@ -5,8 +5,9 @@
 //! copy-on-write fault; profiled, that was over half of rinit's CPU time for starting
 //! 100 services. With `clone(CLONE_VM | CLONE_VFORK)` the child borrows rinit's memory on
 //! a stack of its own, and rinit waits (tens of microseconds) until the child has exec'd
-//! or exited — so a child stuck before its exec (a workdir on a hung network mount)
-//! holds rinit's loop with it, as under posix_spawn. The child's code must then be what
+//! or exited — so a child stuck before its exec holds rinit's loop with it, as under
+//! posix_spawn (spawn forks a child with a workdir, whose chdir could hang on a network
+//! mount; an exec from a hung mount still holds rinit). The child's code must then be what
 //! spawn's child already is: system calls
 //! only, no allocation, no lock, and a write to memory only where the parent expects it
 //! (the `WATCHDOG_PID` slot, errno). That is done only for a child without a cgroup: a

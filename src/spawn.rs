@@ -273,6 +273,9 @@ impl Spawn {
             prefix: prefix.as_bytes(),
         };
         let dir = self.cgroup.as_ref().map(|d| d.as_fd());
+        if dir.is_none() && !self.may_hold_rinit() {
+            return self.fork(&child, None);
+        }
         let mut run = || {
             self.run_child(&child, None);
         };
@@ -315,6 +318,13 @@ impl Spawn {
         // SAFETY: leaves the child at once, without rinit's exit path (which would
         // flush buffers that belong to the parent).
         unsafe { libc::_exit(code) }
+    }
+
+    /// Whether the child may borrow rinit's memory, which holds rinit until the child
+    /// execs (see [`clone`]): not when it first changes to a `workdir` — on a network
+    /// mount that stopped answering, chdir would hang, and rinit with it.
+    fn may_hold_rinit(&self) -> bool {
+        self.workdir.is_none()
     }
 
     fn program(&self) -> String {
@@ -535,5 +545,46 @@ fn write_all(fd: impl AsFd, mut bytes: &[u8]) {
             Err(Errno::EINTR) => {}
             _ => return,
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #![allow(clippy::unwrap_used)]
+    use super::*;
+
+    #[test]
+    fn a_child_with_a_workdir_never_holds_rinit() {
+        let plain = Spawn::new("app", &["true"], Stdio::Inherit).unwrap();
+        assert!(plain.may_hold_rinit());
+        let with_dir = Spawn::new("app", &["true"], Stdio::Inherit)
+            .unwrap()
+            .workdir(Some(std::path::Path::new("/mnt/nfs")))
+            .unwrap();
+        assert!(!with_dir.may_hold_rinit());
+    }
+
+    #[test]
+    fn a_child_with_a_workdir_runs_there() {
+        let dir = std::env::temp_dir();
+        let out = dir.join(format!("rinit-spawn-pwd-{}", std::process::id()));
+        let script = format!("pwd > {}", out.display());
+        let pid = Spawn::new("app", &["sh", "-c", &script], Stdio::Inherit)
+            .unwrap()
+            .workdir(Some(&dir))
+            .unwrap()
+            .spawn()
+            .unwrap();
+        let status = nix::sys::wait::waitpid(Pid::from_raw(pid), None).unwrap();
+        assert_eq!(
+            status,
+            nix::sys::wait::WaitStatus::Exited(Pid::from_raw(pid), 0)
+        );
+        let pwd = std::fs::read_to_string(&out).unwrap();
+        let _ = std::fs::remove_file(&out);
+        assert_eq!(
+            pwd.trim_end(),
+            dir.canonicalize().unwrap().to_str().unwrap()
+        );
     }
 }
