@@ -245,8 +245,8 @@ stop_timeout = "10s"
 /// Each service's process is born in its own group: cloned into it (clone3 with
 /// CLONE_INTO_CGROUP) where the kernel can, else forked and written into the group's
 /// cgroup.procs before exec — here with a seccomp filter answering ENOSYS for clone3, as
-/// on a kernel older than 5.3 or under Docker's older seccomp profile, which rinit says
-/// once.
+/// a kernel older than 5.3 does and Docker's default seccomp profile (since moby#42681, 2021; older
+/// ones answered EPERM, which rinit takes the same way), which rinit says once.
 #[test]
 fn each_service_is_born_in_its_own_group_with_or_without_clone3() {
     let config = r#"
