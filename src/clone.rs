@@ -31,7 +31,9 @@ use nix::errno::Errno;
 const CLONE_INTO_CGROUP: u64 = 0x2_0000_0000;
 
 /// The child's own stack while it shares rinit's memory: ample for the code before exec
-/// (execvp's search of PATH takes about 4 KiB), with a guard page below it.
+/// (execvp's search of PATH takes about 4 KiB; glibc's fallback for a script without
+/// `#!` copies argv's pointers onto it, so spawn forks a child with a huge argv), with a
+/// guard page below it.
 const STACK_SIZE: usize = 256 * 1024;
 
 /// Whether clone3 is worth trying: false once the kernel or a seccomp filter said no.
@@ -136,7 +138,11 @@ fn child_stack() -> Option<usize> {
         1 => return None,
         at => return Some(at),
     }
-    let page = 4096;
+    let page = nix::unistd::sysconf(nix::unistd::SysconfVar::PAGE_SIZE)
+        .ok()
+        .flatten()
+        .and_then(|p| usize::try_from(p).ok())
+        .unwrap_or(4096);
     // SAFETY: a fresh anonymous mapping, owned by this module for the life of rinit.
     let at = unsafe {
         libc::mmap(

@@ -34,6 +34,10 @@ pub const EXIT_NOT_FOUND: i32 = 127;
 /// Exit status of a child whose command exists but could not be executed.
 pub const EXIT_NOT_EXECUTABLE: i32 = 126;
 
+/// The most arguments a child on rinit's memory may have: glibc's execvp copies argv's
+/// pointers onto the child's stack for a script without `#!` (8 KiB here, of 256).
+const MAX_SHARED_ARGS: usize = 1024;
+
 /// The `RLIMIT_NOFILE` (soft, hard) rinit inherited, which its children get back.
 static INHERITED_NOFILE: OnceLock<(u64, u64)> = OnceLock::new();
 
@@ -320,11 +324,12 @@ impl Spawn {
         unsafe { libc::_exit(code) }
     }
 
-    /// Whether the child may borrow rinit's memory, which holds rinit until the child
-    /// execs (see [`clone`]): not when it first changes to a `workdir` — on a network
-    /// mount that stopped answering, chdir would hang, and rinit with it.
+    /// Whether the child may borrow rinit's memory and stack of [`clone`], which holds
+    /// rinit until the child execs: not when it first changes to a `workdir` (on a
+    /// network mount that stopped answering, chdir would hang, and rinit with it), nor
+    /// with an argv whose pointers alone would fill a good part of that stack.
     fn may_hold_rinit(&self) -> bool {
-        self.workdir.is_none()
+        self.workdir.is_none() && self.argv.len() <= MAX_SHARED_ARGS
     }
 
     fn program(&self) -> String {
@@ -554,7 +559,7 @@ mod tests {
     use super::*;
 
     #[test]
-    fn a_child_with_a_workdir_never_holds_rinit() {
+    fn a_child_with_a_workdir_or_a_huge_argv_never_holds_rinit() {
         let plain = Spawn::new("app", &["true"], Stdio::Inherit).unwrap();
         assert!(plain.may_hold_rinit());
         let with_dir = Spawn::new("app", &["true"], Stdio::Inherit)
@@ -562,6 +567,9 @@ mod tests {
             .workdir(Some(std::path::Path::new("/mnt/nfs")))
             .unwrap();
         assert!(!with_dir.may_hold_rinit());
+        let args = vec!["x"; MAX_SHARED_ARGS + 1];
+        let many = Spawn::new("app", &args, Stdio::Inherit).unwrap();
+        assert!(!many.may_hold_rinit());
     }
 
     #[test]
