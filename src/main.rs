@@ -184,7 +184,12 @@ fn main() {
     // rinit's last log lines may wait a little for a slow stderr, not forever.
     let until = std::time::Instant::now() + std::time::Duration::from_secs(1);
     rinit::logs::rinit_lines().flush_until(until);
-    std::process::exit(code);
+    // Straight out: std's and libc's exit paths would only undo, one system call at a
+    // time, what the kernel takes at once (the main thread's signal stack, buffers that
+    // are empty by now) — in the latency of every stop.
+    let _ = std::io::Write::flush(&mut std::io::stdout());
+    // SAFETY: nothing is left to run or flush: every buffer was written above.
+    unsafe { libc::_exit(code) }
 }
 
 /// Load the configuration (from -c, or the default places), print its warnings.
