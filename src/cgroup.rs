@@ -279,6 +279,8 @@ pub struct Group {
     dir: PathBuf,
     /// Kept open where fds are plentiful (see [`KEEP_FILES_FROM`]); shared with its stop.
     files: Option<Rc<GroupFiles>>,
+    /// `cgroup.kill` was written through [`Group::kill`] since the group was made.
+    killed: std::cell::Cell<bool>,
 }
 
 /// A group keeps its [`GroupFiles`] open only when rinit's fd limit is at least this:
@@ -328,7 +330,11 @@ impl Group {
             Ok(_) => None,
             Err(e) => return Err(e),
         };
-        Ok(Group { dir, files })
+        Ok(Group {
+            dir,
+            files,
+            killed: std::cell::Cell::new(false),
+        })
     }
 
     /// Its kept files, for a stop to share (None under a small fd limit).
@@ -354,6 +360,7 @@ impl Group {
     /// `cgroup.kill`: SIGKILL to every process of the group at once (Linux 5.14+).
     /// False where the kernel has no such file.
     pub fn kill(&self) -> io::Result<bool> {
+        self.killed.set(true);
         write_if_present(&self.dir.join("cgroup.kill"), "1")
     }
 
@@ -379,6 +386,48 @@ impl Group {
         } else {
             keyed(&text, key)
         }
+    }
+
+    /// The sub-group `name` of this group (made if missing), for what rinit runs on the
+    /// service's behalf: its check commands (`.probe`). Its files are not kept open.
+    pub fn sub(&self, name: &str) -> io::Result<Group> {
+        let dir = self.dir.join(name);
+        match fs::create_dir(&dir) {
+            Ok(()) => {}
+            Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {}
+            Err(e) => return Err(e),
+        }
+        // A group has cgroup.procs; a plain directory does not.
+        crate::proctree::open_ro(&dir.join("cgroup.procs"))?;
+        Ok(Group {
+            dir,
+            files: None,
+            killed: std::cell::Cell::new(false),
+        })
+    }
+
+    /// Whether anything runs in the group or below it (`cgroup.events`); None if that
+    /// cannot be read.
+    pub fn populated(&self) -> Option<bool> {
+        let text = crate::proctree::read_small(&self.dir.join("cgroup.events")).ok()?;
+        keyed(&String::from_utf8_lossy(&text), "populated").map(|n| n != 0)
+    }
+
+    /// Whether [`Group::kill`] was used on the group since it was made.
+    pub fn was_killed(&self) -> bool {
+        self.killed.get()
+    }
+
+    /// Make an empty group of no files kept afresh (rmdir, mkdir): a new group, which no
+    /// `cgroup.kill` has touched.
+    pub fn renew(&self) -> io::Result<()> {
+        if self.files.is_some() {
+            return Err(io::Error::from(io::ErrorKind::Unsupported));
+        }
+        fs::remove_dir(&self.dir)?;
+        fs::create_dir(&self.dir)?;
+        self.killed.set(false);
+        Ok(())
     }
 
     /// Remove the (empty) group.

@@ -16,7 +16,7 @@ use std::time::{Duration, Instant};
 use serde::{Deserialize, Serialize};
 
 use crate::config::{HealthProbe, ServiceConfig};
-use crate::probe::{Attempt, Outcome, later};
+use crate::probe::{Attempt, Outcome, ProbeGroup, later};
 use crate::process::ExitStatus;
 
 /// What the checks say about a service.
@@ -47,6 +47,8 @@ pub struct Health {
     /// When the next attempt starts (while none runs).
     next: Instant,
     attempt: Option<Attempt>,
+    /// Where its commands run (the service's probe cgroup), if anywhere.
+    group: ProbeGroup,
 }
 
 /// The health part of `ctl status`.
@@ -59,8 +61,15 @@ pub struct HealthStatus {
 
 impl Health {
     /// Checks for a service that became ready at `now`, started at `started`.
-    pub fn new(cfg: &ServiceConfig, probe: &HealthProbe, started: Instant, now: Instant) -> Health {
+    pub fn new(
+        cfg: &ServiceConfig,
+        probe: &HealthProbe,
+        started: Instant,
+        now: Instant,
+        group: ProbeGroup,
+    ) -> Health {
         Health {
+            group,
             probe: probe.clone(),
             interval: cfg.health_interval,
             timeout: cfg.health_timeout,
@@ -112,7 +121,7 @@ impl Health {
             if now < self.next {
                 return None;
             }
-            match Attempt::start(&self.probe, name, now, self.timeout) {
+            match Attempt::start(&self.probe, name, now, self.timeout, &self.group) {
                 Ok(a) => self.attempt = Some(a),
                 Err(e) => return self.record(name, Outcome::Failed(e), now),
             }
@@ -181,7 +190,7 @@ mod tests {
             host: "127.0.0.1".into(),
             port: 80,
         };
-        Health::new(&cfg, &probe, t0, t0)
+        Health::new(&cfg, &probe, t0, t0, None)
     }
 
     fn failed() -> Outcome {

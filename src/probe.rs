@@ -8,16 +8,19 @@
 //! command runs in its own session with its stdout and stderr on a pipe rinit reads; its
 //! last line is the reason given when it fails. When a command exits, or runs past its
 //! timeout, its whole process group is killed and rinit reaps what was in it: nothing a
-//! check started outlives the check.
+//! check started outlives the check. Where rinit tracks the service in a cgroup, the
+//! command is born in the service's [`ProbeGroup`] and that group is what is killed.
 
 use std::net::SocketAddr;
 use std::os::fd::{AsFd, AsRawFd, BorrowedFd, OwnedFd};
+use std::rc::Rc;
 use std::time::{Duration, Instant};
 
 use nix::errno::Errno;
 use nix::fcntl::{FcntlArg, OFlag, fcntl};
 use nix::sys::socket::{MsgFlags, recv, send};
 
+use crate::cgroup::Group;
 use crate::config::{HealthProbe, HttpTarget};
 use crate::process::ExitStatus;
 use crate::spawn::{Spawn, Stdio};
@@ -42,6 +45,8 @@ pub struct Attempt {
     kind: Kind,
     deadline: Instant,
     timeout: Duration,
+    /// Where its command runs, if rinit tracks the service in a cgroup.
+    group: ProbeGroup,
 }
 
 #[derive(Debug)]
@@ -75,16 +80,18 @@ impl Attempt {
         name: &str,
         now: Instant,
         timeout: Duration,
+        group: &ProbeGroup,
     ) -> Result<Attempt, String> {
-        let kind = match probe {
-            HealthProbe::Tcp { host, port } => connect(host, *port, None)?,
-            HealthProbe::Http(target) => http(target)?,
-            HealthProbe::Exec(argv) => exec(name, argv)?,
+        let (kind, group) = match probe {
+            HealthProbe::Tcp { host, port } => (connect(host, *port, None)?, None),
+            HealthProbe::Http(target) => (http(target)?, None),
+            HealthProbe::Exec(argv) => exec(name, argv, group)?,
         };
         Ok(Attempt {
             kind,
             deadline: later(now, timeout),
             timeout,
+            group,
         })
     }
 
@@ -98,6 +105,7 @@ impl Attempt {
             kind: http(target)?,
             deadline: later(now, timeout),
             timeout,
+            group: None,
         })
     }
 
@@ -140,7 +148,7 @@ impl Attempt {
                 *status = Some(how);
                 // Whatever it left running (a `&` in a shell) goes with it — now, while
                 // the group's id cannot have been given to anyone else.
-                kill_group(*pid);
+                kill_leftovers(*pid, &self.group);
                 true
             }
             _ => false,
@@ -172,7 +180,7 @@ impl Attempt {
     /// Kill what the attempt still runs (its command's process group).
     pub fn kill(&self) {
         if let Kind::Exec { pid, .. } = &self.kind {
-            kill_group(*pid);
+            kill_leftovers(*pid, &self.group);
         }
     }
 }
@@ -181,6 +189,32 @@ impl Attempt {
 pub fn later(now: Instant, d: Duration) -> Instant {
     const YEAR: Duration = Duration::from_secs(365 * 24 * 3600);
     now.checked_add(d.min(YEAR)).unwrap_or(now)
+}
+
+/// Where a service's check commands run when rinit tracks it in a cgroup: the `.probe`
+/// sub-group of its group, shared by its checks (one runs at a time). Its limits are the
+/// service's, a pause freezes it, and its processes stop with the service.
+pub type ProbeGroup = Option<Rc<Group>>;
+
+/// SIGKILL to what the check command `pgid` runs or left running: with a probe group,
+/// everything in it at once (`cgroup.kill`: even what double-forked out of the command's
+/// session); without one, or on a kernel without `cgroup.kill`, [`kill_group`].
+pub fn kill_leftovers(pgid: i32, group: &ProbeGroup) {
+    if let Some(group) = group {
+        if group.populated() == Some(false) {
+            // Nothing left in it: no kill, and so no new group for the next check.
+            return;
+        }
+        if matches!(group.kill(), Ok(true)) {
+            // And its process group, in case it was not born in the cgroup (spawn_check).
+            if pgid > 1 {
+                let pgid = nix::unistd::Pid::from_raw(pgid);
+                let _ = nix::sys::signal::killpg(pgid, nix::sys::signal::Signal::SIGKILL);
+            }
+            return;
+        }
+    }
+    kill_group(pgid);
 }
 
 /// SIGKILL to what a check's command runs: its process group and its whole tree — every
@@ -310,24 +344,49 @@ pub fn http_verdict(reply: &[u8]) -> Outcome {
     }
 }
 
-fn exec(name: &str, argv: &[String]) -> Result<Kind, String> {
+/// Start a check command, in `group` if given; its pid, and the group it was born in
+/// (none if the group's directory could not be opened: the attempt then kills what it
+/// leaves as without a group).
+pub fn spawn_check(spawn: Spawn, group: &ProbeGroup) -> Result<(i32, ProbeGroup), String> {
+    // After a kill the group is made afresh (see Spawn::join_after_fork); while
+    // something killed in it is still dying, the check joins it after fork instead.
+    let after_fork = group
+        .as_ref()
+        .is_some_and(|g| g.was_killed() && g.renew().is_err());
+    let join = group.as_ref().and_then(|g| match g.join_fd() {
+        Ok(fd) => Some(fd),
+        Err(e) => {
+            log::warn!("{}: {e}; the check runs outside it", g.dir().display());
+            None
+        }
+    });
+    let used = if join.is_some() { group.clone() } else { None };
+    let pid = spawn
+        .cgroup(join)
+        .join_after_fork(after_fork)
+        .spawn()
+        .map_err(|e| format!("cannot run the check: {e}"))?;
+    Ok((pid, used))
+}
+
+fn exec(name: &str, argv: &[String], group: &ProbeGroup) -> Result<(Kind, ProbeGroup), String> {
     let (read, write) = nix::unistd::pipe2(OFlag::O_CLOEXEC).map_err(|e| format!("pipe: {e}"))?;
     fcntl(&read, FcntlArg::F_SETFL(OFlag::O_NONBLOCK)).map_err(|e| format!("pipe: {e}"))?;
-    let pid = Spawn::new(
+    let spawn = Spawn::new(
         &format!("{name} health check"),
         argv,
         Stdio::Fd(write.as_raw_fd()),
     )?
-    .env(&[])?
-    .spawn()
-    .map_err(|e| format!("cannot run the check: {e}"))?;
+    .env(&[])?;
+    let (pid, group) = spawn_check(spawn, group)?;
     drop(write);
-    Ok(Kind::Exec {
+    let kind = Kind::Exec {
         pid,
         output: Some(read),
         text: Vec::new(),
         status: None,
-    })
+    };
+    Ok((kind, group))
 }
 
 fn advance_exec(

@@ -18,7 +18,7 @@ use std::time::{Duration, Instant};
 use nix::sys::inotify::{AddWatchFlags, InitFlags, Inotify, WatchDescriptor};
 
 use crate::config::{HttpTarget, Ready};
-use crate::probe::{Attempt, Outcome};
+use crate::probe::{Attempt, Outcome, ProbeGroup};
 use crate::process::ExitStatus;
 use crate::spawn::{Spawn, Stdio};
 
@@ -72,6 +72,8 @@ enum Probe {
 pub struct Check {
     probe: Probe,
     retry: Retry,
+    /// Where an exec probe runs (the service's probe cgroup), if anywhere.
+    group: ProbeGroup,
 }
 
 /// When a probe tries again: after [`retry_delay`] of its failed attempts.
@@ -93,7 +95,7 @@ impl Retry {
 }
 
 impl Check {
-    pub fn new(ready: &Ready, now: Instant) -> Check {
+    pub fn new(ready: &Ready, now: Instant, group: ProbeGroup) -> Check {
         let probe = match ready {
             Ready::Tcp { host, port } => Probe::Tcp {
                 host: host.clone(),
@@ -124,6 +126,7 @@ impl Check {
                 attempts: 0,
                 next_try: now,
             },
+            group,
         }
     }
 
@@ -176,7 +179,7 @@ impl Check {
                 pid,
                 kill_at,
                 passed,
-            } => *passed || exec_step(name, argv, pid, kill_at, retry, now),
+            } => *passed || exec_step(name, argv, (pid, kill_at), retry, &self.group, now),
             Probe::Http { target, attempt } => http_ready(target, attempt, retry, now),
         }
     }
@@ -345,24 +348,24 @@ fn http_ready(
 fn exec_step(
     name: &str,
     argv: &[String],
-    pid: &mut Option<i32>,
-    kill_at: &mut Option<Instant>,
+    (pid, kill_at): (&mut Option<i32>, &mut Option<Instant>),
     retry: &mut Retry,
+    group: &ProbeGroup,
     now: Instant,
 ) -> bool {
     match *pid {
         Some(p) if kill_at.is_some_and(|k| now >= k) => {
-            // p is rinit's own unreaped child.
-            let _ = crate::process::signal_child(p, libc::SIGKILL);
+            // p is rinit's own unreaped child; what it started goes with it.
+            crate::probe::kill_leftovers(p, group);
             *kill_at = None;
         }
         Some(_) => {}
         None if retry.due(now) => {
             let spawned = Spawn::new(&format!("{name} ready probe"), argv, Stdio::Inherit)
                 .and_then(|s| s.env(&[]))
-                .and_then(|s| s.spawn().map_err(|e| e.to_string()));
+                .and_then(|s| crate::probe::spawn_check(s, group));
             match spawned {
-                Ok(p) => {
+                Ok((p, _)) => {
                     *pid = Some(p);
                     *kill_at = Some(now + EXEC_ATTEMPT_TIMEOUT);
                 }
@@ -707,6 +710,7 @@ mod tests {
                 port,
             },
             now,
+            None,
         );
         let start = Instant::now();
         while !c.advance("t", Instant::now()) {
@@ -721,7 +725,7 @@ mod tests {
         std::fs::create_dir_all(&dir).unwrap();
         let path = dir.join("ready");
         let _ = std::fs::remove_file(&path);
-        let mut c = Check::new(&Ready::File(path.clone()), Instant::now());
+        let mut c = Check::new(&Ready::File(path.clone()), Instant::now(), None);
         let mut watch = DirWatch::new().unwrap();
         watch.sync(&[c.watch_dir().unwrap().to_path_buf()].into_iter().collect());
         assert!(watch.is_watched(&dir));

@@ -326,6 +326,12 @@ pub struct Run {
     pub refusal: Option<String>,
     /// Its cgroup, where rinit tracks services in cgroups (made at its first start).
     pub group: Option<crate::cgroup::Group>,
+    /// Its group's `.probe` sub-group, where its exec checks run (with `group`, if it
+    /// has an exec readiness or health check).
+    pub probe_group: crate::probe::ProbeGroup,
+    /// This run's child joins `group` after fork rather than being cloned into it: the
+    /// group could not be made afresh (see `Spawn::join_after_fork`).
+    pub join_after_fork: bool,
     /// Its group's OOM kills when this run began.
     pub oom_kills_at_start: u64,
     /// The pid rinit forked for this run, until rinit reaps it.
@@ -466,8 +472,10 @@ impl Service {
                 }
                 Action::ArmHealth => {
                     let started = self.started_at.unwrap_or(now);
-                    self.run.health = (self.cfg.health.as_ref())
-                        .map(|probe| Health::new(&self.cfg, probe, started, now));
+                    self.run.health = (self.cfg.health.as_ref()).map(|probe| {
+                        let group = self.run.probe_group.clone();
+                        Health::new(&self.cfg, probe, started, now, group)
+                    });
                     self.run.watchdog_at = self.cfg.watchdog.and_then(|d| now.checked_add(d));
                 }
                 Action::EndHealth => {
@@ -495,7 +503,8 @@ impl Service {
         self.started_at = Some(now);
         self.reason = None;
         self.notified = Notified::default();
-        self.run.check = self.cfg.ready.as_ref().map(|r| Check::new(r, now));
+        let group = &self.run.probe_group;
+        self.run.check = (self.cfg.ready.as_ref()).map(|r| Check::new(r, now, group.clone()));
         self.timer = self
             .run
             .check

@@ -86,6 +86,9 @@ pub struct Spawn {
     /// The directory of the service's cgroup: the child is cloned into it, or else
     /// writes itself into its `cgroup.procs` first thing.
     cgroup: Option<std::os::fd::OwnedFd>,
+    /// Join `cgroup` after fork even where clone3 could clone into it (see
+    /// [`Spawn::join_after_fork`]).
+    join_after_fork: bool,
 }
 
 /// A service's process limits and settings (`limits`, `nice`, `umask`,
@@ -165,6 +168,7 @@ impl Spawn {
             watchdog_pid: false,
             settings: Settings::default(),
             cgroup: None,
+            join_after_fork: false,
         })
     }
 
@@ -194,6 +198,14 @@ impl Spawn {
     /// Start the child in the cgroup whose directory `fd` is open (`O_PATH` will do).
     pub fn cgroup(mut self, fd: Option<std::os::fd::OwnedFd>) -> Spawn {
         self.cgroup = fd;
+        self
+    }
+
+    /// Fork and let the child write itself into its cgroup instead of cloning it into
+    /// the group: for a group that may have been killed through `cgroup.kill`, into
+    /// which some kernels (seen on 6.18) kill every child cloned afterwards at birth.
+    pub fn join_after_fork(mut self, yes: bool) -> Spawn {
+        self.join_after_fork = yes;
         self
     }
 
@@ -277,8 +289,10 @@ impl Spawn {
             prefix: prefix.as_bytes(),
         };
         let dir = self.cgroup.as_ref().map(|d| d.as_fd());
-        if dir.is_none() && !self.may_hold_rinit() {
-            return self.fork(&child, None);
+        match dir {
+            None if !self.may_hold_rinit() => return self.fork(&child, None),
+            Some(dir) if self.join_after_fork => return self.fork_into(&child, dir),
+            _ => {}
         }
         let mut run = || {
             self.run_child(&child, None);
@@ -288,13 +302,18 @@ impl Spawn {
             Err(Refused::Failed(e)) => log::debug!("{}: clone: {e}; forking", self.name),
             Err(Refused::Unsupported) => {}
         }
-        let Some(dir) = dir else {
-            return self.fork(&child, None);
-        };
+        match dir {
+            None => self.fork(&child, None),
+            Some(dir) => self.fork_into(&child, dir),
+        }
+    }
+
+    /// fork(2); the child writes itself into the cgroup whose directory is open as `dir`.
+    fn fork_into(&self, child: &Child<'_>, dir: BorrowedFd<'_>) -> io::Result<i32> {
         let flags = OFlag::O_WRONLY | OFlag::O_CLOEXEC;
         let procs = nix::fcntl::openat(dir, "cgroup.procs", flags, Mode::empty())
             .map_err(|e| io::Error::other(format!("cannot open its cgroup.procs: {e}")))?;
-        self.fork(&child, Some(procs.as_fd()))
+        self.fork(child, Some(procs.as_fd()))
     }
 
     /// fork(2); the child, after writing itself into the `cgroup.procs` open as `join`,

@@ -807,6 +807,7 @@ impl Supervisor {
             .workdir(cfg.workdir.as_deref())?
             .credentials(svc.run.creds.clone())
             .cgroup(cgroup)
+            .join_after_fork(svc.run.join_after_fork)
             .spawn()
             .map_err(|e| format!("fork failed: {e}"))?;
         drop(file);
@@ -1378,8 +1379,8 @@ impl Supervisor {
 /// ([`Service::on`]); the system calls that asks for are made here.
 pub(super) fn take(svc: &mut Service, event: Event, now: Instant) -> Result<State, String> {
     let taken = svc.on(event, now)?;
-    for group in taken.groups_to_kill {
-        crate::probe::kill_group(group);
+    for pgid in taken.groups_to_kill {
+        crate::probe::kill_leftovers(pgid, &svc.run.probe_group);
     }
     Ok(taken.state)
 }

@@ -286,3 +286,100 @@ exec = ["{probe}", "--name", "b", "--log", "{dir}/log", "--ready", "{dir}/b-read
         assert_eq!(r.wait(LIMIT), 0, "{}", r.stderr());
     }
 }
+
+/// The cgroup path of a process from the `0::` line its /proc/PID/cgroup had.
+fn v2_path(text: &str) -> String {
+    text.lines()
+        .find_map(|l| l.strip_prefix("0::"))
+        .unwrap_or_else(|| panic!("no cgroup v2 line: {text}"))
+        .to_string()
+}
+
+/// A service's exec checks run in its group's `.probe` sub-group: its limits apply to
+/// them, and what a check leaves running — even a `setsid` double fork, out of the
+/// check's session and tree — is killed with the group when the check exits. Through
+/// /proc (cgroups off) that escapee is out of reach and lives on.
+#[test]
+fn exec_checks_run_in_the_services_probe_group_and_leave_nothing_behind() {
+    let config = r#"
+[service.app]
+exec = ["{probe}", "--name", "app", "--log", "{dir}/log"]
+ready = "exec:sh -c 'cat /proc/self/cgroup > {dir}/ready-cgroup'"
+health = "exec:sh -c 'cat /proc/self/cgroup > {dir}/health-cgroup; test -e {dir}/spawned || ( touch {dir}/spawned; setsid {probe} --name escapee --log {dir}/log --ready {dir}/escapee-up & ); sleep 0.2'"
+health_interval = "100ms"
+"#;
+    for cgroups in [true, false] {
+        let mut opts = with_cgroups();
+        if !cgroups {
+            opts.env = vec![("RINIT_CGROUPS".into(), "off".into())];
+        }
+        let (mut r, dir) = start_with_config("cg-checks", config, opts);
+        // The escapee is up before the check exits (it sleeps on after the fork).
+        wait_file(&dir.path("escapee-up"), LIMIT);
+        wait_for("a healthy app", LIMIT, || {
+            let (_, json, _) = r.ctl(&["--json", "status", "app"]);
+            json.contains(r#""health":{"state":"healthy""#)
+                .then_some(())
+        });
+        if cgroups {
+            let root = root_of(&stderr_with(&r, &["rinit: starting "]));
+            for file in ["ready-cgroup", "health-cgroup"] {
+                let path = v2_path(&std::fs::read_to_string(dir.path(file)).unwrap());
+                assert!(
+                    path.ends_with("/app/.probe") && format!("{root}/app/.probe").ends_with(&path),
+                    "{file}: {path}, not {root}/app/.probe"
+                );
+            }
+            wait_for("the check's escapee killed with its group", LIMIT, || {
+                r.probe_named("escapee").is_none().then_some(())
+            });
+        } else {
+            assert!(
+                r.probe_named("escapee").is_some(),
+                "without cgroups a setsid double fork escapes the check"
+            );
+        }
+        r.signal(libc::SIGTERM);
+        assert_eq!(r.wait(LIMIT), 0, "{}", r.stderr());
+        if cgroups {
+            let root = root_of(&r.stderr());
+            assert!(
+                !std::path::Path::new(&root).exists(),
+                "rinit removes its groups, .probe included: {root}"
+            );
+        }
+    }
+}
+
+/// A service whose stop ended in `cgroup.kill` starts again: on some kernels (seen on
+/// 6.18) every child later cloned into a group that was killed is killed at birth, so
+/// rinit makes the group afresh when the service starts again.
+#[test]
+fn a_service_killed_at_its_stop_timeout_starts_again_in_a_fresh_group() {
+    let config = r#"
+[service.app]
+exec = ["{probe}", "--name", "app", "--log", "{dir}/log", "--ignore", "TERM"]
+stop_timeout = "300ms"
+"#;
+    let (mut r, dir) = start_with_config("cg-restart", config, with_cgroups());
+    let log = dir.path("log");
+    wait_contains(&log, "app START", LIMIT);
+    let first = r.probe_named("app").expect("app runs").host_pid;
+    for round in 1..=2 {
+        let (code, out, err) = r.ctl(&["restart", "app"]);
+        assert_eq!(code, 0, "{out}{err}");
+        wait_for("app started again", LIMIT, || {
+            let starts = events(&log)
+                .iter()
+                .filter(|e| e.name == "app" && e.event == "START")
+                .count();
+            (starts > round).then_some(())
+        });
+    }
+    let now = r.probe_named("app").expect("app runs again").host_pid;
+    assert_ne!(now, first);
+    let stderr = stderr_with(&r, &["sending SIGKILL"]);
+    assert!(!stderr.contains("app failed"), "{stderr}");
+    r.signal(libc::SIGTERM);
+    assert_eq!(r.wait(LIMIT), 0, "{}", r.stderr());
+}

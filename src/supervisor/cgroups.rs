@@ -5,9 +5,16 @@
 
 use log::{info, warn};
 
+use std::rc::Rc;
+
 use super::Supervisor;
 use crate::cgroup::{Group, Hierarchy};
-use crate::config::{Config, ServiceConfig};
+use crate::config::{Config, HealthProbe, Ready, ServiceConfig};
+use crate::probe::ProbeGroup;
+use crate::service::Run;
+
+/// The sub-group of a service's group where its exec checks run.
+pub const PROBE_GROUP: &str = ".probe";
 
 /// The limit keys, the controller each needs, and the interface file it writes.
 const LIMITS: [(&str, &str, &str); 5] = [
@@ -76,21 +83,29 @@ pub(super) fn choose(config: &Config, vm: bool) -> Option<Hierarchy> {
 }
 
 impl Supervisor {
-    /// Service `i`'s group, made (with its limits) if it has none yet.
+    /// Service `i`'s group, made (with its limits) for each run. A group from an
+    /// earlier run is made afresh once empty: one left frozen (paused, then emptied by an
+    /// OOM kill or from outside) would freeze the new run at once, and on some kernels
+    /// (seen on 6.18) a group that had `cgroup.kill` (a stop's SIGKILL) kills every
+    /// child cloned into it afterwards. One that cannot go (something still in it) is
+    /// thawed and joined after fork.
     pub(super) fn ensure_group(&mut self, i: usize) {
         let Some(h) = &self.cgroups else { return };
         let Some(svc) = self.services.get_mut(i) else {
             return;
         };
-        if let Some(group) = &svc.run.group {
-            // A group left frozen (paused, then emptied by an OOM kill or from outside)
-            // would freeze the new run at once.
-            let _ = group.freeze(false);
+        svc.run.join_after_fork = false;
+        if svc.run.group.is_some() && !retire(&mut svc.run, &svc.cfg) {
+            if let Some(group) = &svc.run.group {
+                let _ = group.freeze(false);
+            }
+            svc.run.join_after_fork = true;
             return;
         }
         match h.group(&svc.cfg.name) {
             Ok(group) => {
                 apply_limits(h, &group, &svc.cfg);
+                svc.run.probe_group = probe_group(&group, &svc.cfg);
                 svc.run.group = Some(group);
             }
             Err(e) => warn!("{}: no cgroup ({e}); tracked through /proc", svc.cfg.name),
@@ -155,8 +170,8 @@ impl Supervisor {
 
     /// Remove service `i`'s group (it must be empty: after its stop).
     pub(super) fn drop_group(&mut self, i: usize) {
-        if let Some(group) = self.services.get_mut(i).and_then(|s| s.run.group.take()) {
-            remove(&group);
+        if let Some(svc) = self.services.get_mut(i) {
+            remove_service_groups(&mut svc.run);
         }
     }
 
@@ -170,13 +185,64 @@ impl Supervisor {
     /// At exit: every service's group, then rinit's own.
     pub(super) fn remove_groups(&mut self) {
         for svc in &mut self.services {
-            if let Some(group) = svc.run.group.take() {
-                remove(&group);
-            }
+            remove_service_groups(&mut svc.run);
         }
         if let Some(h) = &self.cgroups {
             h.remove();
         }
+    }
+}
+
+/// The `.probe` sub-group for a service with an exec readiness or health check, where
+/// those commands run; without it (refused), they run in rinit's group, killed by their
+/// process group and tree as without cgroups.
+fn probe_group(group: &Group, cfg: &ServiceConfig) -> ProbeGroup {
+    let exec_ready = matches!(cfg.ready, Some(Ready::Exec(_)));
+    let exec_health = matches!(cfg.health, Some(HealthProbe::Exec(_)));
+    if !exec_ready && !exec_health {
+        return None;
+    }
+    match group.sub(PROBE_GROUP) {
+        Ok(sub) => Some(Rc::new(sub)),
+        Err(e) => {
+            warn!("{}: no cgroup for its checks ({e})", cfg.name);
+            None
+        }
+    }
+}
+
+/// Remove a service's empty groups before its next run; false, and the groups kept, if
+/// they cannot go (something runs in them, or a sub-group the service made is left).
+fn retire(run: &mut Run, cfg: &ServiceConfig) -> bool {
+    let Some(group) = &run.group else {
+        return true;
+    };
+    if group.populated() != Some(false) {
+        return false;
+    }
+    if let Some(sub) = &run.probe_group {
+        if sub.remove().is_err() {
+            return false;
+        }
+    }
+    if let Err(e) = group.remove() {
+        log::debug!("cannot remove {}: {e}", group.dir().display());
+        // Its probe group went; it is made again for the checks.
+        run.probe_group = probe_group(group, cfg);
+        return false;
+    }
+    run.group = None;
+    run.probe_group = None;
+    true
+}
+
+/// A service's groups, its probe group first (a group with a sub-group cannot go).
+fn remove_service_groups(run: &mut Run) {
+    if let Some(sub) = run.probe_group.take() {
+        remove(&sub);
+    }
+    if let Some(group) = run.group.take() {
+        remove(&group);
     }
 }
 
