@@ -323,16 +323,13 @@ fn wait_child(child: i32, limit: Duration) -> bool {
         if left.is_zero() {
             return false;
         }
-        let timeout = libc::timespec {
-            tv_sec: left.as_secs() as libc::time_t,
-            tv_nsec: libc::c_long::from(left.subsec_nanos() as i32),
-        };
+        let timeout = nix::sys::time::TimeSpec::from(left);
         // SAFETY: set and timeout are valid; a null info pointer is allowed.
         unsafe {
             let mut set: libc::sigset_t = std::mem::zeroed();
             libc::sigemptyset(&mut set);
             libc::sigaddset(&mut set, libc::SIGCHLD);
-            libc::sigtimedwait(&set, std::ptr::null_mut(), &timeout);
+            libc::sigtimedwait(&set, std::ptr::null_mut(), timeout.as_ref());
         }
     }
 }
