@@ -413,9 +413,15 @@ impl Group {
         keyed(&String::from_utf8_lossy(&text), "populated").map(|n| n != 0)
     }
 
-    /// Whether [`Group::kill`] was used on the group since it was made.
+    /// Whether [`Group::kill`] was used on the group, or on a group above it (as the
+    /// caller says with [`Group::mark_killed`]), since it was made.
     pub fn was_killed(&self) -> bool {
         self.killed.get()
+    }
+
+    /// Note that `cgroup.kill` reached the group from a group above it.
+    pub fn mark_killed(&self) {
+        self.killed.set(true);
     }
 
     /// Make an empty group of no files kept afresh (rmdir, mkdir): a new group, which no
@@ -424,7 +430,10 @@ impl Group {
         if self.files.is_some() {
             return Err(io::Error::from(io::ErrorKind::Unsupported));
         }
-        fs::remove_dir(&self.dir)?;
+        match fs::remove_dir(&self.dir) {
+            Err(e) if e.kind() != io::ErrorKind::NotFound => return Err(e),
+            _ => {}
+        }
         fs::create_dir(&self.dir)?;
         self.killed.set(false);
         Ok(())

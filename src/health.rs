@@ -16,7 +16,7 @@ use std::time::{Duration, Instant};
 use serde::{Deserialize, Serialize};
 
 use crate::config::{HealthProbe, ServiceConfig};
-use crate::probe::{Attempt, Outcome, ProbeGroup, later};
+use crate::probe::{Attempt, Leftovers, Outcome, ProbeGroup, later};
 use crate::process::ExitStatus;
 
 /// What the checks say about a service.
@@ -93,18 +93,19 @@ impl Health {
         self.attempt.as_ref().and_then(Attempt::poll_fd)
     }
 
-    /// The running command's pid, to kill its group when the service stops.
-    pub fn attempt_pid(&self) -> Option<i32> {
-        self.attempt.as_ref().and_then(Attempt::pid)
+    /// The running command's process group and probe group, to kill when the service
+    /// stops.
+    pub fn attempt_leftovers(&self) -> Option<Leftovers> {
+        self.attempt.as_ref().and_then(Attempt::leftovers)
     }
 
     /// The service was paused: an attempt that ran across the pause says nothing (it
     /// would count as timed out); drop it, returning its command's group to kill, and
     /// check again one interval from now.
-    pub fn resume(&mut self, now: Instant) -> Option<i32> {
+    pub fn resume(&mut self, now: Instant) -> Option<Leftovers> {
         self.next = later(now, self.interval);
         let attempt = self.attempt.take()?;
-        attempt.pid()
+        attempt.leftovers()
     }
 
     /// A command exited; true if it was this check's.

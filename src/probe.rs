@@ -131,6 +131,11 @@ impl Attempt {
         }
     }
 
+    /// What to kill if the attempt is dropped while its command runs.
+    pub fn leftovers(&self) -> Option<Leftovers> {
+        self.pid().map(|pid| (pid, self.group.clone()))
+    }
+
     /// The command's pid while it has not been reaped.
     pub fn pid(&self) -> Option<i32> {
         match &self.kind {
@@ -196,25 +201,30 @@ pub fn later(now: Instant, d: Duration) -> Instant {
 /// service's, a pause freezes it, and its processes stop with the service.
 pub type ProbeGroup = Option<Rc<Group>>;
 
+/// What a check's command may leave running, to kill when the check ends: its process
+/// group (the command's pid) and the probe group it was born in, if any.
+pub type Leftovers = (i32, ProbeGroup);
+
 /// SIGKILL to what the check command `pgid` runs or left running: with a probe group,
 /// everything in it at once (`cgroup.kill`: even what double-forked out of the command's
 /// session); without one, or on a kernel without `cgroup.kill`, [`kill_group`].
 pub fn kill_leftovers(pgid: i32, group: &ProbeGroup) {
-    if let Some(group) = group {
-        if group.populated() == Some(false) {
-            // Nothing left in it: no kill, and so no new group for the next check.
-            return;
-        }
-        if matches!(group.kill(), Ok(true)) {
-            // And its process group, in case it was not born in the cgroup (spawn_check).
-            if pgid > 1 {
-                let pgid = nix::unistd::Pid::from_raw(pgid);
-                let _ = nix::sys::signal::killpg(pgid, nix::sys::signal::Signal::SIGKILL);
-            }
-            return;
-        }
+    let Some(group) = group else {
+        return kill_group(pgid);
+    };
+    // Its process group first: the command itself, even while it has not yet joined
+    // the cgroup (one joined after fork).
+    if pgid > 1 {
+        let pgid = nix::unistd::Pid::from_raw(pgid);
+        let _ = nix::sys::signal::killpg(pgid, nix::sys::signal::Signal::SIGKILL);
     }
-    kill_group(pgid);
+    if group.populated() == Some(false) {
+        // Nothing left in it: no kill, and so no new group for the next check.
+        return;
+    }
+    if !matches!(group.kill(), Ok(true)) {
+        kill_group(pgid);
+    }
 }
 
 /// SIGKILL to what a check's command runs: its process group and its whole tree — every

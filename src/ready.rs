@@ -54,8 +54,7 @@ enum Probe {
     },
     Exec {
         argv: Vec<String>,
-        pid: Option<i32>,
-        kill_at: Option<Instant>,
+        running: Option<ExecRun>,
         passed: bool,
     },
     Notify {
@@ -65,6 +64,15 @@ enum Probe {
         target: HttpTarget,
         attempt: Option<Attempt>,
     },
+}
+
+/// An exec probe's command while rinit has not reaped it.
+#[derive(Debug)]
+struct ExecRun {
+    pid: i32,
+    kill_at: Option<Instant>,
+    /// The probe group it was born in, if any (see [`crate::probe::spawn_check`]).
+    born_in: ProbeGroup,
 }
 
 /// A readiness check in progress for one service.
@@ -110,8 +118,7 @@ impl Check {
             },
             Ready::Exec(argv) => Probe::Exec {
                 argv: argv.clone(),
-                pid: None,
-                kill_at: None,
+                running: None,
                 passed: false,
             },
             Ready::Notify => Probe::Notify { ready: false },
@@ -147,10 +154,8 @@ impl Check {
             Probe::Tcp { sock: Some(_), .. } | Probe::Notify { .. } => None,
             Probe::File { watched: true, .. } => None,
             Probe::Exec {
-                pid: Some(_),
-                kill_at,
-                ..
-            } => *kill_at,
+                running: Some(run), ..
+            } => run.kill_at,
             Probe::Http {
                 attempt: Some(a), ..
             } => Some(a.deadline()),
@@ -176,10 +181,9 @@ impl Check {
             } => tcp_ready(host, *port, addr, sock, retry, now),
             Probe::Exec {
                 argv,
-                pid,
-                kill_at,
+                running,
                 passed,
-            } => *passed || exec_step(name, argv, (pid, kill_at), retry, &self.group, now),
+            } => *passed || exec_step(name, argv, running, retry, &self.group, now),
             Probe::Http { target, attempt } => http_ready(target, attempt, retry, now),
         }
     }
@@ -187,19 +191,16 @@ impl Check {
     /// An exec probe's process exited; true if `pid` was this check's.
     pub fn on_exit(&mut self, pid: i32, status: ExitStatus, now: Instant) -> bool {
         let Probe::Exec {
-            pid: running,
-            kill_at,
-            passed,
-            ..
+            running, passed, ..
         } = &mut self.probe
         else {
             return false;
         };
-        if *running != Some(pid) {
+        let Some(run) = running.take_if(|r| r.pid == pid) else {
             return false;
-        }
-        *running = None;
-        *kill_at = None;
+        };
+        // Whatever it left running goes with it, as after a health check.
+        crate::probe::kill_leftovers(run.pid, &run.born_in);
         if status == ExitStatus::Code(0) {
             *passed = true;
         } else {
@@ -208,10 +209,13 @@ impl Check {
         true
     }
 
-    /// The pid of a running exec probe (to stop it with the service).
-    pub fn probe_pid(&self) -> Option<i32> {
+    /// A running exec probe's process group and probe group (to kill with the
+    /// service's stop).
+    pub fn probe_leftovers(&self) -> Option<crate::probe::Leftovers> {
         match &self.probe {
-            Probe::Exec { pid, .. } => *pid,
+            Probe::Exec {
+                running: Some(run), ..
+            } => Some((run.pid, run.born_in.clone())),
             _ => None,
         }
     }
@@ -348,16 +352,16 @@ fn http_ready(
 fn exec_step(
     name: &str,
     argv: &[String],
-    (pid, kill_at): (&mut Option<i32>, &mut Option<Instant>),
+    running: &mut Option<ExecRun>,
     retry: &mut Retry,
     group: &ProbeGroup,
     now: Instant,
 ) -> bool {
-    match *pid {
-        Some(p) if kill_at.is_some_and(|k| now >= k) => {
-            // p is rinit's own unreaped child; what it started goes with it.
-            crate::probe::kill_leftovers(p, group);
-            *kill_at = None;
+    match running {
+        Some(run) if run.kill_at.is_some_and(|k| now >= k) => {
+            // Its pid is rinit's own unreaped child; what it started goes with it.
+            crate::probe::kill_leftovers(run.pid, &run.born_in);
+            run.kill_at = None;
         }
         Some(_) => {}
         None if retry.due(now) => {
@@ -365,9 +369,12 @@ fn exec_step(
                 .and_then(|s| s.env(&[]))
                 .and_then(|s| crate::probe::spawn_check(s, group));
             match spawned {
-                Ok((p, _)) => {
-                    *pid = Some(p);
-                    *kill_at = Some(now + EXEC_ATTEMPT_TIMEOUT);
+                Ok((pid, born_in)) => {
+                    *running = Some(ExecRun {
+                        pid,
+                        kill_at: Some(now + EXEC_ATTEMPT_TIMEOUT),
+                        born_in,
+                    });
                 }
                 Err(e) => {
                     log::warn!("{name}: cannot run ready probe: {e}");
@@ -695,6 +702,11 @@ mod tests {
         let n = std::io::Read::read(&mut &reader, &mut byte);
         assert!(n.is_err(), "the barrier waits while the message is handled");
         drop(datagram);
+        // A child another test thread forks meanwhile holds a copy of the write end
+        // until it execs: wait for the EOF (a kept copy would never give it).
+        use nix::poll::{PollFd, PollFlags, PollTimeout, poll};
+        let mut fds = [PollFd::new(reader.as_fd(), PollFlags::POLLIN)];
+        assert_eq!(poll(&mut fds, PollTimeout::from(10_000u16)).ok(), Some(1));
         let n = std::io::Read::read(&mut &reader, &mut byte);
         assert_eq!(n.ok(), Some(0), "EOF: rinit kept no copy of the passed fd");
     }

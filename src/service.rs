@@ -264,12 +264,12 @@ pub fn allowed(from: State, to: State) -> bool {
 }
 
 /// What [`Service::on`] leaves to the caller, who owns the system calls.
-#[derive(Debug, PartialEq, Eq)]
+#[derive(Debug)]
 pub struct Taken {
     pub state: State,
     /// Process groups of probe or check commands that must be killed (SIGKILL); what
     /// was in them is reaped as usual.
-    pub groups_to_kill: Vec<i32>,
+    pub groups_to_kill: Vec<crate::probe::Leftovers>,
 }
 
 /// Backoff before the first restart.
@@ -467,7 +467,7 @@ impl Service {
                 Action::BeginRun => self.begin_run(now),
                 Action::EndProbe => {
                     self.timer = None;
-                    let pid = self.run.check.take().and_then(|c| c.probe_pid());
+                    let pid = self.run.check.take().and_then(|c| c.probe_leftovers());
                     taken.groups_to_kill.extend(pid);
                 }
                 Action::ArmHealth => {
@@ -481,7 +481,7 @@ impl Service {
                 Action::EndHealth => {
                     self.run.watchdog_at = None;
                     if let Some(health) = self.run.health.take() {
-                        taken.groups_to_kill.extend(health.attempt_pid());
+                        taken.groups_to_kill.extend(health.attempt_leftovers());
                         self.last_health = Some(health.status());
                     }
                 }

@@ -1379,8 +1379,8 @@ impl Supervisor {
 /// ([`Service::on`]); the system calls that asks for are made here.
 pub(super) fn take(svc: &mut Service, event: Event, now: Instant) -> Result<State, String> {
     let taken = svc.on(event, now)?;
-    for pgid in taken.groups_to_kill {
-        crate::probe::kill_leftovers(pgid, &svc.run.probe_group);
+    for (pgid, group) in taken.groups_to_kill {
+        crate::probe::kill_leftovers(pgid, &group);
     }
     Ok(taken.state)
 }

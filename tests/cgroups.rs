@@ -297,15 +297,19 @@ fn v2_path(text: &str) -> String {
 
 /// A service's exec checks run in its group's `.probe` sub-group: its limits apply to
 /// them, and what a check leaves running — even a `setsid` double fork, out of the
-/// check's session and tree — is killed with the group when the check exits. Through
-/// /proc (cgroups off) that escapee is out of reach and lives on.
+/// check's session and tree — is killed with the group when the check exits (readiness
+/// and health checks alike). Through /proc (cgroups off) such an escapee is out of reach
+/// and lives on until the final sweep.
 #[test]
 fn exec_checks_run_in_the_services_probe_group_and_leave_nothing_behind() {
     let config = r#"
 [service.app]
 exec = ["{probe}", "--name", "app", "--log", "{dir}/log"]
-ready = "exec:sh -c 'cat /proc/self/cgroup > {dir}/ready-cgroup'"
-health = "exec:sh -c 'cat /proc/self/cgroup > {dir}/health-cgroup; test -e {dir}/spawned || ( touch {dir}/spawned; setsid {probe} --name escapee --log {dir}/log --ready {dir}/escapee-up & ); sleep 0.2'"
+ready = "exec:sh -c 'cat /proc/self/cgroup > {dir}/ready-cgroup; ( setsid {probe} --name left-by-ready --log {dir}/log --ready {dir}/ready-left-up & ); while ! test -e {dir}/ready-left-up; do sleep 0.01; done'"
+
+[service.web]
+exec = ["{probe}", "--name", "web", "--log", "{dir}/log"]
+health = "exec:sh -c 'test -e {dir}/spawned || ( touch {dir}/spawned; cat /proc/self/cgroup > {dir}/health-cgroup; setsid {probe} --name escapee --log {dir}/log --ready {dir}/escapee-up & ); while ! test -e {dir}/escapee-up; do sleep 0.01; done'"
 health_interval = "100ms"
 "#;
     for cgroups in [true, false] {
@@ -314,30 +318,38 @@ health_interval = "100ms"
             opts.env = vec![("RINIT_CGROUPS".into(), "off".into())];
         }
         let (mut r, dir) = start_with_config("cg-checks", config, opts);
-        // The escapee is up before the check exits (it sleeps on after the fork).
+        // Each escapee is up before its check exits (the check waits for it).
+        wait_file(&dir.path("ready-left-up"), LIMIT);
         wait_file(&dir.path("escapee-up"), LIMIT);
-        wait_for("a healthy app", LIMIT, || {
-            let (_, json, _) = r.ctl(&["--json", "status", "app"]);
+        wait_for("a healthy web", LIMIT, || {
+            let (_, json, _) = r.ctl(&["--json", "status", "web"]);
             json.contains(r#""health":{"state":"healthy""#)
                 .then_some(())
         });
         if cgroups {
             let root = root_of(&stderr_with(&r, &["rinit: starting "]));
-            for file in ["ready-cgroup", "health-cgroup"] {
+            for (file, service) in [("ready-cgroup", "app"), ("health-cgroup", "web")] {
                 let path = v2_path(&std::fs::read_to_string(dir.path(file)).unwrap());
+                let want = format!("{root}/{service}/.probe");
                 assert!(
-                    path.ends_with("/app/.probe") && format!("{root}/app/.probe").ends_with(&path),
-                    "{file}: {path}, not {root}/app/.probe"
+                    path.ends_with(&format!("/{service}/.probe")) && want.ends_with(&path),
+                    "{file}: {path}, not {want}"
                 );
             }
-            wait_for("the check's escapee killed with its group", LIMIT, || {
-                r.probe_named("escapee").is_none().then_some(())
-            });
+            for name in ["left-by-ready", "escapee"] {
+                wait_for(
+                    &format!("{name} killed with the checks' group"),
+                    LIMIT,
+                    || r.probe_named(name).is_none().then_some(()),
+                );
+            }
         } else {
-            assert!(
-                r.probe_named("escapee").is_some(),
-                "without cgroups a setsid double fork escapes the check"
-            );
+            for name in ["left-by-ready", "escapee"] {
+                assert!(
+                    r.probe_named(name).is_some(),
+                    "without cgroups a setsid double fork escapes the check: {name}"
+                );
+            }
         }
         r.signal(libc::SIGTERM);
         assert_eq!(r.wait(LIMIT), 0, "{}", r.stderr());

@@ -98,6 +98,15 @@ impl Supervisor {
         if svc.run.group.is_some() && !retire(&mut svc.run, &svc.cfg) {
             if let Some(group) = &svc.run.group {
                 let _ = group.freeze(false);
+                // A reload may have changed them.
+                apply_limits(h, group, &svc.cfg);
+                if svc.run.probe_group.is_none() {
+                    svc.run.probe_group = probe_group(group, &svc.cfg);
+                }
+            }
+            // A stop's cgroup.kill reached the checks' group too.
+            if let Some(probes) = &svc.run.probe_group {
+                probes.mark_killed();
             }
             svc.run.join_after_fork = true;
             return;
@@ -221,8 +230,9 @@ fn retire(run: &mut Run, cfg: &ServiceConfig) -> bool {
         return false;
     }
     if let Some(sub) = &run.probe_group {
-        if sub.remove().is_err() {
-            return false;
+        match sub.remove() {
+            Err(e) if e.kind() != std::io::ErrorKind::NotFound => return false,
+            _ => {}
         }
     }
     if let Err(e) = group.remove() {
