@@ -543,20 +543,22 @@ impl Supervisor {
                 // Print what it wrote before saying it exited.
                 self.drain_log(i, true);
                 self.on_service_exit(i, status, now);
-            } else if self
-                .services
-                .iter_mut()
-                .filter_map(|s| s.run.check.as_mut())
-                .any(|c| c.on_exit(pid, status, now))
-            {
+            } else if let Some(i) = self.services.iter_mut().position(|s| {
+                s.run
+                    .check
+                    .as_mut()
+                    .is_some_and(|c| c.on_exit(pid, status, now))
+            }) {
                 debug!("ready probe (pid {pid}) exited: {status}");
-            } else if self
-                .services
-                .iter_mut()
-                .filter_map(|s| s.run.health.as_mut())
-                .any(|h| h.on_exit(pid, status))
-            {
+                self.after_check(i, status);
+            } else if let Some(i) = self.services.iter_mut().position(|s| {
+                s.run
+                    .health
+                    .as_mut()
+                    .is_some_and(|h| h.on_exit(pid, status))
+            }) {
                 debug!("health check (pid {pid}) exited: {status}");
+                self.after_check(i, status);
             } else {
                 debug!("reaped pid {pid}: {status}");
             }

@@ -460,3 +460,46 @@ exec = "while ! /sbin/rinit ctl status hog | grep -q failed; do sleep 1; done; /
         "ctl status shows memory:\n{console}"
     );
 }
+
+/// An exec check runs in its service's group (`.probe` below it), so the service's
+/// `memory_max` covers it: a check that allocates 64 MiB under a 16 MiB limit is killed by
+/// the OOM killer and counts as a failed check, while the service runs on.
+#[test]
+fn a_services_memory_limit_covers_its_exec_checks() {
+    let Some(_serial) = ready() else { return };
+    let config = r#"
+[service.web]
+exec = "sleep 1000"
+memory_max = "16M"
+health = "exec:dd if=/dev/zero of=/dev/null bs=64M count=1"
+health_interval = "200ms"
+health_retries = 100
+
+[service.power]
+after = ["web"]
+shell = true
+exec = "while ! /sbin/rinit ctl status web | grep -q 'last: SIGKILL'; do sleep 1; done; cat /sys/fs/cgroup/web/memory.events; kill -PWR 1; while :; do sleep 1 & wait; done"
+"#;
+    let mut vm = Vm::boot(config);
+    let (code, _, console) = vm.wait();
+    assert_eq!(code, 0, "{console}");
+    assert!(
+        console.contains("web: health check failed (1 of 100): SIGKILL"),
+        "the check was killed by the service's limit:\n{console}"
+    );
+    assert!(
+        console.contains("web: its check was killed by the OOM killer (memory_max 16M)"),
+        "{console}"
+    );
+    assert!(
+        console
+            .lines()
+            .any(|l| l.contains("power | oom_kill ") && !l.ends_with("oom_kill 0")),
+        "the OOM kill was the service group's:\n{console}"
+    );
+    assert!(!console.contains("web failed"), "web runs on:\n{console}");
+    assert!(
+        !console.contains("web: the OOM killer"),
+        "the checks' OOM kills are not the service's:\n{console}"
+    );
+}

@@ -133,6 +133,31 @@ impl Supervisor {
             .unwrap_or(0)
     }
 
+    /// A check of service `i` ended as `status`. One the OOM killer killed used the
+    /// service's memory (its `.probe` group is within the service's limit): said now,
+    /// and not counted later as a reason for the service's own exit.
+    pub(super) fn after_check(&mut self, i: usize, status: crate::process::ExitStatus) {
+        if status != crate::process::ExitStatus::Signal(libc::SIGKILL) {
+            return;
+        }
+        let kills = self.oom_kills(i);
+        let Some(svc) = self.services.get_mut(i) else {
+            return;
+        };
+        if kills > svc.run.oom_kills_at_start {
+            svc.run.oom_kills_at_start = kills;
+            let limit = svc
+                .cfg
+                .memory_max
+                .map(|b| format!(" (memory_max {})", human_bytes(b)))
+                .unwrap_or_default();
+            warn!(
+                "{}: its check was killed by the OOM killer{limit}",
+                svc.cfg.name
+            );
+        }
+    }
+
     /// Why service `i` exited as it did, if its group's OOM kills went up during its
     /// run: its main process was the one killed (`killed`), or another of its processes.
     pub(super) fn oom_reason(&self, i: usize, killed: bool) -> Option<String> {
