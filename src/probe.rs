@@ -151,9 +151,8 @@ impl Attempt {
         match &mut self.kind {
             Kind::Exec { pid, status, .. } if *pid == exited && status.is_none() => {
                 *status = Some(how);
-                // Whatever it left running (a `&` in a shell) goes with it — now, while
-                // the group's id cannot have been given to anyone else.
-                kill_leftovers(*pid, &self.group);
+                // Whatever it left running (a `&` in a shell) goes with it, now.
+                kill_leftovers(*pid, &self.group, Reaped::Yes);
                 true
             }
             _ => false,
@@ -185,7 +184,7 @@ impl Attempt {
     /// Kill what the attempt still runs (its command's process group).
     pub fn kill(&self) {
         if let Kind::Exec { pid, .. } = &self.kind {
-            kill_leftovers(*pid, &self.group);
+            kill_leftovers(*pid, &self.group, Reaped::No);
         }
     }
 }
@@ -205,18 +204,35 @@ pub type ProbeGroup = Option<Rc<Group>>;
 /// group (the command's pid) and the probe group it was born in, if any.
 pub type Leftovers = (i32, ProbeGroup);
 
+/// Whether the check command whose leftovers are killed has been reaped.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Reaped {
+    /// Reaped: its pid is free, and so is its process group's id once the group is empty
+    /// (another process may take it), so the group is signalled only while it has
+    /// members.
+    Yes,
+    /// Still rinit's unreaped child: its pid, and so its process group's, are its own.
+    No,
+}
+
 /// SIGKILL to what the check command `pgid` runs or left running: with a probe group,
 /// everything in it at once (`cgroup.kill`: even what double-forked out of the command's
 /// session); without one, or on a kernel without `cgroup.kill`, [`kill_group`].
-pub fn kill_leftovers(pgid: i32, group: &ProbeGroup) {
+pub fn kill_leftovers(pgid: i32, group: &ProbeGroup, reaped: Reaped) {
+    use nix::sys::signal::{Signal, killpg};
+    let id = nix::unistd::Pid::from_raw(pgid);
     let Some(group) = group else {
+        if reaped == Reaped::Yes && killpg(id, None) == Err(Errno::ESRCH) {
+            // Nothing is left in its process group; what left the group as well is the
+            // service's stop's, or the final sweep's.
+            return;
+        }
         return kill_group(pgid);
     };
-    // Its process group first: the command itself, even while it has not yet joined
-    // the cgroup (one joined after fork).
-    if pgid > 1 {
-        let pgid = nix::unistd::Pid::from_raw(pgid);
-        let _ = nix::sys::signal::killpg(pgid, nix::sys::signal::Signal::SIGKILL);
+    // The command itself first, even while it has not yet joined the cgroup (one
+    // joined after fork); once it is reaped, all it started is in the cgroup.
+    if reaped == Reaped::No && pgid > 1 {
+        let _ = killpg(id, Signal::SIGKILL);
     }
     if group.populated() == Some(false) {
         // Nothing left in it: no kill, and so no new group for the next check.

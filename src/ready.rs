@@ -200,7 +200,7 @@ impl Check {
             return false;
         };
         // Whatever it left running goes with it, as after a health check.
-        crate::probe::kill_leftovers(run.pid, &run.born_in);
+        crate::probe::kill_leftovers(run.pid, &run.born_in, crate::probe::Reaped::Yes);
         if status == ExitStatus::Code(0) {
             *passed = true;
         } else {
@@ -360,7 +360,7 @@ fn exec_step(
     match running {
         Some(run) if run.kill_at.is_some_and(|k| now >= k) => {
             // Its pid is rinit's own unreaped child; what it started goes with it.
-            crate::probe::kill_leftovers(run.pid, &run.born_in);
+            crate::probe::kill_leftovers(run.pid, &run.born_in, crate::probe::Reaped::No);
             run.kill_at = None;
         }
         Some(_) => {}

@@ -332,8 +332,13 @@ pub struct Run {
     /// This run's child joins `group` after fork rather than being cloned into it: the
     /// group could not be made afresh (see `Spawn::join_after_fork`).
     pub join_after_fork: bool,
-    /// Its group's OOM kills when this run began.
+    /// Check commands dropped while they ran (the service stopped, failed or resumed)
+    /// and killed, until rinit reaps them.
+    pub dropped_checks: Vec<i32>,
+    /// Its group's OOM kills when this run began, plus those its checks took.
     pub oom_kills_at_start: u64,
+    /// Its group's OOM kills when its last check command was reaped.
+    pub oom_kills_at_last_check: u64,
     /// The pid rinit forked for this run, until rinit reaps it.
     pub child: Option<i32>,
 }

@@ -559,6 +559,13 @@ impl Supervisor {
             }) {
                 debug!("health check (pid {pid}) exited: {status}");
                 self.after_check(i, status);
+            } else if let Some(i) = self.services.iter_mut().position(|s| {
+                let dropped = &mut s.run.dropped_checks;
+                let at = dropped.iter().position(|p| *p == pid);
+                at.map(|at| dropped.swap_remove(at)).is_some()
+            }) {
+                debug!("check (pid {pid}), dropped with its service's state, exited: {status}");
+                self.after_check(i, status);
             } else {
                 debug!("reaped pid {pid}: {status}");
             }
@@ -728,6 +735,7 @@ impl Supervisor {
             return false;
         };
         svc.run.oom_kills_at_start = oom_kills;
+        svc.run.oom_kills_at_last_check = oom_kills;
         if let Err(e) = take(svc, Event::Start, now) {
             error!("{e}");
             return false;
@@ -1382,7 +1390,9 @@ impl Supervisor {
 pub(super) fn take(svc: &mut Service, event: Event, now: Instant) -> Result<State, String> {
     let taken = svc.on(event, now)?;
     for (pgid, group) in taken.groups_to_kill {
-        crate::probe::kill_leftovers(pgid, &group);
+        // Unreaped: the check's pid is still its own.
+        crate::probe::kill_leftovers(pgid, &group, crate::probe::Reaped::No);
+        svc.run.dropped_checks.push(pgid);
     }
     Ok(taken.state)
 }

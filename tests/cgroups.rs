@@ -311,6 +311,7 @@ ready = "exec:sh -c 'cat /proc/self/cgroup > {dir}/ready-cgroup; ( setsid {probe
 exec = ["{probe}", "--name", "web", "--log", "{dir}/log"]
 health = "exec:sh -c 'test -e {dir}/spawned || ( touch {dir}/spawned; cat /proc/self/cgroup > {dir}/health-cgroup; setsid {probe} --name escapee --log {dir}/log --ready {dir}/escapee-up & ); while ! test -e {dir}/escapee-up; do sleep 0.01; done'"
 health_interval = "100ms"
+health_timeout = "15s"
 "#;
     for cgroups in [true, false] {
         let mut opts = with_cgroups();

@@ -16,13 +16,14 @@ use crate::service::Run;
 /// The sub-group of a service's group where its exec checks run.
 pub const PROBE_GROUP: &str = ".probe";
 
-/// The limit keys, the controller each needs, and the interface file it writes.
-const LIMITS: [(&str, &str, &str); 5] = [
-    ("memory_max", "memory", "memory.max"),
-    ("memory_high", "memory", "memory.high"),
-    ("pids_max", "pids", "pids.max"),
-    ("cpu_weight", "cpu", "cpu.weight"),
-    ("cpu_max", "cpu", "cpu.max"),
+/// The limit keys, the controller each needs, the interface file it writes, and that
+/// file's value in a new group (no limit).
+const LIMITS: [(&str, &str, &str, &str); 5] = [
+    ("memory_max", "memory", "memory.max", "max"),
+    ("memory_high", "memory", "memory.high", "max"),
+    ("pids_max", "pids", "pids.max", "max"),
+    ("cpu_weight", "cpu", "cpu.weight", "100"),
+    ("cpu_max", "cpu", "cpu.max", "max"),
 ];
 
 /// `key`'s value for `cfg`, as its interface file wants it; None if not set.
@@ -64,7 +65,7 @@ pub(super) fn choose(config: &Config, vm: bool) -> Option<Hierarchy> {
             }
         }
     };
-    for (key, controller, _) in LIMITS {
+    for (key, controller, _, _) in LIMITS {
         let users: Vec<&str> = config
             .services
             .iter()
@@ -98,8 +99,8 @@ impl Supervisor {
         if svc.run.group.is_some() && !retire(&mut svc.run, &svc.cfg) {
             if let Some(group) = &svc.run.group {
                 let _ = group.freeze(false);
-                // A reload may have changed them.
-                apply_limits(h, group, &svc.cfg);
+                // A reload may have changed them, or removed one.
+                apply_limits(h, group, &svc.cfg, true);
                 if svc.run.probe_group.is_none() {
                     svc.run.probe_group = probe_group(group, &svc.cfg);
                 }
@@ -113,7 +114,7 @@ impl Supervisor {
         }
         match h.group(&svc.cfg.name) {
             Ok(group) => {
-                apply_limits(h, &group, &svc.cfg);
+                apply_limits(h, &group, &svc.cfg, false);
                 svc.run.probe_group = probe_group(&group, &svc.cfg);
                 svc.run.group = Some(group);
             }
@@ -133,19 +134,20 @@ impl Supervisor {
             .unwrap_or(0)
     }
 
-    /// A check of service `i` ended as `status`. One the OOM killer killed used the
-    /// service's memory (its `.probe` group is within the service's limit): said now,
-    /// and not counted later as a reason for the service's own exit.
+    /// A check command of service `i` was reaped, `status`. One killed by SIGKILL while
+    /// the group's OOM kills went up since the check before was most likely the OOM
+    /// killer's victim (its `.probe` group is within the service's limit): said now, and
+    /// that one kill is not counted later as a reason for the service's own exit.
     pub(super) fn after_check(&mut self, i: usize, status: crate::process::ExitStatus) {
-        if status != crate::process::ExitStatus::Signal(libc::SIGKILL) {
-            return;
-        }
+        let killed = status == crate::process::ExitStatus::Signal(libc::SIGKILL);
         let kills = self.oom_kills(i);
         let Some(svc) = self.services.get_mut(i) else {
             return;
         };
-        if kills > svc.run.oom_kills_at_start {
-            svc.run.oom_kills_at_start = kills;
+        let rose = kills > svc.run.oom_kills_at_last_check;
+        svc.run.oom_kills_at_last_check = kills;
+        if killed && rose && svc.run.probe_group.is_some() {
+            svc.run.oom_kills_at_start += 1;
             let limit = svc
                 .cfg
                 .memory_max
@@ -288,10 +290,14 @@ fn remove(group: &Group) {
 }
 
 /// Write the service's limits; one the kernel refuses is a warning naming the key.
-fn apply_limits(h: &Hierarchy, group: &Group, cfg: &ServiceConfig) {
-    for (key, controller, file) in LIMITS {
-        let Some(value) = limit_value(cfg, key) else {
-            continue;
+/// `reset`: a key not set puts its file back to no limit (a group kept from a run before
+/// a reload).
+fn apply_limits(h: &Hierarchy, group: &Group, cfg: &ServiceConfig, reset: bool) {
+    for (key, controller, file, unlimited) in LIMITS {
+        let value = match limit_value(cfg, key) {
+            Some(value) => value,
+            None if reset => unlimited.to_string(),
+            None => continue,
         };
         if !h.has(controller) {
             continue;
