@@ -148,11 +148,7 @@ impl Supervisor {
         svc.run.oom_kills_at_last_check = kills;
         if killed && rose && svc.run.probe_group.is_some() {
             svc.run.oom_kills_at_start += 1;
-            let limit = svc
-                .cfg
-                .memory_max
-                .map(|b| format!(" (memory_max {})", human_bytes(b)))
-                .unwrap_or_default();
+            let limit = memory_limit_note(&svc.cfg);
             warn!(
                 "{}: its check was killed by the OOM killer{limit}",
                 svc.cfg.name
@@ -167,11 +163,7 @@ impl Supervisor {
         if self.oom_kills(i) <= svc.run.oom_kills_at_start {
             return None;
         }
-        let limit = svc
-            .cfg
-            .memory_max
-            .map(|b| format!(" (memory_max {})", human_bytes(b)))
-            .unwrap_or_default();
+        let limit = memory_limit_note(&svc.cfg);
         Some(if killed {
             format!("killed by the OOM killer{limit}")
         } else {
@@ -306,6 +298,13 @@ fn apply_limits(h: &Hierarchy, group: &Group, cfg: &ServiceConfig, reset: bool) 
             warn!("{}: {key} = {value}: {file}: {e}", cfg.name);
         }
     }
+}
+
+/// ` (memory_max 64M)` after an OOM kill's message, if the service has that limit.
+fn memory_limit_note(cfg: &ServiceConfig) -> String {
+    cfg.memory_max
+        .map(|b| format!(" (memory_max {})", human_bytes(b)))
+        .unwrap_or_default()
 }
 
 /// `67108864` → `64M`.
