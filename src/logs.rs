@@ -85,8 +85,11 @@ enum Sink {
     Own(OwnedFd),
     /// A copy (dup) of fd 1 or 2 that is a socket: written with MSG_DONTWAIT.
     Socket(OwnedFd),
-    /// A copy of fd 1 or 2 of another kind (a regular file, or one that cannot be
-    /// reopened): written after poll(2).
+    /// A copy of fd 1 or 2 that is a regular file: written at once (poll(2) would
+    /// always say POLLOUT).
+    File(OwnedFd),
+    /// A copy of fd 1 or 2 of another kind (one that cannot be reopened): written
+    /// after poll(2).
     Plain(OwnedFd),
 }
 
@@ -108,7 +111,7 @@ impl Sink {
         };
         match st.st_mode & libc::S_IFMT {
             libc::S_IFSOCK => return Sink::Socket(fd),
-            libc::S_IFREG => return Sink::Plain(fd),
+            libc::S_IFREG => return Sink::File(fd),
             _ => {}
         }
         use nix::fcntl::OFlag;
@@ -122,7 +125,7 @@ impl Sink {
 
     fn fd(&self) -> BorrowedFd<'_> {
         match self {
-            Sink::Own(fd) | Sink::Socket(fd) | Sink::Plain(fd) => fd.as_fd(),
+            Sink::Own(fd) | Sink::Socket(fd) | Sink::File(fd) | Sink::Plain(fd) => fd.as_fd(),
         }
     }
 
@@ -130,7 +133,7 @@ impl Sink {
     fn write(&self, buf: &[u8]) -> io::Result<usize> {
         use nix::sys::socket::MsgFlags;
         let written = match self {
-            Sink::Own(fd) => nix::unistd::write(fd, buf),
+            Sink::Own(fd) | Sink::File(fd) => nix::unistd::write(fd, buf),
             Sink::Socket(fd) => nix::sys::socket::send(
                 fd.as_raw_fd(),
                 buf,

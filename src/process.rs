@@ -30,6 +30,40 @@ pub fn kill(pid: i32, sig: i32) -> io::Result<()> {
     }
 }
 
+/// Children rinit has made so far (every fork or clone that succeeded): a `wait4` that
+/// found no child at all stays true until this count moves.
+static SPAWNED: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+
+/// Count one child made (called right after each successful fork or clone).
+pub fn note_spawn() {
+    SPAWNED.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+}
+
+/// The number of children rinit has made so far (see [`Childless`]).
+pub fn spawned() -> u64 {
+    SPAWNED.load(std::sync::atomic::Ordering::Relaxed)
+}
+
+/// "`wait4` said ECHILD, and rinit has made no child since": taken when a reap ends on
+/// ECHILD, it holds until the next spawn. An orphan adopted later (a child of a process
+/// that came in with `docker exec`) can make it stale, but such a child announces its
+/// exit with SIGCHLD like any other, so only the extra, speculative reaps and the
+/// shortcut of [`has_no_children`] are skipped on it.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Childless(Option<u64>);
+
+impl Childless {
+    /// Remember that a `wait4` just found no child at all.
+    pub fn now() -> Childless {
+        Childless(Some(spawned()))
+    }
+
+    /// True while no child was made since [`Childless::now`].
+    pub fn holds(self) -> bool {
+        self.0 == Some(spawned())
+    }
+}
+
 /// True if rinit has no child at all, exited or not; nothing is reaped. As PID 1 of a
 /// namespace this means no other process is left in it: every process there is rinit's
 /// descendant, and an orphan becomes rinit's child before its parent can be reaped.
@@ -77,6 +111,14 @@ impl std::fmt::Display for ExitStatus {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn childless_ends_with_the_next_spawn() {
+        assert!(!Childless::default().holds(), "never reaped: unknown");
+        let reaped = Childless::now();
+        note_spawn();
+        assert!(!reaped.holds(), "a child made since the reap");
+    }
 
     #[test]
     fn exit_status_codes() {

@@ -154,9 +154,12 @@ pub fn open_ro(path: &std::path::Path) -> std::io::Result<std::os::fd::OwnedFd> 
 /// namespace from outside (`docker exec`, `nsenter`) is not rinit's child but is listed.
 /// Reads only the /proc directory, no process's files.
 pub fn alone_in_namespace(me: i32) -> bool {
-    if !crate::process::has_no_children() {
-        return false;
-    }
+    crate::process::has_no_children() && nobody_else_listed(me)
+}
+
+/// /proc lists no pid but `me`'s (a zombie is listed until it is reaped). Reads only the
+/// /proc directory.
+pub fn nobody_else_listed(me: i32) -> bool {
     with_proc_dir(|dir| {
         let mut others = dir
             .iter()

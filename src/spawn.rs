@@ -298,7 +298,10 @@ impl Spawn {
             self.run_child(&child, None);
         };
         match clone::spawn(dir, &mut run) {
-            Ok(pid) => return Ok(pid),
+            Ok(pid) => {
+                crate::process::note_spawn();
+                return Ok(pid);
+            }
             Err(Refused::Failed(e)) => log::debug!("{}: clone: {e}; forking", self.name),
             Err(Refused::Unsupported) => {}
         }
@@ -325,7 +328,10 @@ impl Spawn {
         match unsafe { libc::fork() } {
             -1 => Err(io::Error::last_os_error()),
             0 => self.run_child(child, join),
-            pid => Ok(pid),
+            pid => {
+                crate::process::note_spawn();
+                Ok(pid)
+            }
         }
     }
 

@@ -97,6 +97,9 @@ pub struct Supervisor {
     quiet_wakeup: bool,
     /// Where services get cgroups of their own; None: tracked through /proc.
     cgroups: Option<crate::cgroup::Hierarchy>,
+    /// The last reap found no child at all (and none was made since): the reaps a
+    /// round makes just in case are skipped.
+    childless: crate::process::Childless,
 }
 
 /// How long rinit waits on its signals alone after poll(2) failed, before trying again.
@@ -167,6 +170,7 @@ impl Supervisor {
             poll_failures: 0,
             quiet_wakeup: false,
             cgroups,
+            childless: crate::process::Childless::default(),
         })
     }
 
@@ -189,7 +193,7 @@ impl Supervisor {
                     self.schedule(now);
                 }
             }
-            if self.shutdown.is_some() {
+            if self.shutdown.is_some() && !self.childless.holds() {
                 // What exited is reaped before the stops look at the table again, so
                 // the sweep never mistakes the dead for leftovers.
                 self.reap();
@@ -198,10 +202,12 @@ impl Supervisor {
             // service logging without pause must not hold off its stop timeout.
             let quiet = self.quiet_wakeup;
             let skip = |sd: &Shutdown| quiet && sd.next_deadline().is_none_or(|d| d > now);
-            if let Some(sd) = self.shutdown.as_mut().filter(|sd| !skip(sd)) {
+            let round = self.shutdown.as_ref().is_some_and(|sd| !skip(sd));
+            // PID 1 alone in its namespace: nothing is left to stop or sweep.
+            let alone = round && self.scope == Scope::Namespace && self.alone_in_namespace();
+            if let Some(sd) = self.shutdown.as_mut().filter(|_| round) {
                 let (proc_ok, me) = (self.proc_ok, self.me);
-                // PID 1 alone in its namespace: nothing is left to stop or sweep.
-                if self.scope == Scope::Namespace && proctree::alone_in_namespace(self.me) {
+                if alone {
                     sd.nothing_left(now);
                 }
                 let known = own_children(&self.services, me);
@@ -227,7 +233,9 @@ impl Supervisor {
                 .map(|d| d.saturating_duration_since(now));
             self.wait_and_dispatch(timeout);
         }
-        self.reap();
+        if !self.childless.holds() {
+            self.reap();
+        }
         for log in self.services.iter_mut().filter_map(|s| s.run.log.as_mut()) {
             log.drain(&mut self.output);
         }
@@ -316,6 +324,9 @@ impl Supervisor {
     /// Block in poll(2) on everything that can bring news, then handle what arrived.
     /// The two buffers live in the supervisor, so a wakeup allocates nothing.
     fn wait_and_dispatch(&mut self, timeout: Option<Duration>) {
+        // Lines queued since the last wakeup go out now, after the round that followed
+        // it: a shutdown's first signals are not held up by its log lines.
+        self.flush_outputs();
         let mut tokens = std::mem::take(&mut self.poll_tokens);
         let mut fds = std::mem::take(&mut self.poll_fds);
         tokens.clear();
@@ -347,7 +358,6 @@ impl Supervisor {
         if let Some(control) = &mut self.control {
             control.flush_and_prune(Instant::now());
         }
-        self.flush_outputs();
         self.poll_tokens = tokens;
         self.poll_fds = fds;
     }
@@ -514,6 +524,19 @@ impl Supervisor {
         }
     }
 
+    /// rinit, PID 1, is alone in its namespace. A main process it has not seen end
+    /// says no without a system call; after a reap that found no child, only /proc's
+    /// listing is left to look at (a process that came in from outside).
+    fn alone_in_namespace(&self) -> bool {
+        if self.services.iter().any(|s| s.pid.is_some()) {
+            return false;
+        }
+        match self.childless.holds() {
+            true => proctree::nobody_else_listed(self.me),
+            false => proctree::alone_in_namespace(self.me),
+        }
+    }
+
     fn index_of(&self, name: &str) -> Option<usize> {
         self.services.iter().position(|s| s.name() == name)
     }
@@ -529,6 +552,11 @@ impl Supervisor {
             // SAFETY: raw is a valid out-pointer.
             let pid = unsafe { libc::waitpid(-1, &mut raw, libc::WNOHANG) };
             if pid <= 0 {
+                let none = pid < 0 && nix::errno::Errno::last() == nix::errno::Errno::ECHILD;
+                self.childless = match none {
+                    true => crate::process::Childless::now(),
+                    false => crate::process::Childless::default(),
+                };
                 break;
             }
             let status = ExitStatus::from_raw(raw);
@@ -1365,8 +1393,11 @@ impl Supervisor {
         if let Some(sd) = &self.shutdown {
             sd.log_report(now);
         }
-        // No fd of rinit's may keep /proc busy when VM mode unmounts it.
-        proctree::close_proc_dir();
+        // No fd of rinit's may keep /proc busy when VM mode unmounts it (elsewhere the
+        // exit closes it).
+        if self.vm {
+            proctree::close_proc_dir();
+        }
         if let Some(code) = self.exit_code {
             return code;
         }
