@@ -11,12 +11,18 @@
 //! rule); if others share it (rinit under a shell, a test harness), in a group of its
 //! own below, `rinit.N`. Anything that fails means /proc tracking, as before.
 //!
+//! A `rinit.N` group is held with `flock(LOCK_EX)` by the rinit that made it, for its
+//! whole life. One whose lock is free belongs to a rinit that is gone (SIGKILLed, so it
+//! could not remove it): the next rinit to start in the same place removes what of it is
+//! empty ([`remove_abandoned`]). Creator and cleaner both take the lock without waiting,
+//! so a group just made is never removed under its maker.
+//!
 //! The parsing (mountinfo, /proc/PID/cgroup, keyed files, `cpu_max`) is pure and
 //! unit-tested; the rest is small file operations.
 
 use std::fs::{self, OpenOptions};
 use std::io::{self, Write};
-use std::os::fd::OwnedFd;
+use std::os::fd::{AsRawFd, OwnedFd};
 use std::path::{Path, PathBuf};
 use std::rc::Rc;
 
@@ -120,6 +126,8 @@ pub struct Hierarchy {
     root: PathBuf,
     /// rinit made `root` (and removes it at exit).
     made_root: bool,
+    /// `root` open and locked for rinit's life, when rinit made it.
+    _lock: Option<OwnedFd>,
     /// Controllers enabled for the services' groups.
     controllers: Vec<String>,
 }
@@ -174,13 +182,21 @@ impl Hierarchy {
         Ok(Hierarchy {
             root: dir,
             made_root: false,
+            _lock: None,
             controllers,
         })
     }
 
     /// Others share `dir`: rinit makes a group of its own below it, with the controllers
-    /// `dir` already hands down.
+    /// `dir` already hands down, and locks it.
     fn below(dir: &Path) -> Result<Hierarchy, String> {
+        let removed = remove_abandoned(dir);
+        if removed > 0 {
+            log::info!(
+                "cgroups: removed {removed} empty group(s) in {} left by rinits that are gone",
+                dir.display()
+            );
+        }
         let stamp = std::time::SystemTime::now()
             .duration_since(std::time::UNIX_EPOCH)
             .map(|d| d.as_nanos())
@@ -190,11 +206,23 @@ impl Hierarchy {
             let root = dir.join(format!("rinit.{}", stamp + n));
             match fs::create_dir(&root) {
                 Ok(()) => {
+                    let lock = match lock_group(&root) {
+                        Ok(Some(lock)) => lock,
+                        // A cleaner took it the instant it was made: it is theirs to
+                        // remove.
+                        Ok(None) => continue,
+                        Err(e) => {
+                            let _ = fs::remove_dir(&root);
+                            last = format!("cannot lock {}: {e}", root.display());
+                            break;
+                        }
+                    };
                     let wanted = available(&root);
                     let controllers = enable(&root, &wanted);
                     return Ok(Hierarchy {
                         root,
                         made_root: true,
+                        _lock: Some(lock),
                         controllers,
                     });
                 }
@@ -241,6 +269,62 @@ impl Hierarchy {
             let _ = fs::remove_dir(&self.root);
         }
     }
+}
+
+/// `rinit.` and digits: a name [`Hierarchy::below`] gives.
+pub fn is_rinit_group(name: &str) -> bool {
+    name.strip_prefix("rinit.")
+        .is_some_and(|n| !n.is_empty() && n.bytes().all(|b| b.is_ascii_digit()))
+}
+
+/// Open `dir` and take its lock without waiting: None if another holds it.
+fn lock_group(dir: &Path) -> io::Result<Option<OwnedFd>> {
+    use nix::fcntl::{AT_FDCWD, FlockArg, OFlag, openat};
+    let flags = OFlag::O_RDONLY | OFlag::O_DIRECTORY | OFlag::O_CLOEXEC;
+    let fd = openat(AT_FDCWD, dir, flags, nix::sys::stat::Mode::empty())?;
+    // nix's `Flock` guard panics where unlocking fails; the lock goes with the fd.
+    #[allow(deprecated)]
+    match nix::fcntl::flock(fd.as_raw_fd(), FlockArg::LockExclusiveNonblock) {
+        Ok(()) => Ok(Some(fd)),
+        Err(nix::errno::Errno::EWOULDBLOCK) => Ok(None),
+        Err(e) => Err(e.into()),
+    }
+}
+
+/// Remove the `rinit.N` groups in `dir` whose lock is free (their rinit is gone), as far
+/// as they are empty: a group something still runs in stays, and so do its parents.
+/// The number of groups removed.
+pub fn remove_abandoned(dir: &Path) -> usize {
+    let Ok(entries) = fs::read_dir(dir) else {
+        return 0;
+    };
+    let mut removed = 0;
+    for entry in entries.flatten() {
+        let name = entry.file_name();
+        if !name.to_str().is_some_and(is_rinit_group) {
+            continue;
+        }
+        let path = entry.path();
+        // Held for the removal: a rinit that made this name now gets no lock and
+        // takes another.
+        if let Ok(Some(_lock)) = lock_group(&path) {
+            removed += remove_empty_tree(&path, 0);
+        }
+    }
+    removed
+}
+
+/// rmdir `dir` after its sub-groups, deepest first; how many went.
+fn remove_empty_tree(dir: &Path, depth: usize) -> usize {
+    let mut removed = 0;
+    if depth < MAX_NESTING {
+        for entry in fs::read_dir(dir).into_iter().flatten().flatten() {
+            if entry.file_type().is_ok_and(|t| t.is_dir()) {
+                removed += remove_empty_tree(&entry.path(), depth + 1);
+            }
+        }
+    }
+    removed + usize::from(fs::remove_dir(dir).is_ok())
 }
 
 /// The wanted controllers `dir` offers its children.
@@ -605,5 +689,48 @@ mod tests {
         for bad in ["0%", "x%", "50", "1 2 3", "500 100000", "1000 10", ""] {
             assert!(cpu_max(bad).is_err(), "{bad}");
         }
+    }
+
+    #[test]
+    fn rinit_group_names() {
+        assert!(is_rinit_group("rinit.1796300855183224108"));
+        for other in [
+            "rinit.",
+            "rinit.x1",
+            "rinit",
+            "init",
+            ".rinit",
+            "rinit.1/2",
+            "xrinit.1",
+        ] {
+            assert!(!is_rinit_group(other), "{other}");
+        }
+    }
+
+    #[test]
+    fn only_unlocked_rinit_groups_go_and_only_as_far_as_they_are_empty() {
+        let dir = std::env::temp_dir().join(format!("rinit-cg-stale-{}", std::process::id()));
+        let _ = fs::remove_dir_all(&dir);
+        for sub in [
+            "rinit.1/app/.probe",
+            "rinit.2/app",
+            "rinit.3/busy",
+            "rinit.x",
+            "other",
+        ] {
+            fs::create_dir_all(dir.join(sub)).unwrap();
+        }
+        // A file stands for a process: rmdir refuses, as for a populated group.
+        fs::write(dir.join("rinit.3/busy/member"), "").unwrap();
+        let held = lock_group(&dir.join("rinit.2")).unwrap().expect("free");
+        assert!(lock_group(&dir.join("rinit.2")).unwrap().is_none(), "held");
+        assert_eq!(remove_abandoned(&dir), 3);
+        assert!(!dir.join("rinit.1").exists());
+        assert!(dir.join("rinit.2/app").is_dir(), "locked: its rinit lives");
+        assert!(dir.join("rinit.3/busy/member").exists(), "not empty");
+        assert!(dir.join("rinit.x").is_dir() && dir.join("other").is_dir());
+        drop(held);
+        assert_eq!(remove_abandoned(&dir), 2);
+        fs::remove_dir_all(&dir).unwrap();
     }
 }

@@ -396,3 +396,45 @@ stop_timeout = "300ms"
     r.signal(libc::SIGTERM);
     assert_eq!(r.wait(LIMIT), 0, "{}", r.stderr());
 }
+
+#[test]
+fn a_killed_rinits_group_is_removed_by_the_next_rinit_and_a_live_ones_is_not() {
+    let config = r#"
+[service.app]
+exec = ["{probe}", "--name", "app", "--log", "{dir}/log"]
+"#;
+    let (mut killed, killed_dir) = start_with_config("cg-stale-a", config, with_cgroups());
+    wait_contains(&killed_dir.path("log"), "app START", LIMIT);
+    let stale = root_of(&stderr_with(&killed, &["cgroups: each service"]));
+    // SIGKILL: no chance to remove its group; the namespace (its services) dies with it.
+    killed.signal(libc::SIGKILL);
+    killed.wait_status(LIMIT);
+
+    // The live rinit's groups are all empty for a moment (its oneshot is done, its app
+    // not yet running): only the lock keeps them.
+    let live_config = format!(
+        "{config}after = [\"setup\"]\n[service.setup]\nexec = [\"true\"]\noneshot = true\n"
+    );
+    let (mut live, live_dir) = start_with_config("cg-stale-c", &live_config, with_cgroups());
+    wait_contains(&live_dir.path("log"), "app START", LIMIT);
+    let kept = root_of(&stderr_with(&live, &["cgroups: each service"]));
+    let setup = std::path::Path::new(&kept).join("setup");
+    assert!(setup.is_dir(), "{}", live.stderr());
+
+    let (mut next, next_dir) = start_with_config("cg-stale-b", config, with_cgroups());
+    wait_contains(&next_dir.path("log"), "app START", LIMIT);
+    let stderr = stderr_with(&next, &["cgroups: each service"]);
+    assert!(
+        !std::path::Path::new(&stale).exists(),
+        "{stale} is still there:\n{stderr}"
+    );
+    assert!(
+        setup.is_dir(),
+        "{kept}'s empty group was removed under its rinit:\n{stderr}"
+    );
+    for r in [&mut live, &mut next] {
+        r.signal(libc::SIGTERM);
+        assert_eq!(r.wait(LIMIT), 0, "{}", r.stderr());
+    }
+    assert!(!std::path::Path::new(&kept).exists(), "removed at exit");
+}
