@@ -207,10 +207,11 @@ impl Hierarchy {
             match fs::create_dir(&root) {
                 Ok(()) => {
                     let lock = match lock_group(&root) {
-                        Ok(Some(lock)) => lock,
-                        // A cleaner took it the instant it was made: it is theirs to
-                        // remove.
-                        Ok(None) => continue,
+                        Ok(Some(lock)) if is_still(&root, &lock) => lock,
+                        // A cleaner took it the instant it was made (and may have
+                        // removed it already): the name is theirs.
+                        Ok(_) => continue,
+                        Err(e) if e.kind() == io::ErrorKind::NotFound => continue,
                         Err(e) => {
                             let _ = fs::remove_dir(&root);
                             last = format!("cannot lock {}: {e}", root.display());
@@ -291,9 +292,17 @@ fn lock_group(dir: &Path) -> io::Result<Option<OwnedFd>> {
     }
 }
 
-/// Remove the `rinit.N` groups in `dir` whose lock is free (their rinit is gone), as far
-/// as they are empty: a group something still runs in stays, and so do its parents.
-/// The number of groups removed.
+/// `path` is still the directory open as `fd` (not removed, not made anew).
+fn is_still(path: &Path, fd: &OwnedFd) -> bool {
+    match (nix::sys::stat::fstat(fd), nix::sys::stat::stat(path)) {
+        (Ok(held), Ok(now)) => (held.st_dev, held.st_ino) == (now.st_dev, now.st_ino),
+        _ => false,
+    }
+}
+
+/// Remove the `rinit.N` groups in `dir` whose lock is free (their rinit is gone) and in
+/// which nothing runs — a rinit nested in one (a service of the rinit that is gone,
+/// still running) keeps its own groups, empty or not. The number of groups removed.
 pub fn remove_abandoned(dir: &Path) -> usize {
     let Ok(entries) = fs::read_dir(dir) else {
         return 0;
@@ -307,7 +316,11 @@ pub fn remove_abandoned(dir: &Path) -> usize {
         let path = entry.path();
         // Held for the removal: a rinit that made this name now gets no lock and
         // takes another.
-        if let Ok(Some(_lock)) = lock_group(&path) {
+        let Ok(Some(_lock)) = lock_group(&path) else {
+            continue;
+        };
+        let events = fs::read_to_string(path.join("cgroup.events")).unwrap_or_default();
+        if keyed(&events, "populated") != Some(1) {
             removed += remove_empty_tree(&path, 0);
         }
     }
@@ -722,6 +735,9 @@ mod tests {
         }
         // A file stands for a process: rmdir refuses, as for a populated group.
         fs::write(dir.join("rinit.3/busy/member"), "").unwrap();
+        // Something runs in rinit.4 (a nested rinit, say): none of it goes.
+        fs::create_dir_all(dir.join("rinit.4/outer/rinit.5/done")).unwrap();
+        fs::write(dir.join("rinit.4/cgroup.events"), "populated 1\nfrozen 0\n").unwrap();
         let held = lock_group(&dir.join("rinit.2")).unwrap().expect("free");
         assert!(lock_group(&dir.join("rinit.2")).unwrap().is_none(), "held");
         assert_eq!(remove_abandoned(&dir), 3);
@@ -729,8 +745,24 @@ mod tests {
         assert!(dir.join("rinit.2/app").is_dir(), "locked: its rinit lives");
         assert!(dir.join("rinit.3/busy/member").exists(), "not empty");
         assert!(dir.join("rinit.x").is_dir() && dir.join("other").is_dir());
+        assert!(dir.join("rinit.4/outer/rinit.5/done").is_dir(), "populated");
         drop(held);
         assert_eq!(remove_abandoned(&dir), 2);
         fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
+    fn a_group_removed_or_made_anew_under_its_lock_is_not_taken() {
+        let dir = std::env::temp_dir().join(format!("rinit-cg-still-{}", std::process::id()));
+        let _ = fs::remove_dir(&dir);
+        fs::create_dir(&dir).unwrap();
+        let lock = lock_group(&dir).unwrap().expect("free");
+        assert!(is_still(&dir, &lock));
+        fs::remove_dir(&dir).unwrap();
+        assert!(!is_still(&dir, &lock), "removed");
+        // The held fd keeps the old inode, so the new directory's number differs.
+        fs::create_dir(&dir).unwrap();
+        assert!(!is_still(&dir, &lock), "made anew");
+        fs::remove_dir(&dir).unwrap();
     }
 }
