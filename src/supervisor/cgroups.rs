@@ -213,7 +213,15 @@ impl Supervisor {
     /// At exit: every service's group, then rinit's own.
     pub(super) fn remove_groups(&mut self) {
         for svc in &mut self.services {
-            remove_service_groups(&mut svc.run);
+            let (sub, group) = (svc.run.probe_group.take(), svc.run.group.take());
+            for g in sub.as_deref().into_iter().chain(group.as_ref()) {
+                remove(g);
+            }
+            // Their kept files are closed by the exit, all at once; VM mode unmounts
+            // cgroup2 before it, so there they are closed now.
+            if !self.vm {
+                std::mem::forget((sub, group));
+            }
         }
         if let Some(h) = &self.cgroups {
             h.remove();
