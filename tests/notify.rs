@@ -287,3 +287,83 @@ exec = "sh -c 'env > {dir}/env.tmp && mv {dir}/env.tmp {dir}/env'"
     r.signal(libc::SIGTERM);
     assert_eq!(r.wait(LIMIT), 0);
 }
+
+#[test]
+fn reload_of_a_service_with_instances_is_answered_once_every_instance_is_ready_again() {
+    if !have("python3", std::path::Path::new(PYTHON).exists()) {
+        return;
+    }
+    // sd_notify by hand (no python3-systemd needed): RELOADING=1 on SIGHUP, READY=1 once
+    // the test lets this instance finish.
+    let script = r#"
+import os, signal, socket, sys, time
+d, me = sys.argv[1], sys.argv[2]
+addr = os.environ["NOTIFY_SOCKET"]
+if addr.startswith("@"):
+    addr = "\0" + addr[1:]
+s = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+def reload(*_):
+    s.sendto(b"RELOADING=1", addr)
+    while not os.path.exists("%s/go-%s" % (d, me)):
+        time.sleep(0.02)
+    s.sendto(b"READY=1", addr)
+signal.signal(signal.SIGHUP, reload)
+s.sendto(b"READY=1", addr)
+while True:
+    time.sleep(1)
+"#;
+    let config = r#"
+[service.worker]
+exec = ["/usr/bin/python3", "{dir}/svc.py", "{dir}", "{instance}"]
+instances = 2
+ready = "notify"
+
+[service.plain]
+exec = ["{probe}", "--name", "plain{instance}", "--log", "{dir}/log", "--ignore", "HUP"]
+instances = 2
+"#;
+    let dir = TempDir::new("notify-instances");
+    std::fs::write(dir.path("svc.py"), script).unwrap();
+    let path = write_config(&dir, config);
+    let mut r = Rinit::start(&["-c", &path], Opts::default());
+    for name in ["worker@1", "worker@2", "plain@1", "plain@2"] {
+        wait_for(&format!("{name} running"), LIMIT, || {
+            (status_of(&r, name)["state"] == "running").then_some(())
+        });
+    }
+    // Without sd_notify: SIGHUP to each instance, answered at once.
+    let (code, out, err) = r.ctl(&["reload", "plain"]);
+    assert_eq!(code, 0, "{out}{err}");
+    assert!(
+        out.starts_with("sent SIGHUP to plain@1, plain@2 ("),
+        "{out}"
+    );
+    let log = dir.path("log");
+    for name in ["plain1", "plain2"] {
+        wait_for(&format!("{name} got SIGHUP"), LIMIT, || {
+            sigs_of(&events(&log), name)
+                .contains(&libc::SIGHUP)
+                .then_some(())
+        });
+    }
+    // With it: the reply waits for the last instance's READY=1.
+    std::thread::scope(|scope| {
+        let reload = scope.spawn(|| r.ctl(&["reload", "worker"]));
+        for name in ["worker@1", "worker@2"] {
+            wait_for(&format!("{name} reloading"), LIMIT, || {
+                (status_of(&r, name)["notify"] == "reloading").then_some(())
+            });
+        }
+        std::fs::write(dir.path("go-1"), "").unwrap();
+        wait_for("worker@1 ready again", LIMIT, || {
+            let s = status_of(&r, "worker@1");
+            (s["state"] == "running" && s.get("notify").is_none()).then_some(())
+        });
+        assert!(!reload.is_finished(), "worker@2 has not said READY=1");
+        std::fs::write(dir.path("go-2"), "").unwrap();
+        let (code, out, err) = reload.join().unwrap();
+        assert_eq!((code, out.trim()), (0, "reloaded worker"), "{err}");
+    });
+    r.signal(libc::SIGTERM);
+    assert_eq!(r.wait(LIMIT), 0, "{}", r.stderr());
+}

@@ -38,7 +38,12 @@ pub enum After {
 /// A `ctl reload NAME` waiting for the service to say it is done.
 pub struct PendingReload {
     client: u64,
-    service: String,
+    /// What the client named: a service, or one with `instances` (then all of them).
+    asked: String,
+    /// The services yet to say `READY=1`.
+    waiting: Vec<String>,
+    /// What the reply says besides: instances that could not reload.
+    notes: Vec<String>,
     pub deadline: Instant,
 }
 
@@ -589,31 +594,71 @@ impl Supervisor {
         Ok(log.ring.last(count).map(text).collect())
     }
 
-    /// `ctl reload NAME`: SIGHUP to its main process. A service that speaks sd_notify is
-    /// answered when it says `READY=1` after `RELOADING=1` (or not within its
-    /// `ready_timeout`); any other at once. None: the answer comes later.
+    /// `ctl reload NAME`: SIGHUP to its main process (to each instance's, for a service
+    /// with `instances`). Services that speak sd_notify are answered when each has said
+    /// `READY=1` after `RELOADING=1` (or not within its `ready_timeout`); the others at
+    /// once. None: the answer comes later.
     fn reload_service(&mut self, client: u64, name: &str, now: Instant) -> Option<Reply> {
-        let i = match self.send_reload(name) {
-            Ok(i) => i,
-            Err(e) => return Some(error_reply(&e)),
-        };
-        let svc = self.services.get(i)?;
-        if !svc.cfg.speaks_notify() {
-            let note = "it does not speak sd_notify, so rinit cannot tell when it is done";
-            return Some(Reply::message(format!("sent SIGHUP to {name} ({note})")));
+        let targets = self.reload_targets(name);
+        let (mut sent, mut notes, mut waiting) = (Vec::new(), Vec::new(), Vec::new());
+        let mut wait = Duration::from_secs(30);
+        for target in &targets {
+            match self.send_reload(target) {
+                Ok(i) => {
+                    sent.push(target.clone());
+                    let cfg = self.services.get(i).map(|svc| &svc.cfg);
+                    if let Some(cfg) = cfg.filter(|cfg| cfg.speaks_notify()) {
+                        waiting.push(target.clone());
+                        // Within what `rinit ctl` waits for a reply.
+                        wait = wait.min(cfg.ready_timeout);
+                    }
+                }
+                Err(e) => notes.push(e),
+            }
         }
-        // Within what `rinit ctl` waits for a reply.
-        let wait = svc.cfg.ready_timeout.min(Duration::from_secs(30));
+        if sent.is_empty() {
+            return Some(error_reply(&notes.join("; ")));
+        }
+        if waiting.is_empty() {
+            let note = "it does not speak sd_notify, so rinit cannot tell when it is done";
+            notes.insert(0, note.to_string());
+            let list = sent.join(", ");
+            return Some(Reply::message(format!(
+                "sent SIGHUP to {list} ({})",
+                notes.join("; ")
+            )));
+        }
+        notes.extend(
+            sent.iter()
+                .filter(|s| !waiting.contains(s))
+                .map(|s| format!("{s} does not speak sd_notify")),
+        );
         let deadline = crate::probe::later(now, wait);
         if let Some(control) = &mut self.control {
             control.hold(client, deadline);
         }
         self.reloads.push(PendingReload {
             client,
-            service: name.to_string(),
+            asked: name.to_string(),
+            waiting,
+            notes,
             deadline,
         });
         None
+    }
+
+    /// The services `ctl reload NAME` signals: NAME, or each instance of it.
+    fn reload_targets(&self, name: &str) -> Vec<String> {
+        let instances: Vec<String> = self
+            .services
+            .iter()
+            .filter(|s| s.cfg.instance_of.as_deref() == Some(name))
+            .map(|s| s.name().to_string())
+            .collect();
+        match self.index_of(name) {
+            None if !instances.is_empty() => instances,
+            _ => vec![name.to_string()],
+        }
     }
 
     /// SIGHUP to a running service's main process; its index.
@@ -630,36 +675,48 @@ impl Supervisor {
         Ok(i)
     }
 
-    /// Service `name` said `READY=1` after `RELOADING=1`: answer who asked.
+    /// Service `name` said `READY=1` after `RELOADING=1`: answer who asked, once every
+    /// service they asked for has.
     pub(super) fn reloaded(&mut self, name: &str) {
+        for r in &mut self.reloads {
+            r.waiting.retain(|w| w != name);
+        }
         let (done, waiting): (Vec<_>, Vec<_>) = std::mem::take(&mut self.reloads)
             .into_iter()
-            .partition(|r| r.service == name);
+            .partition(|r| r.waiting.is_empty());
         self.reloads = waiting;
         for r in done {
+            let mut message = format!("reloaded {}", r.asked);
+            if !r.notes.is_empty() {
+                message = format!("{message} ({})", r.notes.join("; "));
+            }
             if let Some(control) = &mut self.control {
-                control.reply(r.client, &Reply::message(format!("reloaded {name}")));
+                control.reply(r.client, &Reply::message(message));
             }
         }
     }
 
-    /// Reloads that took longer than their service's `ready_timeout`, or whose service
-    /// stopped running meanwhile, get an error.
+    /// Reloads that took longer than their services' `ready_timeout`, or one of whose
+    /// services stopped running meanwhile, get an error naming those not done.
     pub(super) fn expire_reloads(&mut self, now: Instant) {
         if self.reloads.is_empty() {
             return;
         }
         let pending = std::mem::take(&mut self.reloads);
         let (failed, waiting): (Vec<_>, Vec<_>) = pending.into_iter().partition(|r| {
-            let running = self
-                .index_of(&r.service)
-                .and_then(|i| self.services.get(i))
-                .is_some_and(|svc| svc.state() == State::Running);
+            let running = r.waiting.iter().all(|w| {
+                self.index_of(w)
+                    .and_then(|i| self.services.get(i))
+                    .is_some_and(|svc| svc.state() == State::Running)
+            });
             now >= r.deadline || !running
         });
         self.reloads = waiting;
         for r in failed {
-            let e = format!("{} did not say READY=1 after its reload in time", r.service);
+            let e = format!(
+                "{} did not say READY=1 after its reload in time",
+                r.waiting.join(", ")
+            );
             if let Some(control) = &mut self.control {
                 control.reply(r.client, &error_reply(&e));
             }
