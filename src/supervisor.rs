@@ -1230,6 +1230,7 @@ impl Supervisor {
             sd.deadline.duration_since(now).as_secs()
         );
         self.shutdown = Some(sd);
+        self.cancel_reloads();
         // Its first round runs whatever woke rinit.
         self.quiet_wakeup = false;
     }

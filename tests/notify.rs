@@ -359,11 +359,29 @@ instances = 2
             let s = status_of(&r, "worker@1");
             (s["state"] == "running" && s.get("notify").is_none()).then_some(())
         });
-        assert!(!reload.is_finished(), "worker@2 has not said READY=1");
+        // No reply may come now; a wrong one would have been sent with worker@1's
+        // READY=1, before the status above: give its client a moment to print it.
+        let until = std::time::Instant::now() + Duration::from_millis(300);
+        while std::time::Instant::now() < until {
+            assert!(!reload.is_finished(), "worker@2 has not said READY=1");
+            std::thread::sleep(Duration::from_millis(10));
+        }
         std::fs::write(dir.path("go-2"), "").unwrap();
         let (code, out, err) = reload.join().unwrap();
         assert_eq!((code, out.trim()), (0, "reloaded worker"), "{err}");
     });
-    r.signal(libc::SIGTERM);
+    // A reload still waiting when a shutdown begins is answered, not left hanging.
+    std::fs::remove_file(dir.path("go-1")).unwrap();
+    std::fs::remove_file(dir.path("go-2")).unwrap();
+    std::thread::scope(|scope| {
+        let reload = scope.spawn(|| r.ctl(&["reload", "worker"]));
+        wait_for("worker@1 reloading again", LIMIT, || {
+            (status_of(&r, "worker@1")["notify"] == "reloading").then_some(())
+        });
+        r.signal(libc::SIGTERM);
+        let (code, out, err) = reload.join().unwrap();
+        assert_ne!(code, 0, "{out}");
+        assert!(err.contains("shutting down"), "{out}{err}");
+    });
     assert_eq!(r.wait(LIMIT), 0, "{}", r.stderr());
 }

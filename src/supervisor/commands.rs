@@ -620,7 +620,10 @@ impl Supervisor {
             return Some(error_reply(&notes.join("; ")));
         }
         if waiting.is_empty() {
-            let note = "it does not speak sd_notify, so rinit cannot tell when it is done";
+            let note = match sent.len() {
+                1 => "it does not speak sd_notify, so rinit cannot tell when it is done",
+                _ => "they do not speak sd_notify, so rinit cannot tell when they are done",
+            };
             notes.insert(0, note.to_string());
             let list = sent.join(", ");
             return Some(Reply::message(format!(
@@ -703,20 +706,45 @@ impl Supervisor {
             return;
         }
         let pending = std::mem::take(&mut self.reloads);
-        let (failed, waiting): (Vec<_>, Vec<_>) = pending.into_iter().partition(|r| {
-            let running = r.waiting.iter().all(|w| {
-                self.index_of(w)
-                    .and_then(|i| self.services.get(i))
-                    .is_some_and(|svc| svc.state() == State::Running)
-            });
-            now >= r.deadline || !running
-        });
-        self.reloads = waiting;
-        for r in failed {
-            let e = format!(
-                "{} did not say READY=1 after its reload in time",
-                r.waiting.join(", ")
-            );
+        let running = |name: &String| {
+            self.index_of(name)
+                .and_then(|i| self.services.get(i))
+                .is_some_and(|svc| svc.state() == State::Running)
+        };
+        let mut failed = Vec::new();
+        let mut kept = Vec::new();
+        for r in pending {
+            let (up, down): (Vec<&String>, Vec<&String>) =
+                r.waiting.iter().partition(|w| running(w));
+            if now < r.deadline && down.is_empty() {
+                kept.push(r);
+                continue;
+            }
+            let mut why = Vec::new();
+            if !down.is_empty() {
+                why.push(format!("{} stopped running before READY=1", join(&down)));
+            }
+            if !up.is_empty() {
+                why.push(format!(
+                    "{} did not say READY=1 after its reload in time",
+                    join(&up)
+                ));
+            }
+            why.extend(r.notes.iter().cloned());
+            failed.push((r.client, why.join("; ")));
+        }
+        self.reloads = kept;
+        for (client, e) in failed {
+            if let Some(control) = &mut self.control {
+                control.reply(client, &error_reply(&e));
+            }
+        }
+    }
+
+    /// A shutdown began: reloads still waiting are answered (no READY=1 will count).
+    pub(super) fn cancel_reloads(&mut self) {
+        for r in std::mem::take(&mut self.reloads) {
+            let e = format!("shutting down: {} not reloaded", r.waiting.join(", "));
             if let Some(control) = &mut self.control {
                 control.reply(r.client, &error_reply(&e));
             }
@@ -916,4 +944,13 @@ fn service_json(s: &Service, now: Instant) -> ServiceStatus {
         memory_bytes: None,
         cpu_usec: None,
     }
+}
+
+/// Names as a list: `a, b, c`.
+fn join(names: &[&String]) -> String {
+    names
+        .iter()
+        .map(|n| n.as_str())
+        .collect::<Vec<_>>()
+        .join(", ")
 }
