@@ -199,7 +199,7 @@ impl Supervisor {
     /// Remove service `i`'s group (it must be empty: after its stop).
     pub(super) fn drop_group(&mut self, i: usize) {
         if let Some(svc) = self.services.get_mut(i) {
-            remove_service_groups(&mut svc.run);
+            drop(remove_service_groups(&mut svc.run));
         }
     }
 
@@ -213,14 +213,11 @@ impl Supervisor {
     /// At exit: every service's group, then rinit's own.
     pub(super) fn remove_groups(&mut self) {
         for svc in &mut self.services {
-            let (sub, group) = (svc.run.probe_group.take(), svc.run.group.take());
-            for g in sub.as_deref().into_iter().chain(group.as_ref()) {
-                remove(g);
-            }
+            let removed = remove_service_groups(&mut svc.run);
             // Their kept files are closed by the exit, all at once; VM mode unmounts
             // cgroup2 before it, so there they are closed now.
             if !self.vm {
-                std::mem::forget((sub, group));
+                std::mem::forget(removed);
             }
         }
         if let Some(h) = &self.cgroups {
@@ -273,14 +270,14 @@ fn retire(run: &mut Run, cfg: &ServiceConfig) -> bool {
     true
 }
 
-/// A service's groups, its probe group first (a group with a sub-group cannot go).
-fn remove_service_groups(run: &mut Run) {
-    if let Some(sub) = run.probe_group.take() {
-        remove(&sub);
+/// A service's groups, its probe group first (a group with a sub-group cannot go);
+/// they are handed back, their kept files still open.
+fn remove_service_groups(run: &mut Run) -> (ProbeGroup, Option<Group>) {
+    let (sub, group) = (run.probe_group.take(), run.group.take());
+    for g in sub.as_deref().into_iter().chain(group.as_ref()) {
+        remove(g);
     }
-    if let Some(group) = run.group.take() {
-        remove(&group);
-    }
+    (sub, group)
 }
 
 fn remove(group: &Group) {

@@ -714,20 +714,23 @@ impl Supervisor {
         let mut failed = Vec::new();
         let mut kept = Vec::new();
         for r in pending {
-            let (up, down): (Vec<&String>, Vec<&String>) =
-                r.waiting.iter().partition(|w| running(w));
+            let (up, down): (Vec<String>, Vec<String>) =
+                r.waiting.iter().cloned().partition(|w| running(w));
             if now < r.deadline && down.is_empty() {
                 kept.push(r);
                 continue;
             }
             let mut why = Vec::new();
             if !down.is_empty() {
-                why.push(format!("{} stopped running before READY=1", join(&down)));
+                why.push(format!(
+                    "{} stopped running before READY=1",
+                    down.join(", ")
+                ));
             }
             if !up.is_empty() {
                 why.push(format!(
                     "{} did not say READY=1 after its reload in time",
-                    join(&up)
+                    up.join(", ")
                 ));
             }
             why.extend(r.notes.iter().cloned());
@@ -944,13 +947,4 @@ fn service_json(s: &Service, now: Instant) -> ServiceStatus {
         memory_bytes: None,
         cpu_usec: None,
     }
-}
-
-/// Names as a list: `a, b, c`.
-fn join(names: &[&String]) -> String {
-    names
-        .iter()
-        .map(|n| n.as_str())
-        .collect::<Vec<_>>()
-        .join(", ")
 }
