@@ -2,6 +2,7 @@
 //! the fuzz targets (`fuzz/`) share one implementation. Nothing here is a stable API.
 
 pub mod alloc;
+pub mod census;
 pub mod cgroup;
 pub mod clone;
 pub mod config;

@@ -304,7 +304,7 @@ pub fn parse_cmdline(bytes: &[u8]) -> String {
 }
 
 /// The pid a /proc directory entry names, if it names one. Pure.
-fn pid_of(name: &[u8]) -> Option<i32> {
+pub(crate) fn pid_of(name: &[u8]) -> Option<i32> {
     (!name.is_empty() && name.iter().all(u8::is_ascii_digit))
         .then(|| number(name))
         .flatten()

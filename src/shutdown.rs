@@ -386,6 +386,12 @@ impl GroupStop {
         self.finished.is_some()
     }
 
+    /// Its signal is out and every process it watches is one of rinit's own children,
+    /// whose exits SIGCHLD reports.
+    fn waits_only_for_children(&self) -> bool {
+        self.active && !self.tracked.is_empty() && self.tracked.values().all(|t| t.child)
+    }
+
     /// The moment this stop needs attention without any event.
     pub fn next_deadline(&self) -> Option<Instant> {
         let own = if self.is_done() {
@@ -858,6 +864,15 @@ impl Shutdown {
         self.finished = true;
     }
 
+    /// No stop waits to begin, and those under way wait only for rinit's own children to
+    /// exit: the moment to take a [`crate::census::Census`].
+    pub fn waits_only_for_children(&self) -> bool {
+        let mut under_way = self.current.iter().filter(|s| !s.is_done());
+        !self.finished
+            && self.waiting.is_empty()
+            && under_way.all(GroupStop::waits_only_for_children)
+    }
+
     /// The `cgroup.events` of the stops under way, to poll with POLLPRI.
     pub fn event_fds(&self) -> impl Iterator<Item = BorrowedFd<'_>> {
         self.current
@@ -1275,6 +1290,29 @@ mod tests {
         stop.advance(&Snapshot::from_procs(tree()), 1, t0, &mut sys);
         assert_eq!(sys.children, vec![10]);
         assert!(stop.next_deadline().is_some_and(|at| at < t0 + secs(5)));
+    }
+
+    #[test]
+    fn a_census_is_due_once_every_signal_is_out_to_rinits_own_children() {
+        let t0 = Instant::now();
+        let only_main = || Snapshot::from_procs(vec![proc(1, 0, 1, 'S'), proc(10, 1, 10, 'S')]);
+        let mut stop = service_stop(StopMode::Tree, t0, Duration::ZERO);
+        assert!(!stop.waits_only_for_children(), "not looked at yet");
+        stop.advance(&only_main(), 1, t0, &mut Recorder::default());
+        assert!(stop.waits_only_for_children());
+        // Grandchildren exit unseen by SIGCHLD: no census while they are there.
+        let mut stop = service_stop(StopMode::Tree, t0, Duration::ZERO);
+        stop.advance(
+            &Snapshot::from_procs(tree()),
+            1,
+            t0,
+            &mut Recorder::default(),
+        );
+        assert!(!stop.waits_only_for_children());
+        // A stop_delay not yet over: its signal is not out.
+        let mut stop = service_stop(StopMode::Tree, t0, secs(1));
+        stop.advance(&only_main(), 1, t0, &mut Recorder::default());
+        assert!(!stop.waits_only_for_children());
     }
 
     #[test]

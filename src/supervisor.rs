@@ -21,6 +21,7 @@ use nix::poll::{PollFd, PollFlags, PollTimeout, poll};
 mod cgroups;
 mod commands;
 
+use crate::census::{Census, PidCursor};
 use crate::config::{Config, Global, LogTarget, MAIN, ServiceConfig};
 use crate::control::{self, Server, Slot};
 use crate::graph::Graph;
@@ -100,6 +101,10 @@ pub struct Supervisor {
     /// The last reap found no child at all (and none was made since): the reaps a
     /// round makes just in case are skipped.
     childless: crate::process::Childless,
+    /// A look at the namespace taken while the last children were dying (a shutdown's),
+    /// and the pid cursor it reads, opened on first use (`None` inside: not available).
+    census: Option<Census>,
+    pid_cursor: Option<Option<PidCursor>>,
 }
 
 /// How long rinit waits on its signals alone after poll(2) failed, before trying again.
@@ -171,6 +176,8 @@ impl Supervisor {
             quiet_wakeup: false,
             cgroups,
             childless: crate::process::Childless::default(),
+            census: None,
+            pid_cursor: None,
         })
     }
 
@@ -227,6 +234,14 @@ impl Supervisor {
                     }
                     break;
                 }
+            }
+            if round
+                && self
+                    .shutdown
+                    .as_ref()
+                    .is_some_and(Shutdown::waits_only_for_children)
+            {
+                self.take_census();
             }
             let timeout = self
                 .next_deadline()
@@ -525,16 +540,39 @@ impl Supervisor {
     }
 
     /// rinit, PID 1, is alone in its namespace. A main process it has not seen end
-    /// says no without a system call; after a reap that found no child, only /proc's
-    /// listing is left to look at (a process that came in from outside).
-    fn alone_in_namespace(&self) -> bool {
+    /// says no without a system call; after a reap that found no child, only a process
+    /// that came in from outside can be left: a census taken while the last children
+    /// were dying rules that out if no pid was handed out since, else /proc's listing.
+    fn alone_in_namespace(&mut self) -> bool {
         if self.services.iter().any(|s| s.pid.is_some()) {
             return false;
         }
-        match self.childless.holds() {
-            true => proctree::nobody_else_listed(self.me),
-            false => proctree::alone_in_namespace(self.me),
+        if !self.childless.holds() {
+            return proctree::alone_in_namespace(self.me);
         }
+        let census = self.census.take();
+        let cursor = self.pid_cursor.as_ref().and_then(|c| c.as_ref()?.read());
+        if census.is_some_and(|c| c.proves_alone(cursor)) {
+            debug!("alone in the namespace: no pid was handed out since the last look");
+            return true;
+        }
+        proctree::nobody_else_listed(self.me)
+    }
+
+    /// A shutdown waits only for rinit's own children to exit: look at the namespace
+    /// now, while they die, rather than after the reap (see [`Census`]). The next
+    /// alone-check uses it or finds it stale; until then it is not taken again.
+    fn take_census(&mut self) {
+        if self.census.is_some() || self.scope != Scope::Namespace || !self.proc_ok {
+            return;
+        }
+        let cursor = self.pid_cursor.get_or_insert_with(PidCursor::open);
+        let Some(cursor) = cursor.as_ref() else {
+            return;
+        };
+        let children: Vec<i32> = self.services.iter().filter_map(|s| s.run.child).collect();
+        // One that saw someone else is no use: the next round looks again.
+        self.census = Census::take(cursor, self.me, &children).filter(Census::is_useful);
     }
 
     fn index_of(&self, name: &str) -> Option<usize> {
@@ -1398,6 +1436,7 @@ impl Supervisor {
         // exit closes it).
         if self.vm {
             proctree::close_proc_dir();
+            self.pid_cursor = None;
         }
         if let Some(code) = self.exit_code {
             return code;

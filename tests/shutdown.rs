@@ -645,3 +645,78 @@ ready = "file:{dir}/job.ready"
         );
     }
 }
+
+/// A Python process that writes `NAME-up` in DIR, and on SIGTERM writes `NAME-term`; the
+/// main one then waits for the test to write to the fifo DIR/go before it exits.
+const TERM_RECORDER: &str = r#"
+import signal, sys
+d, name = sys.argv[1], sys.argv[2]
+def term(*_):
+    open(f"{d}/{name}-term", "w").close()
+    if name == "main":
+        with open(f"{d}/go") as f:
+            f.read()
+    sys.exit(0)
+signal.signal(signal.SIGTERM, term)
+open(f"{d}/{name}-up", "w").close()
+while True:
+    signal.pause()
+"#;
+
+/// A process that came into the namespace from outside (as `docker exec` and `nsenter`
+/// do) while the last service was stopping gets SIGTERM before rinit exits, not the
+/// kernel's SIGKILL when PID 1 is gone: the look at the namespace that rinit takes while
+/// its last child dies does not hide a process that entered after it.
+#[test]
+fn a_process_that_came_in_during_the_last_stop_gets_sigterm_before_rinit_exits() {
+    if !is_root() {
+        eprintln!("skipped: entering the namespace from outside needs root");
+        return;
+    }
+    let dir = TempDir::new("came-in");
+    let go = dir.path("go");
+    let fifo = std::ffi::CString::new(go.clone()).unwrap();
+    assert_eq!(unsafe { libc::mkfifo(fifo.as_ptr(), 0o600) }, 0);
+    let d = dir.0.to_str().unwrap();
+    let mut r = Rinit::start(
+        &["--", "python3", "-c", TERM_RECORDER, d, "main"],
+        Opts::default(),
+    );
+    wait_file(&dir.path("main-up"), SHORT);
+    r.signal(libc::SIGTERM);
+    // main has its SIGTERM and waits for the fifo: rinit waits for main's exit.
+    wait_file(&dir.path("main-term"), SHORT);
+    let target = r.host_pid().to_string();
+    let mut entrant = std::process::Command::new("nsenter")
+        .args(["-t", &target, "-p", "--", "python3", "-c", TERM_RECORDER, d])
+        .arg("entrant")
+        .spawn()
+        .expect("nsenter");
+    wait_file(&dir.path("entrant-up"), SHORT);
+    std::fs::write(&go, "go").unwrap();
+    assert_eq!(r.wait(SHORT), 0, "{}", r.stderr());
+    let status = entrant.wait().unwrap();
+    assert!(
+        status.success() && std::path::Path::new(&dir.path("entrant-term")).exists(),
+        "the process that came in was not stopped with SIGTERM ({status:?}):\n{}",
+        r.stderr()
+    );
+}
+
+/// With nobody else in the namespace, the look rinit took while its last child was dying
+/// is what ends the stop: after the reap it reads only the pid cursor, no /proc listing.
+#[test]
+fn the_last_stop_ends_on_the_look_taken_while_the_child_died() {
+    let mut r = Rinit::start(&["--", "sleep", "1000"], Opts::default());
+    wait_for("sleep to run", SHORT, || {
+        r.ns_procs().iter().any(|p| p.comm == "sleep").then_some(())
+    });
+    r.signal(libc::SIGTERM);
+    assert_eq!(r.wait(SHORT), 143, "{}", r.stderr());
+    assert!(
+        r.stderr()
+            .contains("no pid was handed out since the last look"),
+        "the stop did not end on the census:\n{}",
+        r.stderr()
+    );
+}
