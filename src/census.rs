@@ -11,11 +11,14 @@
 //! cursor has not moved, every process alive was alive at the census and was listed; if
 //! those were all rinit's own children and rinit has none left, nobody else is there.
 //!
-//! Two ways around the cursor exist, and neither is taken by `docker exec`, `nsenter` or
-//! a fork: a pid chosen with `clone3`'s `set_tid` (CRIU restoring a process; it needs
-//! `CAP_CHECKPOINT_RESTORE`), and the pid counter wrapping all the way round to the same
-//! value. Either at worst leaves a process to the kernel's SIGKILL, as a process that
-//! enters between rinit's last look and its exit always is.
+//! A fork that has its pid but is not yet in the pid table is not listed: so a census
+//! counts only if the cursor's own pid is listed or can be looked up, which covers a
+//! fork under way as the census is taken (`docker exec` and `nsenter` make one). What it
+//! cannot see, and neither could a listing after the reap, is a second fork under way at
+//! that same instant, a pid chosen with `clone3`'s `set_tid` or written to
+//! `ns_last_pid` (CRIU restoring processes; both need privileges), and the pid counter
+//! wrapping all the way round to the same value. Each at worst leaves a process to the
+//! kernel's SIGKILL, as one that enters between rinit's last look and its exit always is.
 //!
 //! The decisions ([`last_pid`], [`only_children`], [`Census::proves_alone`]) are pure; only
 //! [`PidCursor`] and [`Census::take`] read /proc.
@@ -53,6 +56,11 @@ pub fn only_children<E>(
     Some(true)
 }
 
+/// /proc/PID can be looked up (a thread's id too, though /proc does not list it).
+fn pid_exists(pid: i32) -> bool {
+    std::path::Path::new(&format!("/proc/{pid}")).exists()
+}
+
 /// The namespace's pid cursor, read through /proc/loadavg kept open (a `pread` per look).
 pub struct PidCursor(OwnedFd);
 
@@ -69,6 +77,8 @@ impl PidCursor {
     pub fn read(&self) -> Option<u64> {
         let mut buf = [0u8; 128];
         let n = nix::sys::uio::pread(&self.0, &mut buf, 0).ok()?;
+        // A full buffer may have cut the last field short.
+        (n < buf.len()).then_some(())?;
         last_pid(buf.get(..n)?)
     }
 }
@@ -94,7 +104,12 @@ impl Census {
             only_children(pids, me, children)
         })
         .ok()??;
-        Some(Census::new(at, only))
+        // The last pid handed out is in the pid table: no fork was under way unlisted.
+        let settled = || {
+            let at = i32::try_from(at).ok();
+            at.is_some_and(|p| p == me || children.contains(&p) || pid_exists(p))
+        };
+        Some(Census::new(at, only && settled()))
     }
 
     pub fn new(cursor: u64, only_children: bool) -> Census {
@@ -109,10 +124,15 @@ impl Census {
         self.only_children
     }
 
+    /// No pid was handed out since it was taken (the cursor is at `now`). Pure.
+    pub fn is_current(&self, now: Option<u64>) -> bool {
+        now == Some(self.cursor)
+    }
+
     /// With no child left to rinit and the cursor at `now`: nobody but rinit is in the
     /// namespace. Pure.
     pub fn proves_alone(&self, now: Option<u64>) -> bool {
-        self.only_children && now == Some(self.cursor)
+        self.only_children && self.is_current(now)
     }
 }
 

@@ -544,6 +544,8 @@ impl Group {
 
 /// Sub-groups deeper than this below a service's group are not looked into.
 const MAX_NESTING: usize = 8;
+/// The longest line of `cgroup.procs`: a pid (at most ten digits) and its newline.
+const MAX_PROCS_LINE: usize = 11;
 
 /// The pids in the group at `dir` and in its sub-groups (a service may make its own:
 /// a nested rinit, a container engine).
@@ -566,7 +568,7 @@ fn collect_members(
     pids: &mut Vec<i32>,
 ) -> io::Result<()> {
     let bytes = match files.and_then(|f| f.procs.as_ref()) {
-        Some(fd) => crate::proctree::pread_all(fd)?,
+        Some(fd) => crate::proctree::pread_records(fd, MAX_PROCS_LINE)?,
         None => crate::proctree::read_small(&dir.join("cgroup.procs"))?,
     };
     let text = String::from_utf8_lossy(&bytes);

@@ -157,15 +157,15 @@ pub fn alone_in_namespace(me: i32) -> bool {
     crate::process::has_no_children() && nobody_else_listed(me)
 }
 
-/// /proc lists no pid but `me`'s (a zombie is listed until it is reaped). Reads only the
-/// /proc directory.
+/// /proc lists no pid but `me`'s (a zombie is listed until it is reaped), and could be
+/// listed to the end. Reads only the /proc directory.
 pub fn nobody_else_listed(me: i32) -> bool {
     with_proc_dir(|dir| {
+        // An entry that could not be read may have been anyone's.
         let mut others = dir
             .iter()
-            .filter_map(Result::ok)
-            .filter_map(|e| pid_of(e.file_name().to_bytes()))
-            .filter(|pid| *pid != me);
+            .map(|e| e.map(|e| pid_of(e.file_name().to_bytes())))
+            .filter(|e| !matches!(e, Ok(None)) && *e != Ok(Some(me)));
         others.next().is_none()
     })
     .unwrap_or(false)
@@ -228,19 +228,28 @@ pub fn read_small(path: &std::path::Path) -> std::io::Result<Vec<u8>> {
     }
 }
 
-/// All of a generated file through an fd kept open on it: `pread` from offset 0 (a
-/// seq_file starts its listing afresh there) until the end.
-pub fn pread_all(fd: &std::os::fd::OwnedFd) -> std::io::Result<Vec<u8>> {
+/// All of a generated file of short records through an fd kept open on it: `pread`
+/// from offset 0 (a seq_file starts its listing afresh there) until the end. A seq_file
+/// read stops only at the end of its records, when the buffer is full, or when the next
+/// record would not fit; so a read that left room for a whole `max_record` more bytes
+/// reached the end, and the `pread` that would return 0 is not needed.
+pub fn pread_records(fd: &std::os::fd::OwnedFd, max_record: usize) -> std::io::Result<Vec<u8>> {
     let mut out = Vec::new();
     let mut buf = [0u8; 4096];
     loop {
         let at = libc::off_t::try_from(out.len()).unwrap_or(libc::off_t::MAX);
         let n = nix::sys::uio::pread(fd, &mut buf, at).map_err(std::io::Error::from)?;
-        if n == 0 {
+        out.extend_from_slice(buf.get(..n).unwrap_or_default());
+        if reached_end(n, buf.len(), max_record) {
             return Ok(out);
         }
-        out.extend_from_slice(buf.get(..n).unwrap_or_default());
     }
+}
+
+/// Did a read of `n` bytes into `capacity` reach the end of a seq_file whose records are
+/// at most `max_record` bytes? Pure.
+fn reached_end(n: usize, capacity: usize, max_record: usize) -> bool {
+    n == 0 || capacity.saturating_sub(n) >= max_record
 }
 
 /// Read one process's stat record: `Ok(None)` if it is gone, an error if it could not
@@ -365,14 +374,18 @@ impl Snapshot {
 
     /// Read only the processes `pids` (a cgroup's members), taking the `known` ones as
     /// given (see [`Snapshot::scan_without`]): those gone are left out; one that cannot
-    /// be read (no fd left) fails the table, as in [`Snapshot::scan`].
+    /// be read (no fd left) fails the table, as in [`Snapshot::scan`]. Every `known`
+    /// child is in the table, listed or not: one that exited has left its cgroup, but
+    /// counts until rinit has reaped it.
     pub fn of_pids(pids: &[i32], known: &[Proc]) -> std::io::Result<Snapshot> {
-        let mut procs = Vec::with_capacity(pids.len());
+        let mut procs = Vec::with_capacity(pids.len() + known.len());
         for &pid in pids {
             if let Some(p) = read_unless_known(pid, known)? {
                 procs.push(p);
             }
         }
+        let unlisted = known.iter().filter(|k| !pids.contains(&k.pid));
+        procs.extend(unlisted.cloned());
         Ok(Snapshot::new(procs))
     }
 
@@ -595,12 +608,30 @@ mod tests {
     }
 
     #[test]
+    fn a_short_read_of_short_records_is_the_end() {
+        assert!(reached_end(0, 4096, 12), "end of file");
+        assert!(reached_end(8, 4096, 12), "room left for another record");
+        assert!(reached_end(4084, 4096, 12));
+        assert!(
+            !reached_end(4085, 4096, 12),
+            "the next record may not have fit"
+        );
+        assert!(!reached_end(4096, 4096, 12), "the buffer is full");
+    }
+
+    #[test]
     fn known_children_are_taken_as_given_and_rinit_is_left_out() {
         let me = std::process::id() as i32;
         // A pid that is not running: known, it is in the table without a read.
         let known = [Proc::own_child(i32::MAX - 1, me, "app")];
         let snap = Snapshot::of_pids(&[i32::MAX - 1, i32::MAX - 2], &known).unwrap();
         assert_eq!(snap.procs, known.to_vec(), "unknown and gone: left out");
+        let exited = Snapshot::of_pids(&[], &known).unwrap();
+        assert_eq!(
+            exited.procs,
+            known.to_vec(),
+            "a known child is in, listed or not"
+        );
         let p = snap.get(i32::MAX - 1).unwrap();
         assert!(p.may_be_stopped() && !p.is_dead() && p.ppid == me && p.pgrp == p.pid);
         if std::path::Path::new("/proc/self/stat").exists() {

@@ -344,15 +344,22 @@ impl GroupStop {
             // Frozen from outside while it stops: thawed, it can act on its signal.
             self.thaw();
         }
+        // A child of rinit's leaves its group when it exits, before rinit can reap it:
+        // until then the table, which holds it, decides (its exit is handled, and
+        // logged, before the stops waiting for this one begin).
+        let child_unreaped = self.tracked.values().any(|t| t.child);
         if populated == Some(false) {
             // No process in the group or below it: `cgroup.procs` need not be read.
-            self.finish(now);
+            match child_unreaped {
+                true => self.listed = Some(Vec::new()),
+                false => self.finish(now),
+            }
             return;
         }
         let Some(Ok(members)) = self.group_members() else {
             return;
         };
-        if members.is_empty() {
+        if members.is_empty() && !child_unreaped {
             self.active = true;
             self.finish(now);
         } else {
@@ -419,8 +426,16 @@ impl GroupStop {
                 // Never rinit itself, whatever the group holds.
                 pids.retain(|p| *p != me);
                 self.in_group = pids.len();
+                // rinit's children that exited have left the group but count until
+                // reaped: the table holds them until then.
+                let exited = self.tracked.iter().filter(|(_, t)| t.child);
+                let exited: Vec<i32> = exited
+                    .map(|(p, _)| *p)
+                    .filter(|p| !pids.contains(p))
+                    .collect();
                 let known: Vec<i32> = pids
                     .into_iter()
+                    .chain(exited)
                     .filter(|p| snap.get(*p).is_some())
                     .collect();
                 snap.deepest_first(known)
@@ -1293,6 +1308,51 @@ mod tests {
     }
 
     #[test]
+    fn a_cgroup_stop_lasts_until_rinit_has_reaped_its_child() {
+        // A directory standing in for the service's cgroup: its two files.
+        let dir = std::env::temp_dir().join(format!("rinit-unit-reaped-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let group = |procs: &str, populated: u8| {
+            std::fs::write(dir.join("cgroup.procs"), procs).unwrap();
+            let events = format!("populated {populated}\nfrozen 0\n");
+            std::fs::write(dir.join("cgroup.events"), events).unwrap();
+        };
+        group("10\n", 1);
+        let t0 = Instant::now();
+        let spec = StopSpec {
+            name: "svc".into(),
+            target: Target::Service {
+                main_pid: Some(10),
+                session: 10,
+                mode: StopMode::Tree,
+                cgroup: Some(dir.clone()),
+            },
+            signal: libc::SIGTERM,
+            timeout: secs(5),
+            delay: Duration::ZERO,
+            stop_exec: None,
+            files: None,
+            paused: false,
+        };
+        let mut stop = GroupStop::new(spec, t0, t0, t0 + secs(5));
+        let main = [Proc::own_child(10, 1, "main")];
+        let mut sys = Recorder::default();
+        stop.advance(&Snapshot::of_pids(&[10], &main).unwrap(), 1, t0, &mut sys);
+        assert_eq!(sys.stops(), vec![(10, libc::SIGTERM)]);
+        // main exits: it leaves its group at once, and is reaped a little later.
+        group("", 0);
+        stop.finish_if_group_empty(t0);
+        assert!(!stop.is_done(), "done before rinit reaped main");
+        stop.advance(&Snapshot::of_pids(&[], &main).unwrap(), 1, t0, &mut sys);
+        assert!(!stop.is_done(), "done before rinit reaped main");
+        // Reaped: no longer one of rinit's children.
+        stop.finish_if_group_empty(t0);
+        stop.advance(&Snapshot::of_pids(&[], &[]).unwrap(), 1, t0, &mut sys);
+        assert!(stop.is_done());
+        std::fs::remove_dir_all(&dir).unwrap();
+    }
+
+    #[test]
     fn a_census_is_due_once_every_signal_is_out_to_rinits_own_children() {
         let t0 = Instant::now();
         let only_main = || Snapshot::from_procs(vec![proc(1, 0, 1, 'S'), proc(10, 1, 10, 'S')]);
@@ -1732,7 +1792,8 @@ mod tests {
     fn an_unpopulated_group_ends_its_stop_without_reading_its_members() {
         let t0 = Instant::now();
         let dir = fake_cgroup("unpopulated", &[40]);
-        let snap = Snapshot::from_procs(vec![proc(1, 0, 1, 'S'), proc(40, 1, 40, 'S')]);
+        // Not rinit's child (that one would count until reaped: see the test above).
+        let snap = Snapshot::from_procs(vec![proc(1, 0, 1, 'S'), proc(40, 30, 40, 'S')]);
         let mut stop = cgroup_stop(&dir, t0);
         let mut sys = Recorder::default();
         stop.advance(&snap, 1, t0, &mut sys);
@@ -1855,9 +1916,11 @@ mod tests {
         s.advance_with(1, t0, &mut scan, &mut sys);
         let term = libc::SIGTERM;
         assert_eq!(sys.stops(), vec![(10, term), (21, term), (20, term)]);
+        // The empty table between them is for rinit's unreaped children: app's main,
+        // 10, counts until reaped, and this scan no longer has it.
         assert_eq!(
             asked,
-            vec![Some(vec![10]), Some(vec![20, 21])],
+            vec![Some(vec![10]), Some(vec![]), Some(vec![20, 21])],
             "never all of /proc"
         );
         std::fs::remove_dir_all(&app_dir).unwrap();

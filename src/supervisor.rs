@@ -200,11 +200,9 @@ impl Supervisor {
                     self.schedule(now);
                 }
             }
-            if self.shutdown.is_some() && !self.childless.holds() {
-                // What exited is reaped before the stops look at the table again, so
-                // the sweep never mistakes the dead for leftovers.
-                self.reap();
-            }
+            // No reap here: every exit since the last one comes as a SIGCHLD, which the
+            // dispatch reaps on; one not read yet is a zombie the stops count as alive,
+            // and it makes the next poll return at once.
             // A quiet wakeup (output only) skips the round unless a deadline is due: a
             // service logging without pause must not hold off its stop timeout.
             let quiet = self.quiet_wakeup;
@@ -551,20 +549,31 @@ impl Supervisor {
             return proctree::alone_in_namespace(self.me);
         }
         let census = self.census.take();
-        let cursor = self.pid_cursor.as_ref().and_then(|c| c.as_ref()?.read());
-        if census.is_some_and(|c| c.proves_alone(cursor)) {
+        let proven = census.is_some_and(|c| c.proves_alone(self.read_pid_cursor()));
+        if proven {
             debug!("alone in the namespace: no pid was handed out since the last look");
             return true;
         }
         proctree::nobody_else_listed(self.me)
     }
 
+    /// The namespace's pid cursor, if a census opened it.
+    fn read_pid_cursor(&self) -> Option<u64> {
+        self.pid_cursor.as_ref()?.as_ref()?.read()
+    }
+
     /// A shutdown waits only for rinit's own children to exit: look at the namespace
-    /// now, while they die, rather than after the reap (see [`Census`]). The next
-    /// alone-check uses it or finds it stale; until then it is not taken again.
+    /// now, while they die, rather than after the reap (see [`Census`]). A census kept
+    /// from an earlier round is kept while no pid was handed out since. Not in VM mode:
+    /// there the kernel's threads are listed too, so no census could prove anything.
     fn take_census(&mut self) {
-        if self.census.is_some() || self.scope != Scope::Namespace || !self.proc_ok {
+        if self.scope != Scope::Namespace || !self.proc_ok || self.vm {
             return;
+        }
+        if let Some(census) = self.census {
+            if census.is_current(self.read_pid_cursor()) {
+                return;
+            }
         }
         let cursor = self.pid_cursor.get_or_insert_with(PidCursor::open);
         let Some(cursor) = cursor.as_ref() else {

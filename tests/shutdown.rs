@@ -647,15 +647,16 @@ ready = "file:{dir}/job.ready"
 }
 
 /// A Python process that writes `NAME-up` in DIR, and on SIGTERM writes `NAME-term`; the
-/// main one then waits for the test to write to the fifo DIR/go before it exits.
+/// main one then waits for a byte on the fifo DIR/go (held open from the start, so the
+/// test's non-blocking write finds it) before it exits.
 const TERM_RECORDER: &str = r#"
-import signal, sys
+import os, signal, sys
 d, name = sys.argv[1], sys.argv[2]
+go = os.open(f"{d}/go", os.O_RDWR) if name == "main" else None
 def term(*_):
     open(f"{d}/{name}-term", "w").close()
-    if name == "main":
-        with open(f"{d}/go") as f:
-            f.read()
+    if go is not None:
+        os.read(go, 1)
     sys.exit(0)
 signal.signal(signal.SIGTERM, term)
 open(f"{d}/{name}-up", "w").close()
@@ -693,7 +694,15 @@ fn a_process_that_came_in_during_the_last_stop_gets_sigterm_before_rinit_exits()
         .spawn()
         .expect("nsenter");
     wait_file(&dir.path("entrant-up"), SHORT);
-    std::fs::write(&go, "go").unwrap();
+    // Non-blocking: fails (ENXIO) instead of hanging if main is gone.
+    use std::io::Write as _;
+    use std::os::unix::fs::OpenOptionsExt as _;
+    let mut fifo = std::fs::OpenOptions::new()
+        .write(true)
+        .custom_flags(libc::O_NONBLOCK)
+        .open(&go)
+        .expect("main holds the fifo open");
+    fifo.write_all(b"g").unwrap();
     assert_eq!(r.wait(SHORT), 0, "{}", r.stderr());
     let status = entrant.wait().unwrap();
     assert!(
