@@ -92,11 +92,20 @@ pub struct Census {
 }
 
 impl Census {
-    /// Read the cursor, then list /proc (in that order: a process born after the
-    /// listing moves the cursor past the value read). The listing stops at the first pid
-    /// that is neither `me` nor in `children`.
+    /// Read the cursor, check that its pid is in the pid table, then list /proc (in that
+    /// order: a process born after the read moves the cursor past it, and the last one
+    /// born before it is in the table the listing reads). The listing stops at the first
+    /// pid that is neither `me` nor in `children`.
     pub fn take(cursor: &PidCursor, me: i32, children: &[i32]) -> Option<Census> {
         let at = cursor.read()?;
+        // The last pid handed out is in the pid table before the listing begins: no fork
+        // is under way that the listing would miss.
+        let settled = i32::try_from(at)
+            .ok()
+            .is_some_and(|p| p == me || children.contains(&p) || pid_exists(p));
+        if !settled {
+            return Some(Census::new(at, false));
+        }
         let only = crate::proctree::with_proc_dir(|dir| {
             let pids = dir
                 .iter()
@@ -104,12 +113,7 @@ impl Census {
             only_children(pids, me, children)
         })
         .ok()??;
-        // The last pid handed out is in the pid table: no fork was under way unlisted.
-        let settled = || {
-            let at = i32::try_from(at).ok();
-            at.is_some_and(|p| p == me || children.contains(&p) || pid_exists(p))
-        };
-        Some(Census::new(at, only && settled()))
+        Some(Census::new(at, only))
     }
 
     pub fn new(cursor: u64, only_children: bool) -> Census {

@@ -47,7 +47,7 @@ pub fn spawned() -> u64 {
 /// "`wait4` said ECHILD, and rinit has made no child since": taken when a reap ends on
 /// ECHILD, it holds until the next spawn. An orphan adopted later (a child of a process
 /// that came in with `docker exec`) can make it stale, but such a child announces its
-/// exit with SIGCHLD like any other, so only the extra, speculative reaps and the
+/// exit with SIGCHLD like any other, so only the speculative final reap and the
 /// shortcut of [`has_no_children`] are skipped on it.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub struct Childless(Option<u64>);

@@ -235,7 +235,9 @@ pub fn read_small(path: &std::path::Path) -> std::io::Result<Vec<u8>> {
 /// reached the end, and the `pread` that would return 0 is not needed.
 pub fn pread_records(fd: &std::os::fd::OwnedFd, max_record: usize) -> std::io::Result<Vec<u8>> {
     let mut out = Vec::new();
-    let mut buf = [0u8; 4096];
+    // No larger than the seq_file's own buffer (a page at least): a read stops when that
+    // is full, which a larger buffer here would take for the end.
+    let mut buf = [0u8; RECORDS_BUFFER];
     loop {
         let at = libc::off_t::try_from(out.len()).unwrap_or(libc::off_t::MAX);
         let n = nix::sys::uio::pread(fd, &mut buf, at).map_err(std::io::Error::from)?;
@@ -246,10 +248,14 @@ pub fn pread_records(fd: &std::os::fd::OwnedFd, max_record: usize) -> std::io::R
     }
 }
 
+/// See [`pread_records`]: at most the smallest page size.
+const RECORDS_BUFFER: usize = 4096;
+
 /// Did a read of `n` bytes into `capacity` reach the end of a seq_file whose records are
-/// at most `max_record` bytes? Pure.
+/// at most `max_record` bytes? A record that does not fit may leave up to its own length
+/// free (the kernel keeps a byte for the NUL of its formatting). Pure.
 fn reached_end(n: usize, capacity: usize, max_record: usize) -> bool {
-    n == 0 || capacity.saturating_sub(n) >= max_record
+    n == 0 || capacity.saturating_sub(n) > max_record
 }
 
 /// Read one process's stat record: `Ok(None)` if it is gone, an error if it could not
@@ -609,14 +615,14 @@ mod tests {
 
     #[test]
     fn a_short_read_of_short_records_is_the_end() {
-        assert!(reached_end(0, 4096, 12), "end of file");
-        assert!(reached_end(8, 4096, 12), "room left for another record");
-        assert!(reached_end(4084, 4096, 12));
+        assert!(reached_end(0, 4096, 11), "end of file");
+        assert!(reached_end(8, 4096, 11), "room left for another record");
+        assert!(reached_end(4084, 4096, 11));
         assert!(
-            !reached_end(4085, 4096, 12),
-            "the next record may not have fit"
+            !reached_end(4085, 4096, 11),
+            "an 11-byte record may not have fit in the 11 bytes left"
         );
-        assert!(!reached_end(4096, 4096, 12), "the buffer is full");
+        assert!(!reached_end(4096, 4096, 11), "the buffer is full");
     }
 
     #[test]

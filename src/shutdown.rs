@@ -347,7 +347,7 @@ impl GroupStop {
         // A child of rinit's leaves its group when it exits, before rinit can reap it:
         // until then the table, which holds it, decides (its exit is handled, and
         // logged, before the stops waiting for this one begin).
-        let child_unreaped = self.tracked.values().any(|t| t.child);
+        let child_unreaped = self.tracked_children().next().is_some();
         if populated == Some(false) {
             // No process in the group or below it: `cgroup.procs` need not be read.
             match child_unreaped {
@@ -428,15 +428,14 @@ impl GroupStop {
                 self.in_group = pids.len();
                 // rinit's children that exited have left the group but count until
                 // reaped: the table holds them until then.
-                let exited = self.tracked.iter().filter(|(_, t)| t.child);
-                let exited: Vec<i32> = exited
-                    .map(|(p, _)| *p)
-                    .filter(|p| !pids.contains(p))
+                let held: Vec<i32> = self
+                    .held_children()
+                    .filter(|p| !pids.contains(p) && self.still_own_child(snap, *p, me))
                     .collect();
                 let known: Vec<i32> = pids
                     .into_iter()
-                    .chain(exited)
                     .filter(|p| snap.get(*p).is_some())
+                    .chain(held)
                     .collect();
                 snap.deepest_first(known)
             }
@@ -454,6 +453,35 @@ impl GroupStop {
         // A running stop_exec is not one of the processes being stopped.
         members.retain(|pid| Some(*pid) != self.stop_exec_pid);
         members
+    }
+
+    /// rinit's children this stop holds on to when its cgroup no longer lists them (one
+    /// that exited has left its group, and counts until rinit has reaped it): those it
+    /// tracks, and its main process.
+    fn held_children(&self) -> impl Iterator<Item = i32> + '_ {
+        let main = match &self.target {
+            Target::Service { main_pid, .. } => *main_pid,
+            Target::Sweep { .. } => None,
+        };
+        let main = main.filter(|m| !self.tracked.contains_key(m));
+        self.tracked_children().chain(main)
+    }
+
+    /// The processes it tracks that are rinit's children.
+    fn tracked_children(&self) -> impl Iterator<Item = i32> + '_ {
+        let children = self.tracked.iter().filter(|(_, t)| t.child);
+        children.map(|(pid, _)| *pid)
+    }
+
+    /// `pid` is still, in `snap`, the child of rinit's this stop knew (not reaped, and
+    /// not a new process that got its pid).
+    fn still_own_child(&self, snap: &Snapshot, pid: i32, me: i32) -> bool {
+        let same = |p: &Proc| {
+            self.tracked
+                .get(&pid)
+                .is_none_or(|t| t.starttime == p.starttime)
+        };
+        snap.get(pid).is_some_and(|p| p.ppid == me && same(p))
     }
 
     /// Does `p` get the stop signal (as opposed to being only watched)?
@@ -1029,6 +1057,13 @@ impl Shutdown {
                 stop.listed = Some(stop.group_members()?.ok()?);
             }
             pids.extend(stop.listed.iter().flatten());
+            // Its children that exited, until reaped (a service's main process rinit
+            // forked is in every table anyway, as a known child).
+            let held: Vec<i32> = stop
+                .tracked_children()
+                .filter(|p| !pids.contains(p))
+                .collect();
+            pids.extend(held);
         }
         Some(pids)
     }
@@ -1901,26 +1936,43 @@ mod tests {
         let mut s = Shutdown::new("t".into(), t0, MAX_SHUTDOWN, vec![stage]);
         let mut sys = Recorder::default();
         let mut asked: Vec<Option<Vec<i32>>> = Vec::new();
+        // Processes rinit has reaped: gone from /proc.
+        let reaped = std::cell::RefCell::new(Vec::new());
         let mut scan = |pids: Option<&[i32]>| {
             asked.push(pids.map(<[i32]>::to_vec));
             let mut procs = vec![proc(1, 0, 1, 'S')];
             let all = [10, 20, 21];
-            let wanted = pids.unwrap_or(&all);
-            procs.extend(wanted.iter().map(|&p| proc(p, 1, p, 'S')));
+            let wanted = pids.unwrap_or(&all).iter();
+            let wanted = wanted.filter(|p| !reaped.borrow().contains(*p));
+            procs.extend(wanted.map(|&p| proc(p, 1, p, 'S')));
             Ok(Snapshot::from_procs(procs))
         };
         s.advance_with(1, t0, &mut scan, &mut sys);
         assert_eq!(sys.stops(), vec![(10, libc::SIGTERM)]);
-        // app's group empties: db begins, and only its members are read for it.
+        // app's main exits: it leaves its group at once, but until rinit has reaped it
+        // app is not done, and db waits.
         std::fs::write(app_dir.join("cgroup.procs"), "").unwrap();
+        s.advance_with(1, t0, &mut scan, &mut sys);
+        assert_eq!(
+            sys.stops(),
+            vec![(10, libc::SIGTERM)],
+            "db before app's reap"
+        );
+        // Reaped: db begins, and only its members are read for it.
+        reaped.borrow_mut().push(10);
         s.advance_with(1, t0, &mut scan, &mut sys);
         let term = libc::SIGTERM;
         assert_eq!(sys.stops(), vec![(10, term), (21, term), (20, term)]);
-        // The empty table between them is for rinit's unreaped children: app's main,
-        // 10, counts until reaped, and this scan no longer has it.
+        // Between them, only app's main, 10, is looked for: it has left the group but
+        // counts until reaped.
         assert_eq!(
             asked,
-            vec![Some(vec![10]), Some(vec![]), Some(vec![20, 21])],
+            vec![
+                Some(vec![10]),
+                Some(vec![10]),
+                Some(vec![10]),
+                Some(vec![20, 21])
+            ],
             "never all of /proc"
         );
         std::fs::remove_dir_all(&app_dir).unwrap();

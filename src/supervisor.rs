@@ -98,8 +98,8 @@ pub struct Supervisor {
     quiet_wakeup: bool,
     /// Where services get cgroups of their own; None: tracked through /proc.
     cgroups: Option<crate::cgroup::Hierarchy>,
-    /// The last reap found no child at all (and none was made since): the reaps a
-    /// round makes just in case are skipped.
+    /// The last reap found no child at all (and none was made since): the final reap
+    /// and the alone-check's `waitid` are skipped.
     childless: crate::process::Childless,
     /// A look at the namespace taken while the last children were dying (a shutdown's),
     /// and the pid cursor it reads, opened on first use (`None` inside: not available).
