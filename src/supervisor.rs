@@ -105,6 +105,8 @@ pub struct Supervisor {
     /// and the pid cursor it reads, opened on first use (`None` inside: not available).
     census: Option<Census>,
     pid_cursor: Option<Option<PidCursor>>,
+    /// [`crate::process::spawned`] when rinit last went idle.
+    census_spawns: u64,
 }
 
 /// How long rinit waits on its signals alone after poll(2) failed, before trying again.
@@ -178,6 +180,7 @@ impl Supervisor {
             childless: crate::process::Childless::default(),
             census: None,
             pid_cursor: None,
+            census_spawns: 0,
         })
     }
 
@@ -216,7 +219,17 @@ impl Supervisor {
                     sd.nothing_left(now);
                 }
                 let known = own_children(&self.services, me);
+                // While no pid was handed out since a census that listed only rinit's
+                // children, they are all there is: a whole table needs no listing.
+                let census = self.census.filter(Census::is_useful);
+                let cursor = self.pid_cursor.as_ref().and_then(Option::as_ref);
                 sd.advance(self.me, now, &mut |pids| {
+                    let current =
+                        || census.is_some_and(|c| c.is_current(cursor.and_then(PidCursor::read)));
+                    if pids.is_none() && current() {
+                        debug!("only rinit's children are in the namespace: no listing");
+                        return Snapshot::of_pids(&[], &known);
+                    }
                     scan_for_stop(proc_ok, me, &known, pids)
                 });
                 if sd.is_finished() {
@@ -244,6 +257,10 @@ impl Supervisor {
             let timeout = self
                 .next_deadline()
                 .map(|d| d.saturating_duration_since(now));
+            if self.shutdown.is_none() && timeout.is_none() && self.spawned_since_census() {
+                // Going idle after starting something: the census a shutdown will use.
+                self.take_census();
+            }
             self.wait_and_dispatch(timeout);
         }
         if !self.childless.holds() {
@@ -557,15 +574,23 @@ impl Supervisor {
         proctree::nobody_else_listed(self.me)
     }
 
+    /// rinit made a child since the last census was taken at idle (and remembers now).
+    fn spawned_since_census(&mut self) -> bool {
+        let spawned = crate::process::spawned();
+        std::mem::replace(&mut self.census_spawns, spawned) != spawned
+    }
+
     /// The namespace's pid cursor, if a census opened it.
     fn read_pid_cursor(&self) -> Option<u64> {
         self.pid_cursor.as_ref()?.as_ref()?.read()
     }
 
-    /// A shutdown waits only for rinit's own children to exit: look at the namespace
-    /// now, while they die, rather than after the reap (see [`Census`]). A census kept
-    /// from an earlier round is kept while no pid was handed out since. Not in VM mode:
-    /// there the kernel's threads are listed too, so no census could prove anything.
+    /// Look at the namespace now, for a later moment that needs to know who is there
+    /// (see [`Census`]): when rinit goes idle after starting something (for the first
+    /// round of a shutdown), and when a shutdown waits only for rinit's own children to
+    /// exit (for after the last reap). One kept from earlier is kept while no pid was
+    /// handed out since. Not in VM mode: there the kernel's threads are listed too, so no
+    /// census could prove anything.
     fn take_census(&mut self) {
         if self.scope != Scope::Namespace || !self.proc_ok || self.vm {
             return;
@@ -582,6 +607,9 @@ impl Supervisor {
         let children: Vec<i32> = self.services.iter().filter_map(|s| s.run.child).collect();
         // One that saw someone else is no use: the next round looks again.
         self.census = Census::take(cursor, self.me, &children).filter(Census::is_useful);
+        if self.census.is_some() {
+            debug!("census: only rinit and its children are in the namespace");
+        }
     }
 
     fn index_of(&self, name: &str) -> Option<usize> {
