@@ -1,11 +1,13 @@
-//! Who else is in rinit's PID namespace, known before its last child is reaped.
+//! Who is in rinit's PID namespace, known without listing /proc at the moment it matters.
 //!
-//! When rinit, PID 1 of its namespace, has reaped its last child, it must still know
-//! whether a process that came in from outside (`docker exec`, `nsenter`) is left: that
-//! one gets SIGTERM and its stop time before rinit exits, instead of the kernel's SIGKILL.
-//! Listing /proc after the reap puts that look on the stop's critical path. A [`Census`]
-//! takes it earlier, while the last child is still dying: a listing of /proc together
-//! with the namespace's pid cursor, the last pid the kernel handed out in the reader's
+//! A stop needs to know who is in the namespace twice: before its first signal (the
+//! service's processes, deepest first) and, when rinit is PID 1 of its namespace, after
+//! its last reap (a process that came in from outside, with `docker exec` or `nsenter`,
+//! gets SIGTERM and its stop time before rinit exits, instead of the kernel's SIGKILL).
+//! Both are on the stop's critical path. A [`Census`] is a look taken earlier — when rinit
+//! goes idle after starting something, and while the last children are dying — that stays
+//! good until a pid is handed out: a listing of /proc together with the namespace's pid
+//! cursor, the last pid the kernel handed out in the reader's
 //! namespace (the last field of /proc/loadavg). Every process and thread that is born in
 //! the namespace or enters it takes a new pid there and moves the cursor. So while the
 //! cursor has not moved, every process alive was alive at the census and was listed; if
@@ -17,8 +19,14 @@
 //! cannot see, and neither could a listing after the reap, is a second fork under way at
 //! that same instant, a pid chosen with `clone3`'s `set_tid` or written to
 //! `ns_last_pid` (CRIU restoring processes; both need privileges), and the pid counter
-//! wrapping all the way round to the same value. Each at worst leaves a process to the
-//! kernel's SIGKILL, as one that enters between rinit's last look and its exit always is.
+//! wrapping all the way round to the same value. After the last reap, each at worst
+//! leaves a process to the kernel's SIGKILL, as one that enters between rinit's last look
+//! and its exit always is. The census rinit takes when it goes idle, which also decides
+//! the first stop's table, is stricter: the cursor's pid must be rinit's or its child's.
+//!
+//! It helps only where nothing forks or starts a thread after the look (a thread moves the
+//! cursor too): a single-threaded service that does not fork, as `rinit -- CMD` often runs.
+//! Elsewhere /proc is listed as before, after one `pread` more.
 //!
 //! The decisions ([`last_pid`], [`only_children`], [`Census::proves_alone`]) are pure; only
 //! [`PidCursor`] and [`Census::take`] read /proc.
@@ -92,17 +100,19 @@ pub struct Census {
 }
 
 impl Census {
-    /// Read the cursor, check that its pid is in the pid table, then list /proc (in that
+    /// Read the cursor, check that its pid is in the pid table (see `look_up`), then list
+    /// /proc (in that
     /// order: a process born after the read moves the cursor past it, and the last one
     /// born before it is in the table the listing reads). The listing stops at the first
     /// pid that is neither `me` nor in `children`.
-    pub fn take(cursor: &PidCursor, me: i32, children: &[i32]) -> Option<Census> {
+    pub fn take(cursor: &PidCursor, me: i32, children: &[i32], look_up: bool) -> Option<Census> {
         let at = cursor.read()?;
         // The last pid handed out is in the pid table before the listing begins: no fork
-        // is under way that the listing would miss.
+        // is under way that the listing would miss. With `look_up`, any pid that /proc
+        // can look up will do (a thread's too); else it must be rinit or its child.
         let settled = i32::try_from(at)
             .ok()
-            .is_some_and(|p| p == me || children.contains(&p) || pid_exists(p));
+            .is_some_and(|p| p == me || children.contains(&p) || (look_up && pid_exists(p)));
         if !settled {
             return Some(Census::new(at, false));
         }

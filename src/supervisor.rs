@@ -101,8 +101,9 @@ pub struct Supervisor {
     /// The last reap found no child at all (and none was made since): the final reap
     /// and the alone-check's `waitid` are skipped.
     childless: crate::process::Childless,
-    /// A look at the namespace taken while the last children were dying (a shutdown's),
-    /// and the pid cursor it reads, opened on first use (`None` inside: not available).
+    /// A look at the namespace (taken when rinit went idle after a spawn, or while a
+    /// shutdown's last children are dying) that holds while no pid is handed out, and
+    /// the pid cursor it reads, opened on first use (`None` inside: not available).
     census: Option<Census>,
     pid_cursor: Option<Option<PidCursor>>,
     /// [`crate::process::spawned`] when rinit last went idle.
@@ -556,8 +557,8 @@ impl Supervisor {
 
     /// rinit, PID 1, is alone in its namespace. A main process it has not seen end
     /// says no without a system call; after a reap that found no child, only a process
-    /// that came in from outside can be left: a census taken while the last children
-    /// were dying rules that out if no pid was handed out since, else /proc's listing.
+    /// that came in from outside can be left: a census rules that out if no pid was
+    /// handed out since it was taken, else /proc's listing.
     fn alone_in_namespace(&mut self) -> bool {
         if self.services.iter().any(|s| s.pid.is_some()) {
             return false;
@@ -606,7 +607,8 @@ impl Supervisor {
         };
         let children: Vec<i32> = self.services.iter().filter_map(|s| s.run.child).collect();
         // One that saw someone else is no use: the next round looks again.
-        self.census = Census::take(cursor, self.me, &children).filter(Census::is_useful);
+        let census = Census::take(cursor, self.me, &children, self.shutdown.is_some());
+        self.census = census.filter(Census::is_useful);
         if self.census.is_some() {
             debug!("census: only rinit and its children are in the namespace");
         }

@@ -734,3 +734,51 @@ fn with_nobody_else_in_the_namespace_the_stop_does_not_list_proc() {
         "the stop listed /proc:\n{stderr}"
     );
 }
+
+/// With cgroups (where this machine has them), the stop reads main's cgroup before its
+/// signal, and after the reap the census taken while main was dying says rinit is alone.
+#[test]
+fn the_last_stop_ends_on_the_look_taken_while_the_child_died() {
+    let mut r = Rinit::start(&["--", "sleep", "1000"], Opts::default());
+    wait_for("sleep to run", SHORT, || {
+        r.ns_procs().iter().any(|p| p.comm == "sleep").then_some(())
+    });
+    r.signal(libc::SIGTERM);
+    assert_eq!(r.wait(SHORT), 143, "{}", r.stderr());
+    assert!(
+        r.stderr()
+            .contains("no pid was handed out since the last look"),
+        "the stop did not end on the census:\n{}",
+        r.stderr()
+    );
+}
+
+/// A main process that forked after rinit went idle moved the pid cursor: the stop lists
+/// /proc, and the child gets its signal before its parent.
+#[test]
+fn a_fork_after_the_look_makes_the_stop_list_proc() {
+    let opts = Opts {
+        env: vec![("RINIT_CGROUPS".into(), "off".into())],
+        ..Opts::default()
+    };
+    let dir = TempDir::new("forked");
+    let (log, ready) = (dir.path("log"), dir.path("ready"));
+    let probe = probe();
+    let args = [
+        "--", &probe, "--name", "t", "--log", &log, "--chain", "1", "--ready", &ready,
+    ];
+    let mut r = Rinit::start(&args, opts);
+    wait_file(&ready, SHORT);
+    r.signal(libc::SIGTERM);
+    assert_eq!(r.wait(SHORT), 0, "{}", r.stderr());
+    let stderr = r.stderr();
+    assert!(!stderr.contains("no listing"), "{stderr}");
+    let ev = events(&log);
+    assert_eq!(sigs_of(&ev, "t.1"), vec![libc::SIGTERM], "{stderr}");
+    let sent = signal_order(&stderr, "SIGTERM");
+    assert_eq!(
+        sent,
+        vec![probe_pid(&ev, "t.1"), probe_pid(&ev, "t")],
+        "deepest first"
+    );
+}

@@ -116,6 +116,11 @@ impl Supervisor {
 
     fn remove_service(&mut self, i: usize) {
         if i < self.services.len() {
+            // Its child, if rinit has not reaped it (one that survived SIGKILL), is no
+            // longer among the children a census counts on: look again.
+            if self.services.get(i).is_some_and(|s| s.run.child.is_some()) {
+                self.census = None;
+            }
             self.drop_group(i);
             self.services.remove(i);
             self.rebuild_graph();
