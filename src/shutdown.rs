@@ -1344,38 +1344,16 @@ mod tests {
 
     #[test]
     fn a_cgroup_stop_lasts_until_rinit_has_reaped_its_child() {
-        // A directory standing in for the service's cgroup: its two files.
-        let dir = std::env::temp_dir().join(format!("rinit-unit-reaped-{}", std::process::id()));
-        std::fs::create_dir_all(&dir).unwrap();
-        let group = |procs: &str, populated: u8| {
-            std::fs::write(dir.join("cgroup.procs"), procs).unwrap();
-            let events = format!("populated {populated}\nfrozen 0\n");
-            std::fs::write(dir.join("cgroup.events"), events).unwrap();
-        };
-        group("10\n", 1);
+        let dir = fake_cgroup("reaped", &[10]);
         let t0 = Instant::now();
-        let spec = StopSpec {
-            name: "svc".into(),
-            target: Target::Service {
-                main_pid: Some(10),
-                session: 10,
-                mode: StopMode::Tree,
-                cgroup: Some(dir.clone()),
-            },
-            signal: libc::SIGTERM,
-            timeout: secs(5),
-            delay: Duration::ZERO,
-            stop_exec: None,
-            files: None,
-            paused: false,
-        };
-        let mut stop = GroupStop::new(spec, t0, t0, t0 + secs(5));
+        let mut stop = cgroup_stop(&dir, t0);
         let main = [Proc::own_child(10, 1, "main")];
         let mut sys = Recorder::default();
         stop.advance(&Snapshot::of_pids(&[10], &main).unwrap(), 1, t0, &mut sys);
         assert_eq!(sys.stops(), vec![(10, libc::SIGTERM)]);
         // main exits: it leaves its group at once, and is reaped a little later.
-        group("", 0);
+        std::fs::write(dir.join("cgroup.procs"), "").unwrap();
+        std::fs::write(dir.join("cgroup.events"), "populated 0\nfrozen 0\n").unwrap();
         stop.finish_if_group_empty(t0);
         assert!(!stop.is_done(), "done before rinit reaped main");
         stop.advance(&Snapshot::of_pids(&[], &main).unwrap(), 1, t0, &mut sys);

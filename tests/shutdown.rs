@@ -400,8 +400,7 @@ exec = "{{probe}} --daemonize --name porter --listen 127.0.0.1:47222 --log {{dir
         &config,
         Opts {
             net: true,
-            env: vec![("RINIT_CGROUPS".into(), "off".into())],
-            ..Opts::default()
+            ..without_cgroups()
         },
     );
     wait_file(&dir.path("porter.ready"), SHORT);
@@ -523,11 +522,7 @@ exec = "{{probe}} --daemonize --name {tag} --ignore TERM --log {{dir}}/log --rea
 "#
     );
     // The escapee escapes only /proc tracking (see escaped_daemons_are_swept_…).
-    let opts = Opts {
-        env: vec![("RINIT_CGROUPS".into(), "off".into())],
-        ..Opts::default()
-    };
-    let (mut r, dir) = start(&config, opts);
+    let (mut r, dir) = start(&config, without_cgroups());
     wait_file(&dir.path("a.ready"), SHORT);
     wait_file(&dir.path("escapee.ready"), SHORT);
     let t0 = Instant::now();
@@ -712,22 +707,35 @@ fn a_process_that_came_in_during_the_last_stop_gets_sigterm_before_rinit_exits()
     );
 }
 
+/// Options for a run tracked through /proc, without cgroups.
+fn without_cgroups() -> Opts {
+    Opts {
+        env: vec![("RINIT_CGROUPS".into(), "off".into())],
+        ..Opts::default()
+    }
+}
+
+/// `rinit -- sleep 1000`, stopped with SIGTERM once rinit has gone idle (and taken its
+/// census of the namespace): its log.
+fn stop_a_quiet_sleep(opts: Opts) -> String {
+    let mut r = Rinit::start(&["--", "sleep", "1000"], opts);
+    wait_contains(
+        &r.dir.path("stderr"),
+        "census: only rinit and its children",
+        SHORT,
+    );
+    r.signal(libc::SIGTERM);
+    assert_eq!(r.wait(SHORT), 143, "{}", r.stderr());
+    r.stderr()
+}
+
 /// With nobody else in the namespace, the stop lists /proc neither before its signal nor
 /// after the reap: rinit looked when it went idle after starting main, and then only
 /// checks that no pid was handed out since. (Without cgroups: with them, the stop reads
 /// main's cgroup instead of /proc before its signal.)
 #[test]
 fn with_nobody_else_in_the_namespace_the_stop_does_not_list_proc() {
-    let opts = Opts {
-        env: vec![("RINIT_CGROUPS".into(), "off".into())],
-        ..Opts::default()
-    };
-    let mut r = Rinit::start(&["--", "sleep", "1000"], opts);
-    let log = r.dir.path("stderr");
-    wait_contains(&log, "census: only rinit and its children", SHORT);
-    r.signal(libc::SIGTERM);
-    assert_eq!(r.wait(SHORT), 143, "{}", r.stderr());
-    let stderr = r.stderr();
+    let stderr = stop_a_quiet_sleep(without_cgroups());
     assert!(
         stderr.contains("only rinit's children are in the namespace: no listing")
             && stderr.contains("no pid was handed out since the last look"),
@@ -736,20 +744,13 @@ fn with_nobody_else_in_the_namespace_the_stop_does_not_list_proc() {
 }
 
 /// With cgroups (where this machine has them), the stop reads main's cgroup before its
-/// signal, and after the reap the census taken while main was dying says rinit is alone.
+/// signal, and after the reap the census says rinit is alone.
 #[test]
 fn the_last_stop_ends_on_the_look_taken_while_the_child_died() {
-    let mut r = Rinit::start(&["--", "sleep", "1000"], Opts::default());
-    wait_for("sleep to run", SHORT, || {
-        r.ns_procs().iter().any(|p| p.comm == "sleep").then_some(())
-    });
-    r.signal(libc::SIGTERM);
-    assert_eq!(r.wait(SHORT), 143, "{}", r.stderr());
+    let stderr = stop_a_quiet_sleep(Opts::default());
     assert!(
-        r.stderr()
-            .contains("no pid was handed out since the last look"),
-        "the stop did not end on the census:\n{}",
-        r.stderr()
+        stderr.contains("no pid was handed out since the last look"),
+        "the stop did not end on the census:\n{stderr}"
     );
 }
 
@@ -757,17 +758,13 @@ fn the_last_stop_ends_on_the_look_taken_while_the_child_died() {
 /// /proc, and the child gets its signal before its parent.
 #[test]
 fn a_fork_after_the_look_makes_the_stop_list_proc() {
-    let opts = Opts {
-        env: vec![("RINIT_CGROUPS".into(), "off".into())],
-        ..Opts::default()
-    };
     let dir = TempDir::new("forked");
     let (log, ready) = (dir.path("log"), dir.path("ready"));
     let probe = probe();
     let args = [
         "--", &probe, "--name", "t", "--log", &log, "--chain", "1", "--ready", &ready,
     ];
-    let mut r = Rinit::start(&args, opts);
+    let mut r = Rinit::start(&args, without_cgroups());
     wait_file(&ready, SHORT);
     r.signal(libc::SIGTERM);
     assert_eq!(r.wait(SHORT), 0, "{}", r.stderr());
