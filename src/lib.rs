@@ -14,6 +14,7 @@ pub mod logs;
 pub mod notify;
 pub mod pattern;
 pub mod pidfd;
+pub mod pidhash;
 pub mod probe;
 pub mod process;
 pub mod proctree;

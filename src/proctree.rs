@@ -6,9 +6,8 @@
 //! is computed here from a snapshot, without system calls, so it is unit-tested on
 //! fixtures. Only [`Snapshot::scan`] and [`cmdline`] touch /proc.
 
-use std::collections::{HashMap, HashSet};
+use crate::pidhash::{PidMap, PidSet};
 use std::fs;
-use std::io::Write;
 use std::os::unix::ffi::OsStrExt;
 
 /// Kernel threads carry this flag (field 9 of /proc/PID/stat); rinit never touches them.
@@ -115,13 +114,17 @@ pub fn parse_stat(text: &[u8]) -> Option<Proc> {
     let close = text.iter().rposition(|&b| b == b')')?;
     let pid = number(text.get(..open)?)?;
     let comm = String::from_utf8_lossy(text.get(open + 1..close)?).into_owned();
-    let rest: Vec<&[u8]> = text
+    // Fields 3 to 22 (of 52), the first being the state: no allocation, as this runs for
+    // every process of every scan.
+    let mut rest: [&[u8]; 20] = [&[]; 20];
+    let words = text
         .get(close + 1..)?
-        .split(|b| b.is_ascii_whitespace())
-        .filter(|w| !w.is_empty())
-        .collect();
-    // `rest[0]` is field 3 (state); field N is rest[N - 3].
-    let field = |n: usize| rest.get(n - 3).copied();
+        .split(u8::is_ascii_whitespace)
+        .filter(|w| !w.is_empty());
+    for (slot, word) in rest.iter_mut().zip(words) {
+        *slot = word;
+    }
+    let field = |n: usize| rest.get(n - 3).copied().filter(|w| !w.is_empty());
     Some(Proc {
         pid,
         comm,
@@ -135,9 +138,20 @@ pub fn parse_stat(text: &[u8]) -> Option<Proc> {
     })
 }
 
-/// A decimal number in ASCII (surrounding whitespace allowed). Pure.
-fn number<T: std::str::FromStr>(bytes: &[u8]) -> Option<T> {
-    std::str::from_utf8(bytes).ok()?.trim().parse().ok()
+/// A decimal number in ASCII digits, surrounding whitespace allowed; `None` for anything
+/// else (a sign included: the fields rinit reads are never negative) or one too large
+/// for `T`. Pure.
+fn number<T: TryFrom<u64>>(bytes: &[u8]) -> Option<T> {
+    let digits = bytes.trim_ascii();
+    if digits.is_empty() {
+        return None;
+    }
+    let mut n: u64 = 0;
+    for &b in digits {
+        let digit = b.checked_sub(b'0').filter(|d| *d <= 9)?;
+        n = n.checked_mul(10)?.checked_add(u64::from(digit))?;
+    }
+    T::try_from(n).ok()
 }
 
 /// Open `path` read-only and close-on-exec. Through openat(2): musl's open(3) follows an
@@ -264,10 +278,7 @@ pub fn try_read_proc(pid: i32) -> std::io::Result<Option<Proc>> {
     // open, one read into a stack buffer, close: a stat line is a few hundred bytes and
     // is generated whole, and this runs for every process on every scan.
     let mut path = [0u8; 32];
-    let mut cursor = std::io::Cursor::new(&mut path[..]);
-    write!(cursor, "/proc/{pid}/stat")?;
-    let len = usize::try_from(cursor.position()).unwrap_or_default();
-    let path = path.get(..len).unwrap_or_default();
+    let path = stat_path(pid, &mut path);
     let mut buf = [0u8; 1024];
     // Gone, or not ours to see (hidepid=1 shows other users' pids, not their stat):
     // only a shortage (no fd, no memory) makes the read an error.
@@ -285,6 +296,37 @@ pub fn try_read_proc(pid: i32) -> std::io::Result<Option<Proc>> {
         Err(e) if gone(&e) => Ok(None),
         Err(e) => Err(e),
     }
+}
+
+/// `/proc/PID/stat` in `buf`, the digits written by hand: the formatting machinery cost
+/// a third of each record's read. Pure.
+fn stat_path(pid: i32, buf: &mut [u8; 32]) -> &[u8] {
+    const HEAD: &[u8] = b"/proc/";
+    const TAIL: &[u8] = b"/stat";
+    // u32::MAX has 10 digits: they fill `digits` from the end.
+    let mut digits = [0u8; 10];
+    let mut n = pid.unsigned_abs();
+    let mut start = digits.len();
+    loop {
+        start -= 1;
+        if let Some(slot) = digits.get_mut(start) {
+            *slot = b'0' + (n % 10) as u8;
+        }
+        n /= 10;
+        if n == 0 || start == 0 {
+            break;
+        }
+    }
+    let digits = digits.get(start..).unwrap_or_default();
+    let parts = [HEAD, digits, TAIL];
+    let mut len = 0;
+    for part in parts {
+        if let Some(dest) = buf.get_mut(len..len + part.len()) {
+            dest.copy_from_slice(part);
+            len += part.len();
+        }
+    }
+    buf.get(..len).unwrap_or_default()
 }
 
 /// The record of `pid`: from `known` if it is there, else read (see [`try_read_proc`]).
@@ -340,9 +382,11 @@ pub enum Scope {
 pub struct Snapshot {
     pub procs: Vec<Proc>,
     /// rinit's descendants, computed once per snapshot (every service's stop needs them).
-    ours: std::cell::OnceCell<(i32, HashSet<i32>)>,
+    ours: std::cell::OnceCell<(i32, PidSet)>,
     /// Where each pid is in `procs`, built on first lookup.
-    index: std::cell::OnceCell<HashMap<i32, usize>>,
+    index: std::cell::OnceCell<PidMap<usize>>,
+    /// Each pid's children, built on first use.
+    children: std::cell::OnceCell<PidMap<Vec<i32>>>,
 }
 
 impl Snapshot {
@@ -405,6 +449,7 @@ impl Snapshot {
             procs,
             ours: std::cell::OnceCell::new(),
             index: std::cell::OnceCell::new(),
+            children: std::cell::OnceCell::new(),
         }
     }
 
@@ -419,18 +464,20 @@ impl Snapshot {
         index.get(&pid).and_then(|&i| self.procs.get(i))
     }
 
-    fn children_map(&self) -> HashMap<i32, Vec<i32>> {
-        let mut map: HashMap<i32, Vec<i32>> = HashMap::new();
-        for p in &self.procs {
-            map.entry(p.ppid).or_default().push(p.pid);
-        }
-        map
+    fn children_map(&self) -> &PidMap<Vec<i32>> {
+        self.children.get_or_init(|| {
+            let mut map: PidMap<Vec<i32>> = PidMap::default();
+            for p in &self.procs {
+                map.entry(p.ppid).or_default().push(p.pid);
+            }
+            map
+        })
     }
 
     /// `root` and all its descendants by ppid.
-    pub fn descendants_of(&self, roots: &[i32]) -> HashSet<i32> {
+    pub fn descendants_of(&self, roots: &[i32]) -> PidSet {
         let children = self.children_map();
-        let mut seen: HashSet<i32> = HashSet::new();
+        let mut seen = PidSet::default();
         let mut stack: Vec<i32> = roots.to_vec();
         while let Some(pid) = stack.pop() {
             if seen.insert(pid) {
@@ -465,7 +512,7 @@ impl Snapshot {
     }
 
     /// rinit's descendants (computed on first use; a snapshot belongs to one rinit).
-    fn ours(&self, rinit: i32) -> std::borrow::Cow<'_, HashSet<i32>> {
+    fn ours(&self, rinit: i32) -> std::borrow::Cow<'_, PidSet> {
         let (pid, set) = self
             .ours
             .get_or_init(|| (rinit, self.descendants_of(&[rinit])));
@@ -488,7 +535,7 @@ impl Snapshot {
     }
 
     /// Depth of a process in the ppid tree (init = 1). Cycles and gaps end the walk.
-    fn depth(&self, pid: i32, memo: &mut HashMap<i32, usize>) -> usize {
+    fn depth(&self, pid: i32, memo: &mut PidMap<usize>) -> usize {
         let mut chain = Vec::new();
         let mut cur = pid;
         let mut base = 0;
@@ -517,7 +564,7 @@ impl Snapshot {
         if pids.len() < 2 {
             return pids;
         }
-        let mut memo = HashMap::new();
+        let mut memo = PidMap::default();
         let mut keyed: Vec<(usize, i32)> = pids
             .drain(..)
             .map(|p| (self.depth(p, &mut memo), p))
@@ -555,6 +602,39 @@ mod tests {
         assert!(!proc.is_kernel_thread());
         assert!(parse_stat(b"12 (x) S 1").is_none());
         assert!(parse_stat(b"").is_none());
+    }
+
+    #[test]
+    fn stat_paths_are_written_by_hand() {
+        let mut buf = [0u8; 32];
+        assert_eq!(stat_path(1, &mut buf), b"/proc/1/stat");
+        assert_eq!(stat_path(0, &mut buf), b"/proc/0/stat");
+        assert_eq!(stat_path(4194304, &mut buf), b"/proc/4194304/stat");
+        assert_eq!(stat_path(i32::MAX, &mut buf), b"/proc/2147483647/stat");
+    }
+
+    #[test]
+    fn numbers_are_plain_digits_that_fit() {
+        assert_eq!(number::<i32>(b" 4242 "), Some(4242));
+        assert_eq!(number::<u64>(b"18446744073709551615"), Some(u64::MAX));
+        assert_eq!(number::<u64>(b"18446744073709551616"), None);
+        assert_eq!(number::<i32>(b"2147483648"), None);
+        assert_eq!(number::<i32>(b"-1"), None);
+        assert_eq!(number::<i32>(b"+1"), None);
+        assert_eq!(number::<i32>(b"1x"), None);
+        assert_eq!(number::<i32>(b" "), None);
+        assert_eq!(number::<i32>(b""), None);
+    }
+
+    #[test]
+    fn a_stat_record_cut_before_field_22_is_malformed() {
+        let full = "9 (a) S 1 9 9 0 -1 0 0 0 0 0 0 0 0 0 20 0 1 0 777 0 0";
+        assert_eq!(parse_stat(full.as_bytes()).map(|p| p.starttime), Some(777));
+        let cut = "9 (a) S 1 9 9 0 -1 0 0 0 0 0 0 0 0 0 20 0 1 0";
+        assert!(parse_stat(cut.as_bytes()).is_none());
+        // Field 22 exactly the last one, then a newline as the kernel writes it.
+        let short = "9 (a) S 1 9 9 0 -1 0 0 0 0 0 0 0 0 0 20 0 1 0 778\n";
+        assert_eq!(parse_stat(short.as_bytes()).map(|p| p.starttime), Some(778));
     }
 
     #[test]

@@ -12,7 +12,7 @@
 //! The deadline arithmetic is pure ([`stop_deadline`], [`sweep_deadline`]); the supervisor
 //! feeds every stop a fresh [`Snapshot`] and the current time.
 
-use std::collections::{HashMap, VecDeque};
+use std::collections::VecDeque;
 use std::io;
 use std::os::fd::{AsFd, BorrowedFd};
 use std::path::{Path, PathBuf};
@@ -24,6 +24,7 @@ use log::{debug, error, info, warn};
 use crate::cgroup::GroupFiles;
 use crate::config::{PortSpec, StopMode};
 use crate::pidfd::{self, Pidfd, Signaller};
+use crate::pidhash::PidMap;
 use crate::proctree::{self, Proc, Scope, Snapshot};
 use crate::signals;
 use crate::spawn::Spawn;
@@ -209,7 +210,7 @@ pub struct GroupStop {
     active: bool,
     killed: bool,
     finished: Option<Instant>,
-    tracked: HashMap<i32, Tracked>,
+    tracked: PidMap<Tracked>,
     signalled: usize,
     sweep_targets: Option<Targets>,
     sweep: Vec<SweepKill>,
@@ -240,7 +241,7 @@ impl GroupStop {
             active: false,
             killed: false,
             finished: None,
-            tracked: HashMap::new(),
+            tracked: PidMap::default(),
             signalled: 0,
             sweep_targets: None,
             sweep: Vec::new(),
