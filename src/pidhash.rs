@@ -7,7 +7,9 @@
 //! key times an odd 64-bit constant, the high half folded into the low half, so the
 //! bucket index (low bits) and the tag (high bits) both depend on every bit of the pid —
 //! pids that differ only in their high bits (a namespace's `ns_last_pid` set by its
-//! root) still spread.
+//! root) still spread. It is not seeded: a root that picks pids on purpose (`ns_last_pid`,
+//! `clone3`'s `set_tid`) could make them share buckets, which slows a scan's lookups but
+//! changes no decision.
 
 use std::collections::{HashMap, HashSet};
 use std::hash::{BuildHasherDefault, Hasher};

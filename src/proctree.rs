@@ -277,6 +277,10 @@ fn reached_end(n: usize, capacity: usize, max_record: usize) -> bool {
 pub fn try_read_proc(pid: i32) -> std::io::Result<Option<Proc>> {
     // open, one read into a stack buffer, close: a stat line is a few hundred bytes and
     // is generated whole, and this runs for every process on every scan.
+    if pid <= 0 {
+        // Not a process: /proc has no such entry (and -N would name process N's path).
+        return Ok(None);
+    }
     let mut path = [0u8; 32];
     let path = stat_path(pid, &mut path);
     let mut buf = [0u8; 1024];
@@ -298,8 +302,8 @@ pub fn try_read_proc(pid: i32) -> std::io::Result<Option<Proc>> {
     }
 }
 
-/// `/proc/PID/stat` in `buf`, the digits written by hand: the formatting machinery cost
-/// a third of each record's read. Pure.
+/// `/proc/PID/stat` in `buf` for a positive `pid`, the digits written by hand: the
+/// formatting machinery cost a third of each record's read. Pure.
 fn stat_path(pid: i32, buf: &mut [u8; 32]) -> &[u8] {
     const HEAD: &[u8] = b"/proc/";
     const TAIL: &[u8] = b"/stat";
@@ -611,6 +615,14 @@ mod tests {
         assert_eq!(stat_path(0, &mut buf), b"/proc/0/stat");
         assert_eq!(stat_path(4194304, &mut buf), b"/proc/4194304/stat");
         assert_eq!(stat_path(i32::MAX, &mut buf), b"/proc/2147483647/stat");
+    }
+
+    #[test]
+    fn a_pid_that_is_not_positive_has_no_record() {
+        // -N must not read N's record: a caller would then signal the group -N.
+        assert!(matches!(try_read_proc(-1), Ok(None)));
+        assert!(matches!(try_read_proc(0), Ok(None)));
+        assert!(matches!(try_read_proc(i32::MIN), Ok(None)));
     }
 
     #[test]
