@@ -15,6 +15,12 @@ window), mem (VmRSS/VmHWM/Pss, one init at a time), stop (SIGTERM -> exit, throu
 pidfd), scale (rinit with 100 services: start, stop), logs (rinit's CPU for 10 x 10 MB
 through log = "prefix"). The workloads (bench/*.c) are built with gcc into target/bench.
 
+Every init runs from a fresh copy of its binary in the benchmark's directory, written
+with one write(2): how a binary got into the page cache changes how long its exit takes
+(a file written through mmap, as a linker writes target/static/rinit, is held in 4 KiB
+pages, one written with write(2) in large folios, which an exit unmaps faster; see
+BENCHMARKS.md), so all four start alike.
+
 Needs root (PID namespaces, apt-get for the peers), gcc, Python 3.9+ (stdlib only).
 Only processes this script started are ever signalled: each init through a pidfd
 opened on it, or its own unshare parent.
@@ -86,6 +92,23 @@ def package_binary(pkg, names):
             if os.path.basename(f) == name and os.path.isfile(f) and os.access(f, os.X_OK):
                 return f
     raise BenchError(f"package {pkg} ships none of {names}")
+
+
+def fresh_copy(path, d):
+    """A copy of the binary at `path` in directory `d` (same name), written with one
+    write(2) so that the page cache holds it as it holds any freshly written file."""
+    os.makedirs(d, exist_ok=True)
+    dest = os.path.join(d, os.path.basename(path))
+    with open(path, "rb") as f:
+        data = f.read()
+    fd = os.open(dest, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o755)
+    try:
+        view = memoryview(data)
+        while view:
+            view = view[os.write(fd, view):]
+    finally:
+        os.close(fd)
+    return dest
 
 
 def package_version(pkg):
@@ -871,6 +894,8 @@ def main():
 
     signal.signal(signal.SIGTERM, on_signal)
     with tempfile.TemporaryDirectory(prefix="rinit-bench-") as tmp:
+        for init in inits:
+            init.path = fresh_copy(init.path, os.path.join(tmp, "bin", init.label))
         bench = Bench(a, inits, rinit, tools, tmp)
         for label, b in binaries.items():
             bench.record("size", label, b["bytes"])
