@@ -15,11 +15,14 @@ window), mem (VmRSS/VmHWM/Pss, one init at a time), stop (SIGTERM -> exit, throu
 pidfd), scale (rinit with 100 services: start, stop), logs (rinit's CPU for 10 x 10 MB
 through log = "prefix"). The workloads (bench/*.c) are built with gcc into target/bench.
 
-Every init runs from a fresh copy of its binary in the benchmark's directory, written
-with one write(2): how a binary got into the page cache changes how long its exit takes
-(a file written through mmap, as a linker writes target/static/rinit, is held in 4 KiB
-pages, one written with write(2) in large folios, which an exit unmaps faster; see
-BENCHMARKS.md), so all four start alike.
+Every init runs from a fresh copy of its binary, written with one write(2) into
+target/bench/inits/ at the start: how a binary is held in the page cache changes how
+long its exit takes (an exit unmaps a large folio at once, 4 KiB pages one by one; a
+file written through mmap, as a linker writes target/static/rinit, is held in 4 KiB
+pages, and a file's large folios do not keep: the installed peers' were mostly split
+too; see BENCHMARKS.md), so the four binaries start alike. That holds where the
+filesystem keeps large folios (ext4 since Linux 6.16, xfs); elsewhere all four get 4 KiB
+pages alike. dumb-init's shared C library is not copied.
 
 Needs root (PID namespaces, apt-get for the peers), gcc, Python 3.9+ (stdlib only).
 Only processes this script started are ever signalled: each init through a pidfd
@@ -96,11 +99,14 @@ def package_binary(pkg, names):
 
 def fresh_copy(path, d):
     """A copy of the binary at `path` in directory `d` (same name), written with one
-    write(2) so that the page cache holds it as it holds any freshly written file."""
+    write(2) so that the page cache holds it as it holds any freshly written file. A
+    copy left by an earlier run is replaced: its page cache may have aged."""
     os.makedirs(d, exist_ok=True)
     dest = os.path.join(d, os.path.basename(path))
     with open(path, "rb") as f:
         data = f.read()
+    if os.path.lexists(dest):
+        os.unlink(dest)
     fd = os.open(dest, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o755)
     try:
         view = memoryview(data)
@@ -895,7 +901,7 @@ def main():
     signal.signal(signal.SIGTERM, on_signal)
     with tempfile.TemporaryDirectory(prefix="rinit-bench-") as tmp:
         for init in inits:
-            init.path = fresh_copy(init.path, os.path.join(tmp, "bin", init.label))
+            init.path = fresh_copy(init.path, os.path.join(BUILD, "inits", init.label))
         bench = Bench(a, inits, rinit, tools, tmp)
         for label, b in binaries.items():
             bench.record("size", label, b["bytes"])
