@@ -23,6 +23,7 @@ pub mod service;
 pub mod shutdown;
 pub mod signals;
 pub mod spawn;
+pub mod stack;
 pub mod supervisor;
 pub mod sweep;
 pub mod sysinit;

@@ -8,7 +8,7 @@ use std::ffi::OsString;
 use std::io::Write;
 use std::path::PathBuf;
 
-use rinit::{config, control, supervisor, sysinit};
+use rinit::{config, control, stack, supervisor, sysinit};
 
 /// The allocator: malloc behind a cache of freed small blocks (see `rinit::alloc`).
 #[global_allocator]
@@ -231,6 +231,8 @@ fn run_init(cfg: config::Config, path: Option<PathBuf>, command: Vec<OsString>, 
     let reloader = Box::new(move || build_config(path.clone(), command.clone()));
     match supervisor::Supervisor::new(cfg, reloader, vm) {
         Ok(mut sup) => {
+            // A stop's first signal must not wait for a fresh stack page.
+            stack::make_present();
             let code = sup.run();
             if vm {
                 sysinit::finish(sup.power_action());
