@@ -52,6 +52,9 @@ pub struct Graph {
     deps: Vec<Vec<usize>>,
     /// `dependents[i]`: the services that are after `i`, sorted.
     dependents: Vec<Vec<usize>>,
+    /// Every service, wave by wave of [`Graph::stop_waves`]: computed once, as each
+    /// shutdown plans by it on the way to its first signal.
+    stop_order: Vec<usize>,
 }
 
 impl Graph {
@@ -68,10 +71,17 @@ impl Graph {
             deps.push(resolve_deps(name, after, &index)?);
         }
         let dependents = invert(&deps);
-        let graph = Graph { deps, dependents };
+        let mut graph = Graph {
+            deps,
+            dependents,
+            stop_order: Vec::new(),
+        };
         match graph.find_cycle() {
             Some(cycle) => Err(GraphError::Cycle(cycle_names(&cycle, &services))),
-            None => Ok(graph),
+            None => {
+                graph.stop_order = graph.stop_waves().into_iter().flatten().collect();
+                Ok(graph)
+            }
         }
     }
 
@@ -106,6 +116,11 @@ impl Graph {
     /// always after everything that depends on it.
     pub fn stop_waves(&self) -> Vec<Vec<usize>> {
         group_by_level(&self.levels(&self.dependents))
+    }
+
+    /// Every service in stop-wave order: [`Graph::stop_waves`], flattened.
+    pub fn stop_order(&self) -> &[usize] {
+        &self.stop_order
     }
 
     /// Every service that depends on `idx`, directly or not, in an order that is safe to
@@ -369,6 +384,8 @@ mod tests {
             named(spec, &g.stop_waves()),
             vec![vec!["c", "log"], vec!["b"], vec!["a"]]
         );
+        // c, log, b, a: the waves, flattened, kept from the graph's making.
+        assert_eq!(g.stop_order(), &[2, 3, 1, 0]);
         assert_wave_properties(&g);
     }
 

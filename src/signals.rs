@@ -166,7 +166,11 @@ fn parse_realtime(bare: &str) -> Option<i32> {
 /// A signal's name for logs and reports: `SIGTERM`, `SIGRTMIN+3`, or `signal 99`.
 pub fn name(sig: i32) -> String {
     if let Some((n, _)) = NAMES.iter().find(|&&(_, s)| s == sig) {
-        return format!("SIG{n}");
+        // Joined by hand: this names the signal that begins a shutdown, on the way to its
+        // first stop signal.
+        let mut name = String::from("SIG");
+        name.push_str(n);
+        return name;
     }
     if (sigrtmin()..=sigrtmax()).contains(&sig) {
         return match sig - sigrtmin() {

@@ -756,10 +756,11 @@ impl Supervisor {
             return;
         }
         self.action = PowerAction::for_signal(sig);
-        self.begin_shutdown(
-            format!("{} received", signals::name(sig)),
-            sig == libc::SIGINT,
-        );
+        // Joined by hand: the formatting machinery is the slowest part of the way from
+        // the signal to the plan.
+        let mut reason = signals::name(sig).to_owned();
+        reason.push_str(" received");
+        self.begin_shutdown(reason, sig == libc::SIGINT);
     }
 
     // ----- starting and supervising -------------------------------------------------
@@ -1317,7 +1318,7 @@ impl Supervisor {
     /// that waits for the stops of the services depending on it (through any that have
     /// nothing to stop), and for nothing else.
     fn stop_stages(&mut self, set: &[usize], interrupt: bool) -> Vec<Stage> {
-        let order: Vec<usize> = self.graph.stop_waves().into_iter().flatten().collect();
+        let order = self.graph.stop_order().to_vec();
         let mut specs: Vec<(usize, StopSpec)> = Vec::new();
         for i in order.into_iter().filter(|i| set.contains(i)) {
             if let Some(spec) = self.stop_spec(i, interrupt) {
