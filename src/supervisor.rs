@@ -758,7 +758,7 @@ impl Supervisor {
         self.action = PowerAction::for_signal(sig);
         // Joined by hand: the formatting machinery is the slowest part of the way from
         // the signal to the plan.
-        let mut reason = signals::name(sig).to_owned();
+        let mut reason = signals::name(sig);
         reason.push_str(" received");
         self.begin_shutdown(reason, sig == libc::SIGINT);
     }
